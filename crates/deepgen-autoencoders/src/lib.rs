@@ -1,0 +1,15 @@
+//! # deepgen-autoencoders
+//!
+//! Autoencoders and the VAE family.
+//!
+//! - [`mlp`]: the configurable MLP used as encoder and decoder;
+//! - [`vae`]: the Gaussian-latent VAE with a Bernoulli decoder and its ELBO terms;
+//! - [`vae_task`]: the VAE on binarised MNIST-like images as a [`deepgen_train::Task`], so the
+//!   shared loop trains, evaluates (test ELBO in nats) and samples it.
+
+pub mod mlp;
+pub mod vae;
+pub mod vae_task;
+
+pub use mlp::{Mlp, MlpConfig};
+pub use vae::{ElboTerms, Vae, VaeConfig};

@@ -1,0 +1,147 @@
+//! Seeded epoch orders and the step from a split plus indices to Burn tensors.
+//!
+//! The order of epoch `e` is `HostRng::derive(seed, e).permutation(len)` (or
+//! `0..len` without shuffling), cut into consecutive batches. It depends only
+//! on `(seed, epoch, len)`, so a resumed run replays the same batches without
+//! storing them. Tensors are assembled on the host in `f32` and uploaded once
+//! per batch with `Tensor::from_data`.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use deepgen_tensor::HostRng;
+
+use crate::binarize::Binarization;
+use crate::error::DataError;
+use crate::mnist::MnistSplit;
+
+/// How one pass over a dataset is cut into batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// Number of examples.
+    pub len: usize,
+    /// Examples per batch (the last batch may be smaller unless `drop_last`).
+    pub batch_size: usize,
+    /// Whether each epoch visits the examples in a fresh seeded order.
+    pub shuffle: bool,
+    /// Seed of the epoch permutations.
+    pub seed: u64,
+    /// Whether a final batch smaller than `batch_size` is left out.
+    pub drop_last: bool,
+}
+
+impl BatchPlan {
+    /// A plan over `len` examples.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidArgument`] if `batch_size == 0`.
+    pub fn new(
+        len: usize,
+        batch_size: usize,
+        shuffle: bool,
+        seed: u64,
+        drop_last: bool,
+    ) -> Result<BatchPlan, DataError> {
+        if batch_size == 0 {
+            return Err(DataError::InvalidArgument {
+                name: "batch_size",
+                detail: "must be at least 1".to_string(),
+            });
+        }
+        Ok(BatchPlan { len, batch_size, shuffle, seed, drop_last })
+    }
+
+    /// Number of batches in every epoch.
+    pub fn batches_per_epoch(&self) -> usize {
+        if self.drop_last { self.len / self.batch_size } else { self.len.div_ceil(self.batch_size) }
+    }
+
+    /// The index batches of epoch `epoch`: a permutation of `0..len` from
+    /// `HostRng::derive(seed, epoch)` (or `0..len` in order without
+    /// shuffling), cut into consecutive chunks of `batch_size`.
+    pub fn epoch(&self, epoch: u64) -> Vec<Vec<usize>> {
+        let order = if self.shuffle {
+            HostRng::derive(self.seed, epoch).permutation(self.len)
+        } else {
+            (0..self.len).collect()
+        };
+        order
+            .chunks(self.batch_size)
+            .filter(|c| !self.drop_last || c.len() == self.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect()
+    }
+}
+
+/// The batches of one epoch; shorthand for `BatchPlan::new(..)?.epoch(epoch)`.
+///
+/// # Errors
+/// [`DataError::InvalidArgument`] if `batch_size == 0`.
+pub fn epoch_batches(
+    len: usize,
+    batch_size: usize,
+    shuffle: bool,
+    seed: u64,
+    epoch: u64,
+    drop_last: bool,
+) -> Result<Vec<Vec<usize>>, DataError> {
+    Ok(BatchPlan::new(len, batch_size, shuffle, seed, drop_last)?.epoch(epoch))
+}
+
+/// The model inputs of images `idx` of `split` as a host `f32` vector of
+/// `idx.len() * rows * cols` values, image-major (see [`Binarization`]).
+///
+/// # Panics
+/// If an index is `>= split.len()`, like slice indexing.
+pub fn images_host(
+    split: &MnistSplit,
+    idx: &[usize],
+    bin: Binarization,
+    rng: &mut HostRng,
+) -> Vec<f32> {
+    let d = split.pixels();
+    let mut out = vec![0f32; idx.len() * d];
+    for (chunk, &i) in out.chunks_exact_mut(d.max(1)).zip(idx) {
+        bin.apply(split.image(i), i, rng, chunk);
+    }
+    out
+}
+
+/// Images `idx` of `split` as a `[B, rows * cols]` float tensor on `device`
+/// (`B = idx.len()`); `rng` is drawn from only for [`Binarization::Dynamic`].
+///
+/// # Panics
+/// If an index is `>= split.len()`, like slice indexing.
+pub fn images_tensor(
+    split: &MnistSplit,
+    idx: &[usize],
+    bin: Binarization,
+    rng: &mut HostRng,
+    device: &Device,
+) -> Tensor<2> {
+    let data = images_host(split, idx, bin, rng);
+    Tensor::<2>::from_data(TensorData::new(data, [idx.len(), split.pixels()]), device)
+}
+
+/// Images `idx` of `split` as a `[B, 1, rows, cols]` float tensor, for
+/// convolutional models; same values as [`images_tensor`].
+///
+/// # Panics
+/// If an index is `>= split.len()`, like slice indexing.
+pub fn images_tensor_4d(
+    split: &MnistSplit,
+    idx: &[usize],
+    bin: Binarization,
+    rng: &mut HostRng,
+    device: &Device,
+) -> Tensor<4> {
+    let data = images_host(split, idx, bin, rng);
+    Tensor::<4>::from_data(TensorData::new(data, [idx.len(), 1, split.rows, split.cols]), device)
+}
+
+/// Labels of images `idx` of `split` as a `[B]` integer tensor on `device`.
+///
+/// # Panics
+/// If an index is `>= split.len()`, like slice indexing.
+pub fn labels_tensor(split: &MnistSplit, idx: &[usize], device: &Device) -> Tensor<1, Int> {
+    let labels: Vec<i64> = idx.iter().map(|&i| i64::from(split.labels[i])).collect();
+    Tensor::<1, Int>::from_data(TensorData::new(labels, [idx.len()]), device)
+}

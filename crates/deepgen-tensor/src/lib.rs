@@ -1,0 +1,19 @@
+//! # deepgen-tensor
+//!
+//! The ground floor of deepgen:
+//! - [`device`]: run-time backend choice (`--device` / `DEEPGEN_DEVICE`), with
+//!   errors that name the cargo feature to enable;
+//! - [`rng`]: a seedable, checkpointable host RNG;
+//! - [`numerics`]: stable functions Burn lacks (logsumexp, softplus, log1mexp,
+//!   lgamma, digamma) on tensors and on the host in f64;
+//! - [`output`]: PNG sample grids, `.npy` files and loss-curve plots.
+//!
+//! Every other deepgen crate builds on these; none of them picks a backend itself.
+
+pub mod device;
+pub mod rng;
+
+pub use device::{BackendKind, DeviceError, resolve_backend, select_device};
+pub use rng::HostRng;
+pub mod numerics;
+pub mod output;

@@ -1,0 +1,59 @@
+//! Command-line conventions shared by every example.
+//!
+//! Every example flattens [`CommonArgs`] into its own clap parser, so all of them accept
+//! `--device --seed --epochs --batch-size --lr --data --out --resume --num-samples`
+//! (plus `--ema` and `--clip-grad-norm`), and ends `main` with [`exit_on_error`] so that an
+//! error is printed as one line and the process exits non-zero instead of panicking.
+
+use std::path::PathBuf;
+
+use crate::schedule::Schedule;
+
+/// Flags every example accepts. Values left unset take the example's own defaults.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// Backend: flex (default), ndarray, wgpu, wgpu-cpu. Falls back to $DEEPGEN_DEVICE.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Seed for parameters, shuffling, binarisation and sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Number of epochs to train (the example's default when unset).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Mini-batch size (the example's default when unset).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate: a number, or a schedule such as `cosine:1e-3:1e-5:500:50000`
+    /// (see `Schedule` in deepgen-train for the syntax).
+    #[arg(long)]
+    pub lr: Option<Schedule>,
+    /// Directory with the four MNIST files (falls back to $DEEPGEN_DATA, the bundled
+    /// data/mnist/, the user cache, then a download).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output directory (the example's default, e.g. `runs/vae`, when unset).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from the latest checkpoint in the output directory.
+    #[arg(long)]
+    pub resume: bool,
+    /// Number of samples to draw for samples.png / samples.npy.
+    #[arg(long)]
+    pub num_samples: Option<usize>,
+    /// Keep an exponential moving average of the weights with this decay (e.g. 0.999) and use
+    /// it for evaluation and sampling.
+    #[arg(long)]
+    pub ema: Option<f64>,
+    /// Clip gradients by their global L2 norm.
+    #[arg(long)]
+    pub clip_grad_norm: Option<f64>,
+}
+
+/// Runs `main_body`; on error prints `error: <message>` to stderr and exits with status 1.
+pub fn exit_on_error<E: std::fmt::Display>(result: Result<(), E>) {
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,21 @@
+//! # deepgen
+//!
+//! Deep generative models on Burn 0.22. This umbrella crate re-exports the workspace crates
+//! under short names; depend on a single crate (`deepgen-tensor`, `deepgen-data`, …) if you
+//! need only one part.
+//!
+//! | module | crate | holds |
+//! | --- | --- | --- |
+//! | [`tensor`] | `deepgen-tensor` | device choice, stable numerics, PNG/npy output |
+//! | [`data`] | `deepgen-data` | MNIST, 2-D toy densities, batching |
+//! | [`distributions`] | `deepgen-distributions` | Gaussian, Bernoulli, … |
+//! | [`autoencoders`] | `deepgen-autoencoders` | autoencoders and the VAE family |
+//! | [`train`] | `deepgen-train` | the shared training loop |
+//! | [`eval`] | `deepgen-eval` | the project's MNIST evaluator |
+
+pub use deepgen_autoencoders as autoencoders;
+pub use deepgen_data as data;
+pub use deepgen_distributions as distributions;
+pub use deepgen_eval as eval;
+pub use deepgen_tensor as tensor;
+pub use deepgen_train as train;
