@@ -70,7 +70,8 @@ fn run(args: Args) -> Result<(), TrainError> {
         .num_samples(100)
         .with_args(&args.common)?
         .weight_schedule("beta", args.beta.clone())
-        .plot_metrics(vec!["train_loss".into(), "test_loss".into()]);
+        .plot_metrics(vec!["train_loss".into(), "test_loss".into()])
+        .plot_labels("VAE on binarised MNIST: negative ELBO", "nats per image");
     let report = trainer.fit(&mut task, model, AdamConfig::new().init(), &ad)?;
     if let Some(last) = &report.last {
         let elbo = last.get("test_elbo").unwrap_or(f64::NAN);

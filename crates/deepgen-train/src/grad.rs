@@ -567,15 +567,11 @@ impl LrGroups {
         let params = collect_paths(module);
         for (prefix, _) in &self.groups {
             if !params.iter().any(|(_, path)| prefix_matches(prefix, path)) {
-                let mut tops: Vec<&str> = params
-                    .iter()
-                    .map(|(_, p)| p.split('.').next().unwrap_or(""))
-                    .collect();
-                tops.dedup();
                 let mut unique: Vec<&str> = Vec::new();
-                for t in tops {
-                    if !unique.contains(&t) {
-                        unique.push(t);
+                for (_, path) in &params {
+                    let top = path.split('.').next().unwrap_or("");
+                    if !unique.contains(&top) {
+                        unique.push(top);
                     }
                 }
                 return Err(GradError::UnmatchedPrefix {

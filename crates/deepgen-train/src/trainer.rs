@@ -50,6 +50,7 @@ pub struct Trainer {
     resume: bool,
     progress: bool,
     plot_metrics: Vec<String>,
+    plot_labels: (String, String),
 }
 
 impl Trainer {
@@ -69,6 +70,7 @@ impl Trainer {
             resume: false,
             progress: true,
             plot_metrics: vec!["train_loss".into(), "test_loss".into()],
+            plot_labels: ("training curves".into(), "loss".into()),
         }
     }
 
@@ -160,6 +162,11 @@ impl Trainer {
     /// Metrics drawn in `loss.png` (default `train_loss`, `test_loss`).
     pub fn plot_metrics(mut self, names: Vec<String>) -> Self {
         self.plot_metrics = names;
+        self
+    }
+    /// Title and y-axis label of `loss.png` (default "training curves", "loss").
+    pub fn plot_labels(mut self, title: impl Into<String>, y_label: impl Into<String>) -> Self {
+        self.plot_labels = (title.into(), y_label.into());
         self
     }
     /// The output directory.

@@ -197,7 +197,7 @@ fn grad_tensor_keeps_rank_and_shape() {
 fn custom_closure_that_changes_the_shape_is_a_bug_that_panics() {
     let (layer, grads) = linear_and_grads();
     let transforms =
-        GradTransforms::new().with_custom(|_, g| GradTensor::R1(g.into_flat().slice([0..1])));
+        GradTransforms::new().with_custom(|_, g| GradTensor::R1(g.into_flat().narrow(0, 0, 1)));
     let _ = transforms.apply(&layer, grads);
 }
 

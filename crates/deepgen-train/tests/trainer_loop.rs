@@ -29,7 +29,12 @@ struct Regression {
 
 impl Regression {
     fn new(batches: usize) -> Self {
-        Self { batches, nan_loss_at: None, nan_grad_at: None, seen_beta: vec![] }
+        Self {
+            batches,
+            nan_loss_at: None,
+            nan_grad_at: None,
+            seen_beta: vec![],
+        }
     }
 }
 
@@ -46,9 +51,18 @@ impl Task for Regression {
         self.batches
     }
 
-    fn train_batch(&mut self, _epoch: usize, _index: usize, rng: &mut HostRng, device: &Device) -> Batch {
+    fn train_batch(
+        &mut self,
+        _epoch: usize,
+        _index: usize,
+        rng: &mut HostRng,
+        device: &Device,
+    ) -> Batch {
         let xs: Vec<f32> = (0..16).map(|_| rng.normal() as f32).collect();
-        let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x + 1.0 + 0.01 * rng.normal() as f32).collect();
+        let ys: Vec<f32> = xs
+            .iter()
+            .map(|x| 2.0 * x + 1.0 + 0.01 * rng.normal() as f32)
+            .collect();
         Batch {
             x: Tensor::from_data(TensorData::new(xs, [16, 1]), device),
             y: Tensor::from_data(TensorData::new(ys, [16, 1]), device),
@@ -73,16 +87,33 @@ impl Task for Regression {
         StepOutput::new(loss).with_metric("beta_seen", beta)
     }
 
-    fn evaluate(&mut self, model: &Line, device: &Device) -> Result<Vec<(String, f64)>, TrainError> {
+    fn evaluate(
+        &mut self,
+        model: &Line,
+        device: &Device,
+    ) -> Result<Vec<(String, f64)>, TrainError> {
         let x = Tensor::<2>::from_floats([[0.0], [1.0]], device);
         let y: Vec<f32> = model.l.forward(x).into_data().try_to_vec().unwrap();
         self.seen_beta.push(y[0] as f64);
-        Ok(vec![("test_loss".into(), ((y[0] - 1.0).powi(2) + (y[1] - 3.0).powi(2)) as f64)])
+        Ok(vec![(
+            "test_loss".into(),
+            ((y[0] - 1.0).powi(2) + (y[1] - 3.0).powi(2)) as f64,
+        )])
     }
 
-    fn sample(&mut self, _model: &Line, n: usize, _device: &Device) -> Result<Option<Samples>, TrainError> {
+    fn sample(
+        &mut self,
+        _model: &Line,
+        n: usize,
+        _device: &Device,
+    ) -> Result<Option<Samples>, TrainError> {
         let data: Vec<f32> = (0..n * 4).map(|i| (i % 5) as f32 / 4.0).collect();
-        Ok(Some(Samples { data, shape: [n, 1, 2, 2], nrow: 2, labels: Some((0..n as i64).collect()) }))
+        Ok(Some(Samples {
+            data,
+            shape: [n, 1, 2, 2],
+            nrow: 2,
+            labels: Some((0..n as i64).collect()),
+        }))
     }
 }
 
@@ -94,17 +125,32 @@ fn out_dir(name: &str) -> PathBuf {
 
 fn model(device: &Device) -> Line {
     device.seed(7);
-    Line { l: LinearConfig::new(1, 1).init(device) }
+    Line {
+        l: LinearConfig::new(1, 1).init(device),
+    }
 }
 
 fn params(m: &Line) -> Vec<f32> {
     let mut v: Vec<f32> = m.l.weight.val().into_data().try_to_vec().unwrap();
-    v.extend(m.l.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap());
+    v.extend(
+        m.l.bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap(),
+    );
     v
 }
 
 fn trainer(out: &PathBuf, epochs: usize) -> Trainer {
-    Trainer::new(out).epochs(epochs).seed(3).lr(Schedule::Constant(0.05)).num_samples(4).progress(false)
+    Trainer::new(out)
+        .epochs(epochs)
+        .seed(3)
+        .lr(Schedule::Constant(0.05))
+        .num_samples(4)
+        .progress(false)
 }
 
 #[test]
@@ -112,20 +158,45 @@ fn trains_and_writes_every_file() {
     let out = out_dir("files");
     let ad = Device::flex().autodiff();
     let mut task = Regression::new(30);
-    let t = trainer(&out, 3).weight_schedule("beta", Schedule::LinearWarmup { start: 0.0, end: 1.0, warmup_steps: 60 });
-    let report = t.fit(&mut task, model(&ad), AdamConfig::new().init(), &ad).unwrap();
+    let t = trainer(&out, 3).weight_schedule(
+        "beta",
+        Schedule::LinearWarmup {
+            start: 0.0,
+            end: 1.0,
+            warmup_steps: 60,
+        },
+    );
+    let report = t
+        .fit(&mut task, model(&ad), AdamConfig::new().init(), &ad)
+        .unwrap();
     let p = params(&report.model);
-    assert!((p[0] - 2.0).abs() < 0.1 && (p[1] - 1.0).abs() < 0.1, "learned {p:?}");
+    assert!(
+        (p[0] - 2.0).abs() < 0.1 && (p[1] - 1.0).abs() < 0.1,
+        "learned {p:?}"
+    );
 
-    for f in ["samples.png", "samples.npy", "labels.npy", "metrics.jsonl", "loss.png", "samples/epoch-0003.png"] {
+    for f in [
+        "samples.png",
+        "samples.npy",
+        "labels.npy",
+        "metrics.jsonl",
+        "loss.png",
+        "samples/epoch-0003.png",
+    ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
     let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["epoch"].as_u64(), Some(i as u64 + 1));
-        assert!(l["train_loss"].as_f64().is_some() && l["test_loss"].as_f64().is_some(), "{l}");
+        assert!(
+            l["train_loss"].as_f64().is_some() && l["test_loss"].as_f64().is_some(),
+            "{l}"
+        );
     }
     // The loss falls, and the β schedule reached the task: mean of β over epoch 1 (steps
     // 0..30 of a 60-step warm-up) is (0 + 29)/2/60 = 0.2417.
@@ -133,7 +204,10 @@ fn trains_and_writes_every_file() {
     let beta1 = lines[0]["train_beta_seen"].as_f64().unwrap();
     assert!((beta1 - 14.5 / 60.0).abs() < 1e-6, "{beta1}");
     // Checkpoint at epoch 3 is "latest".
-    let ck = CheckpointDir::new(out.join("checkpoint")).latest().unwrap().unwrap();
+    let ck = CheckpointDir::new(out.join("checkpoint"))
+        .latest()
+        .unwrap()
+        .unwrap();
     assert_eq!((ck.state.epoch, ck.state.step, ck.state.seed), (3, 90, 3));
     std::fs::remove_dir_all(&out).ok();
 }
@@ -142,16 +216,37 @@ fn trains_and_writes_every_file() {
 fn resume_equals_an_uninterrupted_run() {
     let ad = Device::flex().autodiff();
     let full_dir = out_dir("full");
-    let full = trainer(&full_dir, 4).fit(&mut Regression::new(10), model(&ad), AdamConfig::new().init(), &ad).unwrap();
+    let full = trainer(&full_dir, 4)
+        .fit(
+            &mut Regression::new(10),
+            model(&ad),
+            AdamConfig::new().init(),
+            &ad,
+        )
+        .unwrap();
 
     let dir = out_dir("resumed");
-    trainer(&dir, 2).fit(&mut Regression::new(10), model(&ad), AdamConfig::new().init(), &ad).unwrap();
+    trainer(&dir, 2)
+        .fit(
+            &mut Regression::new(10),
+            model(&ad),
+            AdamConfig::new().init(),
+            &ad,
+        )
+        .unwrap();
     // A fresh process would build a freshly initialised model: different seed on purpose.
     ad.seed(999);
-    let fresh = Line { l: LinearConfig::new(1, 1).init(&ad) };
+    let fresh = Line {
+        l: LinearConfig::new(1, 1).init(&ad),
+    };
     let resumed = trainer(&dir, 4)
         .resume(true)
-        .fit(&mut Regression::new(10), fresh, AdamConfig::new().init(), &ad)
+        .fit(
+            &mut Regression::new(10),
+            fresh,
+            AdamConfig::new().init(),
+            &ad,
+        )
         .unwrap();
     let (a, b) = (params(&full.model), params(&resumed.model));
     for (x, y) in a.iter().zip(&b) {
@@ -160,7 +255,11 @@ fn resume_equals_an_uninterrupted_run() {
     let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     let epochs: Vec<u64> = text
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(epochs, vec![1, 2, 3, 4]);
     std::fs::remove_dir_all(&full_dir).ok();
@@ -171,12 +270,29 @@ fn resume_equals_an_uninterrupted_run() {
 fn an_existing_run_is_not_overwritten_without_resume() {
     let ad = Device::flex().autodiff();
     let dir = out_dir("exists");
-    trainer(&dir, 1).fit(&mut Regression::new(3), model(&ad), AdamConfig::new().init(), &ad).unwrap();
+    trainer(&dir, 1)
+        .fit(
+            &mut Regression::new(3),
+            model(&ad),
+            AdamConfig::new().init(),
+            &ad,
+        )
+        .unwrap();
     let before = std::fs::read(dir.join("checkpoint/epoch-0001/model.bpk")).unwrap();
-    let err = trainer(&dir, 2).fit(&mut Regression::new(3), model(&ad), AdamConfig::new().init(), &ad).unwrap_err();
+    let err = trainer(&dir, 2)
+        .fit(
+            &mut Regression::new(3),
+            model(&ad),
+            AdamConfig::new().init(),
+            &ad,
+        )
+        .unwrap_err();
     assert!(matches!(err, TrainError::Checkpoint { .. }), "{err}");
     assert!(err.to_string().contains("--resume"), "{err}");
-    assert_eq!(std::fs::read(dir.join("checkpoint/epoch-0001/model.bpk")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(dir.join("checkpoint/epoch-0001/model.bpk")).unwrap(),
+        before
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -186,15 +302,25 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint() {
     let dir = out_dir("nanloss");
     let mut task = Regression::new(10);
     task.nan_loss_at = Some(13); // epoch 1 (0-based), after the epoch-1 checkpoint
-    let err = trainer(&dir, 3).fit(&mut task, model(&ad), AdamConfig::new().init(), &ad).unwrap_err();
+    let err = trainer(&dir, 3)
+        .fit(&mut task, model(&ad), AdamConfig::new().init(), &ad)
+        .unwrap_err();
     match &err {
-        TrainError::NonFiniteLoss { step, epoch, metric, .. } => {
+        TrainError::NonFiniteLoss {
+            step,
+            epoch,
+            metric,
+            ..
+        } => {
             assert_eq!((*step, *epoch, metric.as_str()), (13, 1, "loss"));
         }
         other => panic!("expected NonFiniteLoss, got {other}"),
     }
     assert!(err.to_string().contains("step 13"), "{err}");
-    let ck = CheckpointDir::new(dir.join("checkpoint")).latest().unwrap().unwrap();
+    let ck = CheckpointDir::new(dir.join("checkpoint"))
+        .latest()
+        .unwrap()
+        .unwrap();
     assert_eq!(ck.state.epoch, 1);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -205,7 +331,9 @@ fn nan_gradient_names_the_parameter() {
     let dir = out_dir("nangrad");
     let mut task = Regression::new(10);
     task.nan_grad_at = Some(4);
-    let err = trainer(&dir, 1).fit(&mut task, model(&ad), AdamConfig::new().init(), &ad).unwrap_err();
+    let err = trainer(&dir, 1)
+        .fit(&mut task, model(&ad), AdamConfig::new().init(), &ad)
+        .unwrap_err();
     match &err {
         TrainError::NonFiniteGradient { step, param, .. } => {
             assert_eq!(*step, 4);
@@ -220,6 +348,13 @@ fn nan_gradient_names_the_parameter() {
 fn a_non_autodiff_device_is_a_config_error() {
     let dev = Device::flex();
     let dir = out_dir("noad");
-    let err = trainer(&dir, 1).fit(&mut Regression::new(1), model(&dev), AdamConfig::new().init(), &dev).unwrap_err();
+    let err = trainer(&dir, 1)
+        .fit(
+            &mut Regression::new(1),
+            model(&dev),
+            AdamConfig::new().init(),
+            &dev,
+        )
+        .unwrap_err();
     assert!(err.to_string().contains("autodiff"), "{err}");
 }
