@@ -2,7 +2,7 @@
 //!
 //! Every example flattens [`CommonArgs`] into its own clap parser, so all of them accept
 //! `--device --seed --epochs --batch-size --lr --data --out --resume --num-samples`
-//! (plus `--ema` and `--clip-grad-norm`), and ends `main` with [`exit_on_error`] so that an
+//! (plus `--ema`, `--clip-grad-norm`, `--clip-grad-value` and `--lr-groups`), and ends `main` with [`exit_on_error`] so that an
 //! error is printed as one line and the process exits non-zero instead of panicking.
 
 use std::path::PathBuf;
@@ -48,6 +48,12 @@ pub struct CommonArgs {
     /// Clip gradients by their global L2 norm.
     #[arg(long)]
     pub clip_grad_norm: Option<f64>,
+    /// Clip every gradient element to [-X, X].
+    #[arg(long)]
+    pub clip_grad_value: Option<f64>,
+    /// Per-module learning-rate multipliers, e.g. `encoder=0.1,decoder=1` (module-path prefixes).
+    #[arg(long)]
+    pub lr_groups: Option<crate::grad::LrGroups>,
 }
 
 /// Runs `main_body`; on error prints `error: <message>` to stderr and exits with status 1.

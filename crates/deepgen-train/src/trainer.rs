@@ -103,6 +103,16 @@ impl Trainer {
                 .with_global_norm(c)
                 .map_err(|e| TrainError::config("clip-grad-norm", e.to_string()))?;
         }
+        if let Some(v) = args.clip_grad_value {
+            self.grad = self
+                .grad
+                .clone()
+                .with_value_clip(v)
+                .map_err(|e| TrainError::config("clip-grad-value", e.to_string()))?;
+        }
+        if let Some(groups) = &args.lr_groups {
+            self.lr_groups = groups.clone();
+        }
         Ok(self)
     }
 
@@ -227,6 +237,7 @@ impl Trainer {
                 "Trainer::fit needs an autodiff device: pass `device.clone().autodiff()`",
             ));
         }
+        self.lr_groups.check(&model).map_err(|e| TrainError::config("lr-groups", e.to_string()))?;
         let eval_device = device.clone().without_autodiff();
         std::fs::create_dir_all(&self.out_dir).map_err(|e| TrainError::io(&self.out_dir, e))?;
         let ckdir = CheckpointDir::new(self.out_dir.join("checkpoint"));
