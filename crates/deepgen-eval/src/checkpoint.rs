@@ -26,8 +26,10 @@ use crate::classifier::{MnistClassifier, MnistClassifierConfig};
 pub const CLASSIFIER_ENV: &str = "DEEPGEN_CLASSIFIER";
 
 /// The committed checkpoint, located at compile time relative to this crate.
-pub const COMMITTED_CHECKPOINT: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/models/mnist_classifier.bpk");
+pub const COMMITTED_CHECKPOINT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data/models/mnist_classifier.bpk"
+);
 
 /// File name of the checkpoint inside the user cache's `models/` directory.
 pub const CHECKPOINT_FILE_NAME: &str = "mnist_classifier.bpk";
@@ -47,7 +49,9 @@ impl CheckpointSource {
     /// The file path.
     pub fn path(&self) -> &Path {
         match self {
-            CheckpointSource::Env(p) | CheckpointSource::Committed(p) | CheckpointSource::UserCache(p) => p,
+            CheckpointSource::Env(p)
+            | CheckpointSource::Committed(p)
+            | CheckpointSource::UserCache(p) => p,
         }
     }
 }
@@ -82,7 +86,9 @@ pub fn user_cache_checkpoint_in(
 }
 
 fn env_path(key: &str) -> Option<PathBuf> {
-    std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// The user-cache checkpoint path from the process environment.
@@ -134,12 +140,18 @@ pub fn resolve_checkpoint_in(
 /// weights of another architecture.
 pub fn load_classifier(path: &Path, device: &Device) -> Result<MnistClassifier, EvalError> {
     if !path.is_file() {
-        return Err(EvalError::Checkpoint { path: path.to_path_buf(), message: "file not found".into() });
+        return Err(EvalError::Checkpoint {
+            path: path.to_path_buf(),
+            message: "file not found".into(),
+        });
     }
     MnistClassifierConfig::new()
         .init(device)
         .try_load_file(path)
-        .map_err(|e| EvalError::Checkpoint { path: path.to_path_buf(), message: e.to_string() })
+        .map_err(|e| EvalError::Checkpoint {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }
 
 /// Saves the classifier's weights as burnpack to `path`, creating parent directories.
@@ -148,12 +160,18 @@ pub fn load_classifier(path: &Path, device: &Device) -> Result<MnistClassifier, 
 /// [`EvalError::Io`] if the directory cannot be created, [`EvalError::Checkpoint`] if writing fails.
 pub fn save_classifier(model: &MnistClassifier, path: &Path) -> Result<(), EvalError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| EvalError::Io { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| EvalError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
     model
         .clone()
         .save_file(path)
-        .map_err(|e| EvalError::Checkpoint { path: path.to_path_buf(), message: e.to_string() })
+        .map_err(|e| EvalError::Checkpoint {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }
 
 /// 64-bit FNV-1a hash of a byte string, as 16 hex digits.
@@ -171,7 +189,10 @@ pub fn fnv1a_hex(bytes: &[u8]) -> String {
 /// # Errors
 /// [`EvalError::Io`] if the file cannot be read.
 pub fn checkpoint_fingerprint(path: &Path) -> Result<String, EvalError> {
-    let bytes = std::fs::read(path).map_err(|source| EvalError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| EvalError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(fnv1a_hex(&bytes))
 }
 
@@ -200,7 +221,12 @@ impl EvaluatorCache {
     /// Reads the cache beside `checkpoint` if it exists, parses, and matches
     /// `fingerprint`, `floor_images` and `floor_seed`; `None` otherwise (a
     /// stale or damaged cache is simply recomputed).
-    pub fn read_matching(checkpoint: &Path, fingerprint: &str, floor_images: usize, floor_seed: u64) -> Option<Self> {
+    pub fn read_matching(
+        checkpoint: &Path,
+        fingerprint: &str,
+        floor_images: usize,
+        floor_seed: u64,
+    ) -> Option<Self> {
         let text = std::fs::read_to_string(Self::path_for(checkpoint)).ok()?;
         let cache: Self = serde_json::from_str(&text).ok()?;
         let ok = cache.checkpoint_fnv1a == fingerprint
@@ -269,7 +295,9 @@ mod tests {
         );
         assert_eq!(
             resolve_checkpoint_in(Some(absent.clone()), present.clone(), None),
-            ResolvedCheckpoint::Missing { save_to: vec![absent.clone()] }
+            ResolvedCheckpoint::Missing {
+                save_to: vec![absent.clone()]
+            }
         );
         // Committed before user cache; user cache when the committed file is gone.
         assert_eq!(
@@ -283,7 +311,9 @@ mod tests {
         let other = dir.join("other.bpk");
         assert_eq!(
             resolve_checkpoint_in(None, absent.clone(), Some(other.clone())),
-            ResolvedCheckpoint::Missing { save_to: vec![absent, other] }
+            ResolvedCheckpoint::Missing {
+                save_to: vec![absent, other]
+            }
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -302,11 +332,23 @@ mod tests {
         };
         cache.write(&ckpt).unwrap();
         assert_eq!(EvaluatorCache::path_for(&ckpt), dir.join("m.json"));
-        assert_eq!(EvaluatorCache::read_matching(&ckpt, "0123456789abcdef", 10_000, 0), Some(cache));
-        assert_eq!(EvaluatorCache::read_matching(&ckpt, "ffffffffffffffff", 10_000, 0), None);
-        assert_eq!(EvaluatorCache::read_matching(&ckpt, "0123456789abcdef", 5_000, 0), None);
+        assert_eq!(
+            EvaluatorCache::read_matching(&ckpt, "0123456789abcdef", 10_000, 0),
+            Some(cache)
+        );
+        assert_eq!(
+            EvaluatorCache::read_matching(&ckpt, "ffffffffffffffff", 10_000, 0),
+            None
+        );
+        assert_eq!(
+            EvaluatorCache::read_matching(&ckpt, "0123456789abcdef", 5_000, 0),
+            None
+        );
         std::fs::write(EvaluatorCache::path_for(&ckpt), "{ not json").unwrap();
-        assert_eq!(EvaluatorCache::read_matching(&ckpt, "0123456789abcdef", 10_000, 0), None);
+        assert_eq!(
+            EvaluatorCache::read_matching(&ckpt, "0123456789abcdef", 10_000, 0),
+            None
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -318,19 +360,37 @@ mod tests {
         let missing = dir.join("nope.bpk");
         let err = load_classifier(&missing, &device).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("nope.bpk") && msg.contains("train_classifier"), "{msg}");
+        assert!(
+            msg.contains("nope.bpk") && msg.contains("train_classifier"),
+            "{msg}"
+        );
 
         let garbage = dir.join("garbage.bpk");
         std::fs::write(&garbage, b"not a burnpack file").unwrap();
-        assert!(matches!(load_classifier(&garbage, &device), Err(EvalError::Checkpoint { .. })));
+        assert!(matches!(
+            load_classifier(&garbage, &device),
+            Err(EvalError::Checkpoint { .. })
+        ));
 
         // A round trip through save/load keeps the weights exactly.
         let model = MnistClassifierConfig::new().init(&device);
         let path = dir.join("sub/dir/model.bpk");
         save_classifier(&model, &path).unwrap();
         let back = load_classifier(&path, &device).unwrap();
-        let a = model.fc2.weight.val().into_data().try_into_vec_as::<f32>().unwrap();
-        let b = back.fc2.weight.val().into_data().try_into_vec_as::<f32>().unwrap();
+        let a = model
+            .fc2
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let b = back
+            .fc2
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
         assert_eq!(a, b);
         std::fs::remove_dir_all(&dir).unwrap();
     }

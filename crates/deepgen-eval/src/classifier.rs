@@ -92,8 +92,12 @@ impl MnistClassifier {
     /// - input: `[B, 1, 28, 28]`, pixels in `[0, 1]`
     /// - output: `[B, feature_dim]`
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(self.activation.forward(self.conv1.forward(x)));
-        let x = self.pool.forward(self.activation.forward(self.conv2.forward(x)));
+        let x = self
+            .pool
+            .forward(self.activation.forward(self.conv1.forward(x)));
+        let x = self
+            .pool
+            .forward(self.activation.forward(self.conv2.forward(x)));
         let x: Tensor<2> = x.flatten(1, 3);
         self.activation.forward(self.fc1.forward(x))
     }
@@ -151,8 +155,16 @@ mod tests {
         assert!(min >= 0.0, "ReLU features must be ≥ 0, min = {min}");
         // On a plain (non-autodiff) device dropout is the identity, so the
         // head applied to the features reproduces forward().
-        let a = model.logits_from_features(f).into_data().try_into_vec_as::<f32>().unwrap();
-        let b = model.forward(x).into_data().try_into_vec_as::<f32>().unwrap();
+        let a = model
+            .logits_from_features(f)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let b = model
+            .forward(x)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
         assert_eq!(a, b);
     }
 }

@@ -44,7 +44,9 @@ impl SymmetricEigen {
             });
         }
         if a.iter().any(|x| !x.is_finite()) {
-            return Err(EvalError::NonFinite { what: "SymmetricEigen::new: matrix `a`" });
+            return Err(EvalError::NonFinite {
+                what: "SymmetricEigen::new: matrix `a`",
+            });
         }
         let mut m = vec![0.0; n * n];
         for i in 0..n {
@@ -77,7 +79,10 @@ impl SymmetricEigen {
             }
         }
         if !converged {
-            return Err(EvalError::NoConvergence { sweeps: MAX_SWEEPS, n });
+            return Err(EvalError::NoConvergence {
+                sweeps: MAX_SWEEPS,
+                n,
+            });
         }
 
         let mut order: Vec<usize> = (0..n).collect();
@@ -100,8 +105,9 @@ impl SymmetricEigen {
         let mut out = vec![0.0; n * n];
         for i in 0..n {
             for j in i..n {
-                let s: f64 =
-                    (0..n).map(|k| self.vectors[i * n + k] * fv[k] * self.vectors[j * n + k]).sum();
+                let s: f64 = (0..n)
+                    .map(|k| self.vectors[i * n + k] * fv[k] * self.vectors[j * n + k])
+                    .sum();
                 out[i * n + j] = s;
                 out[j * n + i] = s;
             }
@@ -179,7 +185,10 @@ mod tests {
     }
 
     fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
     }
 
     #[test]
@@ -195,12 +204,17 @@ mod tests {
             // Orthonormal eigenvectors: VᵀV = I.
             for i in 0..n {
                 for j in 0..n {
-                    let dot: f64 = (0..n).map(|k| e.vectors[k * n + i] * e.vectors[k * n + j]).sum();
+                    let dot: f64 = (0..n)
+                        .map(|k| e.vectors[k * n + i] * e.vectors[k * n + j])
+                        .sum();
                     let want = if i == j { 1.0 } else { 0.0 };
                     assert!((dot - want).abs() < 1e-12, "n={n}: (VᵀV)[{i}][{j}] = {dot}");
                 }
             }
-            assert!(e.values.windows(2).all(|w| w[0] <= w[1]), "eigenvalues not ascending");
+            assert!(
+                e.values.windows(2).all(|w| w[0] <= w[1]),
+                "eigenvalues not ascending"
+            );
         }
     }
 
@@ -214,10 +228,18 @@ mod tests {
             -0.4, 0.2, 1.0, 0.25, //
             0.1, 0.0, 0.25, 0.8,
         ];
-        let want = [0.516526652400005, 1.0141789652794682, 1.5561268923592855, 2.2131674899612435];
+        let want = [
+            0.516526652400005,
+            1.0141789652794682,
+            1.5561268923592855,
+            2.2131674899612435,
+        ];
         let e = SymmetricEigen::new(&a, 4).unwrap();
         for (got, want) in e.values.iter().zip(want) {
-            assert!((got - want).abs() < 1e-13, "eigenvalue {got} vs numpy {want}");
+            assert!(
+                (got - want).abs() < 1e-13,
+                "eigenvalue {got} vs numpy {want}"
+            );
         }
     }
 
@@ -237,12 +259,19 @@ mod tests {
         let r1: Vec<f64> = (0..9).map(|k| u[k / 3] * u[k % 3]).collect();
         let e = SymmetricEigen::new(&r1, 3).unwrap();
         assert!((e.values[2] - 14.0).abs() < 1e-13, "{:?}", e.values);
-        assert!(e.values[0].abs() < 1e-14 && e.values[1].abs() < 1e-14, "{:?}", e.values);
+        assert!(
+            e.values[0].abs() < 1e-14 && e.values[1].abs() < 1e-14,
+            "{:?}",
+            e.values
+        );
     }
 
     #[test]
     fn bad_input_is_an_error() {
-        assert!(matches!(SymmetricEigen::new(&[1.0, 2.0, 3.0], 2), Err(EvalError::Shape { .. })));
+        assert!(matches!(
+            SymmetricEigen::new(&[1.0, 2.0, 3.0], 2),
+            Err(EvalError::Shape { .. })
+        ));
         assert!(matches!(
             SymmetricEigen::new(&[1.0, f64::NAN, f64::NAN, 1.0], 2),
             Err(EvalError::NonFinite { .. })

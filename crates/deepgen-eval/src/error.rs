@@ -16,7 +16,9 @@ pub enum EvalError {
         got: String,
     },
     /// An input contains NaN or infinity.
-    #[error("{what} contains NaN or infinite values; check the generator's outputs before evaluating")]
+    #[error(
+        "{what} contains NaN or infinite values; check the generator's outputs before evaluating"
+    )]
     NonFinite {
         /// The argument (and function) at fault.
         what: &'static str,

@@ -9,12 +9,14 @@ use deepgen_tensor::HostRng;
 
 use crate::EvalError;
 use crate::checkpoint::{
-    EvaluatorCache, ResolvedCheckpoint, checkpoint_fingerprint, load_classifier, resolve_checkpoint,
-    save_classifier,
+    EvaluatorCache, ResolvedCheckpoint, checkpoint_fingerprint, load_classifier,
+    resolve_checkpoint, save_classifier,
 };
 use crate::classifier::{IMAGE_PIXELS, MnistClassifier};
 use crate::frechet::{GaussianStats, feature_stats, frechet_distance};
-use crate::inference::{accuracy_on_bytes, agreement, batched_features, batched_predictions, bytes_to_unit, image_count};
+use crate::inference::{
+    accuracy_on_bytes, agreement, batched_features, batched_predictions, bytes_to_unit, image_count,
+};
 use crate::train::{ClassifierTrainConfig, train_classifier};
 
 /// Training images behind the Fréchet floor ([`MnistEvaluator::floor`]).
@@ -85,23 +87,36 @@ impl MnistEvaluator {
         let fingerprint = checkpoint_fingerprint(checkpoint)?;
         let floor_images = FLOOR_IMAGES.min(mnist.train.len());
         let test_stats = split_stats(&classifier, &mnist.test.images, device)?;
-        let floor = match EvaluatorCache::read_matching(checkpoint, &fingerprint, floor_images, FLOOR_SEED) {
-            Some(cache) => cache.floor,
-            None => {
-                let floor = compute_floor(&classifier, mnist, &test_stats, device)?;
-                let test_accuracy = accuracy_on_bytes(&classifier, &mnist.test.images, &mnist.test.labels, device)?;
-                let cache = EvaluatorCache {
-                    checkpoint_fnv1a: fingerprint,
-                    floor,
-                    floor_images,
-                    floor_seed: FLOOR_SEED,
-                    test_accuracy,
-                };
-                let _ = cache.write(checkpoint);
-                floor
-            }
-        };
-        Ok(Self { classifier, device: device.clone(), test_stats, floor, checkpoint: Some(checkpoint.to_path_buf()) })
+        let floor =
+            match EvaluatorCache::read_matching(checkpoint, &fingerprint, floor_images, FLOOR_SEED)
+            {
+                Some(cache) => cache.floor,
+                None => {
+                    let floor = compute_floor(&classifier, mnist, &test_stats, device)?;
+                    let test_accuracy = accuracy_on_bytes(
+                        &classifier,
+                        &mnist.test.images,
+                        &mnist.test.labels,
+                        device,
+                    )?;
+                    let cache = EvaluatorCache {
+                        checkpoint_fnv1a: fingerprint,
+                        floor,
+                        floor_images,
+                        floor_seed: FLOOR_SEED,
+                        test_accuracy,
+                    };
+                    let _ = cache.write(checkpoint);
+                    floor
+                }
+            };
+        Ok(Self {
+            classifier,
+            device: device.clone(),
+            test_stats,
+            floor,
+            checkpoint: Some(checkpoint.to_path_buf()),
+        })
     }
 
     /// Wraps an in-memory classifier (no checkpoint, no cache): computes the
@@ -109,11 +124,21 @@ impl MnistEvaluator {
     ///
     /// # Errors
     /// [`EvalError::Shape`] if `mnist` is not 28×28 or has fewer than 2 images per split.
-    pub fn from_classifier(classifier: MnistClassifier, mnist: &Mnist, device: &Device) -> Result<Self, EvalError> {
+    pub fn from_classifier(
+        classifier: MnistClassifier,
+        mnist: &Mnist,
+        device: &Device,
+    ) -> Result<Self, EvalError> {
         check_mnist(mnist)?;
         let test_stats = split_stats(&classifier, &mnist.test.images, device)?;
         let floor = compute_floor(&classifier, mnist, &test_stats, device)?;
-        Ok(Self { classifier, device: device.clone(), test_stats, floor, checkpoint: None })
+        Ok(Self {
+            classifier,
+            device: device.clone(),
+            test_stats,
+            floor,
+            checkpoint: None,
+        })
     }
 
     /// The predicted digit of each image.
@@ -132,7 +157,11 @@ impl MnistEvaluator {
     /// # Errors
     /// As [`classify`](Self::classify), and [`EvalError::Shape`] if
     /// `requested_labels.len()` differs from the number of images.
-    pub fn label_accuracy(&self, images: &[f32], requested_labels: &[u8]) -> Result<f64, EvalError> {
+    pub fn label_accuracy(
+        &self,
+        images: &[f32],
+        requested_labels: &[u8],
+    ) -> Result<f64, EvalError> {
         let n = image_count(images, "label_accuracy: `images`")?;
         if requested_labels.len() != n {
             return Err(EvalError::Shape {
@@ -163,7 +192,11 @@ impl MnistEvaluator {
     /// As [`classify`](Self::classify); [`EvalError::Shape`] for fewer than 2 images.
     pub fn frechet_to_test(&self, images: &[f32]) -> Result<f64, EvalError> {
         let features = self.features(images)?;
-        let stats = feature_stats(&features, images.len() / IMAGE_PIXELS, self.classifier.feature_dim())?;
+        let stats = feature_stats(
+            &features,
+            images.len() / IMAGE_PIXELS,
+            self.classifier.feature_dim(),
+        )?;
         frechet_distance(&stats, &self.test_stats)
     }
 
@@ -179,7 +212,12 @@ impl MnistEvaluator {
     /// # Errors
     /// [`EvalError::Shape`] if the test split is not 28×28 images.
     pub fn test_accuracy(&self, mnist: &Mnist) -> Result<f64, EvalError> {
-        accuracy_on_bytes(&self.classifier, &mnist.test.images, &mnist.test.labels, &self.device)
+        accuracy_on_bytes(
+            &self.classifier,
+            &mnist.test.images,
+            &mnist.test.labels,
+            &self.device,
+        )
     }
 
     /// Mean and covariance of the test set's features.
@@ -200,7 +238,10 @@ impl MnistEvaluator {
 
 /// Both splits must hold at least 2 images of 28×28.
 fn check_mnist(mnist: &Mnist) -> Result<(), EvalError> {
-    for (split, what) in [(&mnist.train, "MnistEvaluator: `mnist.train`"), (&mnist.test, "MnistEvaluator: `mnist.test`")] {
+    for (split, what) in [
+        (&mnist.train, "MnistEvaluator: `mnist.train`"),
+        (&mnist.test, "MnistEvaluator: `mnist.test`"),
+    ] {
         if split.rows * split.cols != IMAGE_PIXELS || split.len() < 2 {
             return Err(EvalError::Shape {
                 what,
@@ -213,7 +254,11 @@ fn check_mnist(mnist: &Mnist) -> Result<(), EvalError> {
 }
 
 /// Feature statistics of a split given as MNIST bytes, converted chunk by chunk.
-fn split_stats(model: &MnistClassifier, images: &[u8], device: &Device) -> Result<GaussianStats, EvalError> {
+fn split_stats(
+    model: &MnistClassifier,
+    images: &[u8],
+    device: &Device,
+) -> Result<GaussianStats, EvalError> {
     let chunk = 2_000 * IMAGE_PIXELS;
     let mut features = Vec::new();
     for part in images.chunks(chunk) {

@@ -49,7 +49,9 @@ pub fn feature_stats(features: &[f32], n: usize, d: usize) -> Result<GaussianSta
         });
     }
     if features.iter().any(|x| !x.is_finite()) {
-        return Err(EvalError::NonFinite { what: "feature_stats: `features`" });
+        return Err(EvalError::NonFinite {
+            what: "feature_stats: `features`",
+        });
     }
     let mut mean = vec![0.0f64; d];
     for row in features.chunks_exact(d) {
@@ -82,7 +84,12 @@ pub fn feature_stats(features: &[f32], n: usize, d: usize) -> Result<GaussianSta
             cov[j * d + i] = v;
         }
     }
-    Ok(GaussianStats { dim: d, count: n, mean, cov })
+    Ok(GaussianStats {
+        dim: d,
+        count: n,
+        mean,
+        cov,
+    })
 }
 
 /// The Fréchet distance between `N(a.mean, a.cov)` and `N(b.mean, b.cov)`
@@ -98,26 +105,46 @@ pub fn feature_stats(features: &[f32], n: usize, d: usize) -> Result<GaussianSta
 pub fn frechet_distance(a: &GaussianStats, b: &GaussianStats) -> Result<f64, EvalError> {
     let d = a.dim;
     let checks = [
-        (a, "frechet_distance: first statistics (mean length d, cov d × d)"),
-        (b, "frechet_distance: second statistics (same d as the first, mean length d, cov d × d)"),
+        (
+            a,
+            "frechet_distance: first statistics (mean length d, cov d × d)",
+        ),
+        (
+            b,
+            "frechet_distance: second statistics (same d as the first, mean length d, cov d × d)",
+        ),
     ];
     for (s, what) in checks {
         if s.dim != d || s.mean.len() != d || s.cov.len() != d * d {
             return Err(EvalError::Shape {
                 what,
                 expected: format!("d = {d}: mean of {d} and cov of {} values", d * d),
-                got: format!("d = {}, mean of {}, cov of {}", s.dim, s.mean.len(), s.cov.len()),
+                got: format!(
+                    "d = {}, mean of {}, cov of {}",
+                    s.dim,
+                    s.mean.len(),
+                    s.cov.len()
+                ),
             });
         }
     }
-    let mean_term: f64 = a.mean.iter().zip(&b.mean).map(|(x, y)| (x - y) * (x - y)).sum();
+    let mean_term: f64 = a
+        .mean
+        .iter()
+        .zip(&b.mean)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
     let trace = |c: &[f64]| (0..d).map(|i| c[i * d + i]).sum::<f64>();
 
     // Σ₁^{1/2}, then M = Σ₁^{1/2} Σ₂ Σ₁^{1/2} (symmetric PSD).
     let root_a = SymmetricEigen::new(&a.cov, d)?.apply(|x| x.max(0.0).sqrt());
     let tmp = matmul(&root_a, &b.cov, d);
     let m = matmul(&tmp, &root_a, d);
-    let cross: f64 = SymmetricEigen::new(&m, d)?.values.iter().map(|&x| x.max(0.0).sqrt()).sum();
+    let cross: f64 = SymmetricEigen::new(&m, d)?
+        .values
+        .iter()
+        .map(|&x| x.max(0.0).sqrt())
+        .sum();
 
     Ok(mean_term + trace(&a.cov) + trace(&b.cov) - 2.0 * cross)
 }
@@ -146,7 +173,12 @@ mod tests {
     use deepgen_tensor::HostRng;
 
     fn stats(mean: &[f64], cov: &[f64]) -> GaussianStats {
-        GaussianStats { dim: mean.len(), count: 100, mean: mean.to_vec(), cov: cov.to_vec() }
+        GaussianStats {
+            dim: mean.len(),
+            count: 100,
+            mean: mean.to_vec(),
+            cov: cov.to_vec(),
+        }
     }
 
     // Reference values: /tmp/evalref/fd_ref.py, SciPy 1.17.1 / NumPy 2.4.6, with
@@ -217,7 +249,10 @@ mod tests {
             1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0,
         ];
         let fd = frechet_distance(&stats(&MU_A, &A4), &stats(&MU_B, &b2)).unwrap();
-        assert!((fd - 6.451_191_120_014_838).abs() < 1e-12, "fd = {fd} (mpmath reference)");
+        assert!(
+            (fd - 6.451_191_120_014_838).abs() < 1e-12,
+            "fd = {fd} (mpmath reference)"
+        );
     }
 
     #[test]
@@ -243,8 +278,13 @@ mod tests {
     #[test]
     fn one_dimensional_closed_form() {
         // FD(N(μ₁,σ₁²), N(μ₂,σ₂²)) = (μ₁ − μ₂)² + (σ₁ − σ₂)².
-        for (m1, s1, m2, s2) in [(0.0, 1.0, 0.0, 1.0), (1.5, 0.5, -0.5, 2.0), (3.0, 0.1, 3.0, 4.0)] {
-            let fd = frechet_distance(&stats(&[m1], &[s1 * s1]), &stats(&[m2], &[s2 * s2])).unwrap();
+        for (m1, s1, m2, s2) in [
+            (0.0, 1.0, 0.0, 1.0),
+            (1.5, 0.5, -0.5, 2.0),
+            (3.0, 0.1, 3.0, 4.0),
+        ] {
+            let fd =
+                frechet_distance(&stats(&[m1], &[s1 * s1]), &stats(&[m2], &[s2 * s2])).unwrap();
             let want: f64 = (m1 - m2) * (m1 - m2) + (s1 - s2) * (s1 - s2);
             assert!((fd - want).abs() < 1e-12, "fd = {fd}, closed form {want}");
         }
@@ -262,16 +302,25 @@ mod tests {
             }
             c
         };
-        let fd = frechet_distance(&stats(&[0.0; 3], &diag(&s1)), &stats(&[1.0, 0.0, 0.0], &diag(&s2)))
-            .unwrap();
+        let fd = frechet_distance(
+            &stats(&[0.0; 3], &diag(&s1)),
+            &stats(&[1.0, 0.0, 0.0], &diag(&s2)),
+        )
+        .unwrap();
         let want = 1.0 + (1.0 - 3.0f64).powi(2) + (2.0 - 1.0f64).powi(2) + 0.5f64.powi(2);
         assert!((fd - want).abs() < 1e-12, "fd = {fd}, want {want}");
     }
 
     #[test]
     fn bad_shapes_are_errors() {
-        assert!(matches!(feature_stats(&[1.0; 5], 2, 3), Err(EvalError::Shape { .. })));
-        assert!(matches!(feature_stats(&[1.0; 3], 1, 3), Err(EvalError::Shape { .. })));
+        assert!(matches!(
+            feature_stats(&[1.0; 5], 2, 3),
+            Err(EvalError::Shape { .. })
+        ));
+        assert!(matches!(
+            feature_stats(&[1.0; 3], 1, 3),
+            Err(EvalError::Shape { .. })
+        ));
         assert!(matches!(
             feature_stats(&[1.0, f32::NAN, 0.0, 1.0], 2, 2),
             Err(EvalError::NonFinite { .. })

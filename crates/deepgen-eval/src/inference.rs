@@ -25,7 +25,7 @@ pub fn bytes_to_unit(pixels: &[u8]) -> Vec<f32> {
 /// [`EvalError::Shape`] if the length is not a multiple of 784 or is zero;
 /// [`EvalError::NonFinite`] if a pixel is NaN or infinite.
 pub fn image_count(images: &[f32], what: &'static str) -> Result<usize, EvalError> {
-    if images.is_empty() || images.len() % IMAGE_PIXELS != 0 {
+    if images.is_empty() || !images.len().is_multiple_of(IMAGE_PIXELS) {
         return Err(EvalError::Shape {
             what,
             expected: format!("N × {IMAGE_PIXELS} pixels (N ≥ 1 images of 28×28, in [0, 1])"),
@@ -41,7 +41,10 @@ pub fn image_count(images: &[f32], what: &'static str) -> Result<usize, EvalErro
 /// A `[B, 1, 28, 28]` tensor from `B × 784` host pixels.
 pub fn images_tensor(images: &[f32], device: &Device) -> Tensor<4> {
     let b = images.len() / IMAGE_PIXELS;
-    Tensor::from_data(TensorData::new(images.to_vec(), [b, 1, IMAGE_SIDE, IMAGE_SIDE]), device)
+    Tensor::from_data(
+        TensorData::new(images.to_vec(), [b, 1, IMAGE_SIDE, IMAGE_SIDE]),
+        device,
+    )
 }
 
 /// A `[B]` integer tensor of class labels.
@@ -109,13 +112,20 @@ pub fn accuracy_on_bytes(
     if images.len() != labels.len() * IMAGE_PIXELS || labels.is_empty() {
         return Err(EvalError::Shape {
             what: "accuracy: `images` and `labels`",
-            expected: format!("{} × {IMAGE_PIXELS} pixel bytes for {} labels", labels.len(), labels.len()),
+            expected: format!(
+                "{} × {IMAGE_PIXELS} pixel bytes for {} labels",
+                labels.len(),
+                labels.len()
+            ),
             got: format!("{} bytes", images.len()),
         });
     }
     let mut hits = 0usize;
     // Convert per chunk: the whole test set as f32 is 31 MB, no need to hold it.
-    for (img, lab) in images.chunks(INFERENCE_BATCH * IMAGE_PIXELS).zip(labels.chunks(INFERENCE_BATCH)) {
+    for (img, lab) in images
+        .chunks(INFERENCE_BATCH * IMAGE_PIXELS)
+        .zip(labels.chunks(INFERENCE_BATCH))
+    {
         let pred = batched_predictions(model, &bytes_to_unit(img), device)?;
         hits += pred.iter().zip(lab).filter(|(p, l)| p == l).count();
     }
@@ -123,5 +133,6 @@ pub fn accuracy_on_bytes(
 }
 
 fn read_f32(data: TensorData) -> Vec<f32> {
-    data.try_into_vec_as::<f32>().expect("float tensors convert to f32")
+    data.try_into_vec_as::<f32>()
+        .expect("float tensors convert to f32")
 }

@@ -55,25 +55,52 @@ impl ClassifierTrainConfig {
     pub fn validate(&self) -> Result<(), EvalError> {
         let bad = |field, value: String, hint| Err(EvalError::Config { field, value, hint });
         if self.epochs == 0 {
-            return bad("epochs", self.epochs.to_string(), "train for at least 1 epoch");
+            return bad(
+                "epochs",
+                self.epochs.to_string(),
+                "train for at least 1 epoch",
+            );
         }
         if self.batch_size == 0 {
-            return bad("batch_size", self.batch_size.to_string(), "use a positive batch size, e.g. 64");
+            return bad(
+                "batch_size",
+                self.batch_size.to_string(),
+                "use a positive batch size, e.g. 64",
+            );
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad("learning_rate", self.learning_rate.to_string(), "use a positive rate, e.g. 1e-3");
+            return bad(
+                "learning_rate",
+                self.learning_rate.to_string(),
+                "use a positive rate, e.g. 1e-3",
+            );
         }
         if !(self.lr_decay.is_finite() && self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
-            return bad("lr_decay", self.lr_decay.to_string(), "use a factor in (0, 1], e.g. 0.5");
+            return bad(
+                "lr_decay",
+                self.lr_decay.to_string(),
+                "use a factor in (0, 1], e.g. 0.5",
+            );
         }
         if self.max_shift > 4 {
-            return bad("max_shift", self.max_shift.to_string(), "shift digits by at most 4 pixels");
+            return bad(
+                "max_shift",
+                self.max_shift.to_string(),
+                "shift digits by at most 4 pixels",
+            );
         }
         let p = self.model.dropout;
         if !(p.is_finite() && (0.0..1.0).contains(&p)) {
-            return bad("model.dropout", p.to_string(), "use a probability in [0, 1), e.g. 0.5");
+            return bad(
+                "model.dropout",
+                p.to_string(),
+                "use a probability in [0, 1), e.g. 0.5",
+            );
         }
-        if self.model.conv1_channels == 0 || self.model.conv2_channels == 0 || self.model.feature_dim == 0 {
+        if self.model.conv1_channels == 0
+            || self.model.conv2_channels == 0
+            || self.model.feature_dim == 0
+        {
             return bad(
                 "model (channels / feature_dim)",
                 format!("{:?}", self.model),
@@ -130,7 +157,11 @@ pub fn train_classifier_with(
     for (split, name) in [(&mnist.train, "mnist.train"), (&mnist.test, "mnist.test")] {
         if split.rows != IMAGE_SIDE || split.cols != IMAGE_SIDE || split.is_empty() {
             return Err(EvalError::Shape {
-                what: if name == "mnist.train" { "train_classifier: `mnist.train`" } else { "train_classifier: `mnist.test`" },
+                what: if name == "mnist.train" {
+                    "train_classifier: `mnist.train`"
+                } else {
+                    "train_classifier: `mnist.test`"
+                },
                 expected: "a non-empty split of 28×28 images".to_string(),
                 got: format!("{} images of {}×{}", split.len(), split.rows, split.cols),
             });
@@ -171,7 +202,8 @@ pub fn train_classifier_with(
             model = optim.step(lr, model, grads);
         }
         let eval_model = model.valid();
-        test_accuracy = accuracy_on_bytes(&eval_model, &mnist.test.images, &mnist.test.labels, device)?;
+        test_accuracy =
+            accuracy_on_bytes(&eval_model, &mnist.test.images, &mnist.test.labels, device)?;
         on_epoch(&EpochReport {
             epoch,
             train_loss: loss_sum / steps as f64,
@@ -224,7 +256,10 @@ mod tests {
             let lit: Vec<usize> = (0..IMAGE_PIXELS).filter(|&k| out[k] == 1.0).collect();
             assert_eq!(lit.len(), 1, "exactly one lit pixel after a shift");
             let (r, c) = (lit[0] / IMAGE_SIDE, lit[0] % IMAGE_SIDE);
-            assert!((8..=12).contains(&r) && (8..=12).contains(&c), "shifted to ({r}, {c})");
+            assert!(
+                (8..=12).contains(&r) && (8..=12).contains(&c),
+                "shifted to ({r}, {c})"
+            );
         }
         let mut out = Vec::new();
         push_image(&mut out, &img, 0, &mut rng);
@@ -235,12 +270,19 @@ mod tests {
     fn invalid_configs_are_rejected_by_name() {
         let cases = [
             (ClassifierTrainConfig::new().with_epochs(0), "epochs"),
-            (ClassifierTrainConfig::new().with_batch_size(0), "batch_size"),
-            (ClassifierTrainConfig::new().with_learning_rate(-1.0), "learning_rate"),
+            (
+                ClassifierTrainConfig::new().with_batch_size(0),
+                "batch_size",
+            ),
+            (
+                ClassifierTrainConfig::new().with_learning_rate(-1.0),
+                "learning_rate",
+            ),
             (ClassifierTrainConfig::new().with_lr_decay(0.0), "lr_decay"),
             (ClassifierTrainConfig::new().with_max_shift(9), "max_shift"),
             (
-                ClassifierTrainConfig::new().with_model(MnistClassifierConfig::new().with_dropout(1.0)),
+                ClassifierTrainConfig::new()
+                    .with_model(MnistClassifierConfig::new().with_dropout(1.0)),
                 "model.dropout",
             ),
         ];

@@ -20,8 +20,9 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let mnist = Mnist::load(None).expect("MNIST is bundled in data/mnist");
-        let eval = MnistEvaluator::load_with(&mnist, COMMITTED_CHECKPOINT.as_ref(), &Device::flex())
-            .expect("the committed checkpoint data/models/mnist_classifier.bpk loads");
+        let eval =
+            MnistEvaluator::load_with(&mnist, COMMITTED_CHECKPOINT.as_ref(), &Device::flex())
+                .expect("the committed checkpoint data/models/mnist_classifier.bpk loads");
         Fixture { mnist, eval }
     })
 }
@@ -35,7 +36,10 @@ fn committed_classifier_reaches_99_percent() {
     let f = fixture();
     let acc = f.eval.test_accuracy(&f.mnist).unwrap();
     println!("test accuracy {acc:.4}");
-    assert!(acc >= 0.99, "committed classifier test accuracy {acc} < 0.99");
+    assert!(
+        acc >= 0.99,
+        "committed classifier test accuracy {acc} < 0.99"
+    );
 }
 
 #[test]
@@ -53,7 +57,10 @@ fn label_accuracy_true_vs_shuffled_labels() {
     HostRng::seed_from_u64(11).shuffle(&mut shuffled);
     let chance = f.eval.label_accuracy(&images, &shuffled).unwrap();
     println!("label accuracy: true labels {acc:.4}, shuffled {chance:.4}");
-    assert!((0.08..=0.12).contains(&chance), "shuffled-label accuracy {chance}");
+    assert!(
+        (0.08..=0.12).contains(&chance),
+        "shuffled-label accuracy {chance}"
+    );
 }
 
 #[test]
@@ -64,14 +71,20 @@ fn frechet_of_test_set_to_itself_is_zero_and_floor_is_small() {
         let s = f.eval.test_stats();
         (0..s.dim).map(|i| s.cov[i * s.dim + i]).sum()
     };
-    println!("FD(test, test) = {fd:.3e}; tr Σ_test = {scale:.3}; floor = {:.4}", f.eval.floor());
+    println!(
+        "FD(test, test) = {fd:.3e}; tr Σ_test = {scale:.3}; floor = {:.4}",
+        f.eval.floor()
+    );
     // Same features, same statistics: only the eigensolver's rounding remains
     // (clamped near-zero eigenvalues contribute ~sqrt(ε)·scale at most).
     assert!(fd.abs() < 1e-6 * scale, "FD(test, test) = {fd}");
     // The floor: real training images are close to, but not exactly, the test distribution.
     let floor = f.eval.floor();
     assert!(floor > 0.0, "floor {floor} must be positive");
-    assert!(floor < 0.02 * scale, "floor {floor} is not small against tr Σ = {scale}");
+    assert!(
+        floor < 0.02 * scale,
+        "floor {floor} is not small against tr Σ = {scale}"
+    );
 }
 
 #[test]
@@ -84,9 +97,15 @@ fn floor_matches_a_fresh_computation_on_other_training_images() {
     let start = train.len() - n;
     let images = bytes_to_unit(&train.images[start * 784..]);
     let fd = f.eval.frechet_to_test(&images).unwrap();
-    println!("FD(last 10k train, test) = {fd:.4}; floor = {:.4}", f.eval.floor());
+    println!(
+        "FD(last 10k train, test) = {fd:.4}; floor = {:.4}",
+        f.eval.floor()
+    );
     let floor = f.eval.floor();
-    assert!(fd > 0.5 * floor && fd < 2.0 * floor, "FD {fd} vs floor {floor}");
+    assert!(
+        fd > 0.5 * floor && fd < 2.0 * floor,
+        "FD {fd} vs floor {floor}"
+    );
 }
 
 #[test]
@@ -95,8 +114,15 @@ fn uniform_noise_is_far_above_the_floor() {
     let mut rng = HostRng::seed_from_u64(5);
     let noise: Vec<f32> = (0..5_000 * 784).map(|_| rng.uniform() as f32).collect();
     let fd = f.eval.frechet_to_test(&noise).unwrap();
-    println!("FD(uniform noise, test) = {fd:.3}; floor = {:.4}", f.eval.floor());
-    assert!(fd > 50.0 * f.eval.floor(), "noise FD {fd} vs floor {}", f.eval.floor());
+    println!(
+        "FD(uniform noise, test) = {fd:.3}; floor = {:.4}",
+        f.eval.floor()
+    );
+    assert!(
+        fd > 50.0 * f.eval.floor(),
+        "noise FD {fd} vs floor {}",
+        f.eval.floor()
+    );
 }
 
 #[test]
@@ -109,7 +135,25 @@ fn frechet_to_test_agrees_with_the_plain_functions() {
     let stats = feature_stats(&feats, 1_000, 128).unwrap();
     let by_hand = frechet_distance(&stats, f.eval.test_stats()).unwrap();
     let direct = f.eval.frechet_to_test(images).unwrap();
-    assert!((by_hand - direct).abs() <= 1e-12 * by_hand.abs().max(1.0), "{by_hand} vs {direct}");
+    assert!(
+        (by_hand - direct).abs() <= 1e-12 * by_hand.abs().max(1.0),
+        "{by_hand} vs {direct}"
+    );
+}
+
+#[test]
+fn load_finds_the_committed_checkpoint_and_its_cache() {
+    // `MnistEvaluator::load` searches $DEEPGEN_CLASSIFIER first; only when it
+    // is unset must it arrive at the committed file (and read the same floor).
+    if std::env::var_os(deepgen_eval::CLASSIFIER_ENV).is_some_and(|v| !v.is_empty()) {
+        println!("DEEPGEN_CLASSIFIER is set: skipping the committed-path check");
+        return;
+    }
+    let eval = MnistEvaluator::load(&Device::flex()).unwrap();
+    let want = std::path::Path::new(COMMITTED_CHECKPOINT);
+    assert_eq!(eval.checkpoint_path(), Some(want));
+    assert_eq!(eval.floor(), fixture().eval.floor());
+    assert_eq!(eval.test_stats(), fixture().eval.test_stats());
 }
 
 #[test]
@@ -122,5 +166,8 @@ fn bad_inputs_are_errors_not_panics() {
     let mut nan = vec![0.5f32; 784 * 3];
     nan[5] = f32::NAN;
     assert!(f.eval.frechet_to_test(&nan).is_err());
-    assert!(f.eval.frechet_to_test(&[0.5; 784]).is_err(), "one image has no covariance");
+    assert!(
+        f.eval.frechet_to_test(&[0.5; 784]).is_err(),
+        "one image has no covariance"
+    );
 }
