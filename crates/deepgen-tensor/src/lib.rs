@@ -17,3 +17,7 @@ pub use device::{BackendKind, DeviceError, resolve_backend, select_device};
 pub use rng::HostRng;
 pub mod numerics;
 pub mod output;
+pub use output::{
+    OutputError, RgbImage, image_grid_to_rgb8, read_npy_f32, save_image_grid, save_line_plot,
+    save_line_plot_sized, write_npy_f32, write_npy_i64,
+};

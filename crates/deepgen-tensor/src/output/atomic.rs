@@ -26,7 +26,10 @@ pub(crate) fn write_atomic(
     if path.file_name().is_none() {
         return Err(OutputError::arg(
             "path",
-            format!("`{}` does not name a file; pass a file path such as `out/samples.png`", path.display()),
+            format!(
+                "`{}` does not name a file; pass a file path such as `out/samples.png`",
+                path.display()
+            ),
         ));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -83,9 +86,15 @@ mod tests {
     fn creates_parents_and_leaves_no_temporary_file() {
         let dir = temp_dir("atomic");
         let target = dir.join("a/b/c.bin");
-        write_atomic(&target, |w| w.write_all(b"hello").map_err(write_err(&target))).unwrap();
+        write_atomic(&target, |w| {
+            w.write_all(b"hello").map_err(write_err(&target))
+        })
+        .unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"hello");
-        let names: Vec<_> = fs::read_dir(dir.join("a/b")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.join("a/b"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("c.bin")]);
     }
 
@@ -113,6 +122,9 @@ mod tests {
         let target = blocker.join("child.bin");
         let err = write_atomic(&target, |_| Ok(())).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("create directory") && msg.contains("file"), "{msg}");
+        assert!(
+            msg.contains("create directory") && msg.contains("file"),
+            "{msg}"
+        );
     }
 }

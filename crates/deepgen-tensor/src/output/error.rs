@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// A file-system operation on `path` failed.
-    #[error("{action} `{path}` failed: {source} (check that the directory is writable and the disk is not full)")]
+    #[error(
+        "{action} `{path}` failed: {source} (check that the directory is writable and the disk is not full)"
+    )]
     Io {
         /// What was being done ("create directory", "write", "rename onto", "read" ...).
         action: &'static str,

@@ -2,20 +2,37 @@
 //!
 //! Covers digits, upper- and lower-case ASCII letters, space and
 //! `. - + _ : / ( ) , = % [ ] * ' < > !`; anything else is drawn as `?`.
-//! Each glyph is 7 rows of 5 bits (bit 4 = leftmost column).
+//! Each glyph is 7 rows of 5 bits (bit 4 = leftmost column) above the
+//! baseline; `g j p q y` have two more rows below it.
 
 use super::image::RgbImage;
 
 /// Glyph width in font pixels.
 pub(crate) const GLYPH_W: usize = 5;
-/// Glyph height in font pixels.
-pub(crate) const GLYPH_H: usize = 7;
+/// Glyph height in font pixels, including the 2 descender rows.
+pub(crate) const GLYPH_H: usize = 9;
 /// Horizontal advance per character in font pixels (glyph + 1 column gap).
 pub(crate) const ADVANCE: usize = GLYPH_W + 1;
 
-/// The 7 row bitmaps of `ch`.
+/// The 9 row bitmaps of `ch` (rows 7 and 8 are below the baseline).
 #[rustfmt::skip]
-fn glyph(ch: char) -> [u8; 7] {
+fn glyph(ch: char) -> [u8; 9] {
+    match ch {
+        'g' => [0b00000, 0b00000, 0b01111, 0b10001, 0b10001, 0b10001, 0b01111, 0b00001, 0b01110],
+        'j' => [0b00010, 0b00000, 0b00110, 0b00010, 0b00010, 0b00010, 0b00010, 0b10010, 0b01100],
+        'p' => [0b00000, 0b00000, 0b11110, 0b10001, 0b10001, 0b10001, 0b11110, 0b10000, 0b10000],
+        'q' => [0b00000, 0b00000, 0b01111, 0b10001, 0b10001, 0b10001, 0b01111, 0b00001, 0b00001],
+        'y' => [0b00000, 0b00000, 0b10001, 0b10001, 0b10001, 0b10001, 0b01111, 0b00001, 0b01110],
+        _ => {
+            let rows = glyph7(ch);
+            [rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[6], 0, 0]
+        }
+    }
+}
+
+/// The 7 row bitmaps (above the baseline) of every glyph without a descender.
+#[rustfmt::skip]
+fn glyph7(ch: char) -> [u8; 7] {
     match ch {
         '0' => [0b01110, 0b10001, 0b10011, 0b10101, 0b11001, 0b10001, 0b01110],
         '1' => [0b00100, 0b01100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110],
@@ -59,17 +76,13 @@ fn glyph(ch: char) -> [u8; 7] {
         'd' => [0b00001, 0b00001, 0b01101, 0b10011, 0b10001, 0b10001, 0b01111],
         'e' => [0b00000, 0b00000, 0b01110, 0b10001, 0b11111, 0b10000, 0b01110],
         'f' => [0b00110, 0b01001, 0b01000, 0b11100, 0b01000, 0b01000, 0b01000],
-        'g' => [0b00000, 0b01111, 0b10001, 0b10001, 0b01111, 0b00001, 0b01110],
         'h' => [0b10000, 0b10000, 0b10110, 0b11001, 0b10001, 0b10001, 0b10001],
         'i' => [0b00100, 0b00000, 0b01100, 0b00100, 0b00100, 0b00100, 0b01110],
-        'j' => [0b00010, 0b00000, 0b00110, 0b00010, 0b00010, 0b10010, 0b01100],
         'k' => [0b10000, 0b10000, 0b10010, 0b10100, 0b11000, 0b10100, 0b10010],
         'l' => [0b01100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110],
         'm' => [0b00000, 0b00000, 0b11010, 0b10101, 0b10101, 0b10001, 0b10001],
         'n' => [0b00000, 0b00000, 0b10110, 0b11001, 0b10001, 0b10001, 0b10001],
         'o' => [0b00000, 0b00000, 0b01110, 0b10001, 0b10001, 0b10001, 0b01110],
-        'p' => [0b00000, 0b00000, 0b11110, 0b10001, 0b11110, 0b10000, 0b10000],
-        'q' => [0b00000, 0b00000, 0b01101, 0b10011, 0b01111, 0b00001, 0b00001],
         'r' => [0b00000, 0b00000, 0b10110, 0b11001, 0b10000, 0b10000, 0b10000],
         's' => [0b00000, 0b00000, 0b01110, 0b10000, 0b01110, 0b00001, 0b11110],
         't' => [0b01000, 0b01000, 0b11100, 0b01000, 0b01000, 0b01001, 0b00110],
@@ -77,7 +90,6 @@ fn glyph(ch: char) -> [u8; 7] {
         'v' => [0b00000, 0b00000, 0b10001, 0b10001, 0b10001, 0b01010, 0b00100],
         'w' => [0b00000, 0b00000, 0b10001, 0b10001, 0b10101, 0b10101, 0b01010],
         'x' => [0b00000, 0b00000, 0b10001, 0b01010, 0b00100, 0b01010, 0b10001],
-        'y' => [0b00000, 0b00000, 0b10001, 0b10001, 0b01111, 0b00001, 0b01110],
         'z' => [0b00000, 0b00000, 0b11111, 0b00010, 0b00100, 0b01000, 0b11111],
         ' ' => [0; 7],
         '.' => [0b00000, 0b00000, 0b00000, 0b00000, 0b00000, 0b01100, 0b01100],
@@ -108,14 +120,26 @@ pub(crate) fn text_width(text: &str, scale: usize) -> usize {
     if n == 0 { 0 } else { (n * ADVANCE - 1) * scale }
 }
 
-/// Height in image pixels of a line of text at `scale`.
+/// Height in image pixels of capitals and digits (above the baseline) at `scale`.
+pub(crate) fn cap_height(scale: usize) -> usize {
+    7 * scale
+}
+
+/// Height in image pixels of a line of text (with descenders) at `scale`.
 pub(crate) fn text_height(scale: usize) -> usize {
     GLYPH_H * scale
 }
 
 /// Draws `text` with its top-left corner at (`x`, `y`), each font pixel a
 /// `scale × scale` square. Pixels outside the image are clipped.
-pub(crate) fn draw_text(img: &mut RgbImage, text: &str, x: i64, y: i64, scale: usize, color: [u8; 3]) {
+pub(crate) fn draw_text(
+    img: &mut RgbImage,
+    text: &str,
+    x: i64,
+    y: i64,
+    scale: usize,
+    color: [u8; 3],
+) {
     let s = scale as i64;
     for (k, ch) in text.chars().enumerate() {
         let x0 = x + (k * ADVANCE) as i64 * s;
@@ -136,7 +160,14 @@ pub(crate) fn draw_text(img: &mut RgbImage, text: &str, x: i64, y: i64, scale: u
 /// Draws `text` rotated 90° counter-clockwise (reading bottom to top) with
 /// the top-left of its bounding box at (`x`, `y`); the box is
 /// `text_height(scale)` wide and `text_width(text, scale)` tall.
-pub(crate) fn draw_text_vertical(img: &mut RgbImage, text: &str, x: i64, y: i64, scale: usize, color: [u8; 3]) {
+pub(crate) fn draw_text_vertical(
+    img: &mut RgbImage,
+    text: &str,
+    x: i64,
+    y: i64,
+    scale: usize,
+    color: [u8; 3],
+) {
     let s = scale as i64;
     let len = text_width(text, scale) as i64;
     for (k, ch) in text.chars().enumerate() {
@@ -163,7 +194,15 @@ mod tests {
 
     #[test]
     fn glyphs_fit_five_columns_and_are_distinct() {
-        let chars: Vec<char> = ('0'..='9').chain('A'..='Z').chain('a'..='z').chain(".-+e".chars()).collect();
+        let chars: Vec<char> = ('0'..='9')
+            .chain('A'..='Z')
+            .chain('a'..='z')
+            .chain(".-+e".chars())
+            .collect();
+        // Every letter has its own glyph (none falls through to '?').
+        for c in ('A'..='Z').chain('a'..='z') {
+            assert_ne!(glyph(c), glyph('~'), "{c} has no glyph");
+        }
         for &c in &chars {
             assert!(glyph(c).iter().all(|&row| row < 32), "{c} wider than 5");
         }

@@ -53,7 +53,9 @@ pub fn image_grid_to_rgb8(
     let expected = [n, c, h, w]
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| OutputError::arg("n", format!("n·c·h·w = {n}·{c}·{h}·{w} overflows usize")))?;
+        .ok_or_else(|| {
+            OutputError::arg("n", format!("n·c·h·w = {n}·{c}·{h}·{w} overflows usize"))
+        })?;
     if data.len() != expected {
         return Err(OutputError::arg(
             "data",
@@ -178,7 +180,10 @@ mod tests {
     #[test]
     fn bad_arguments_name_the_argument() {
         let err = image_grid_to_rgb8(&[0.0; 7], 2, 1, 2, 2, 2).unwrap_err();
-        assert!(err.to_string().contains("`data`") && err.to_string().contains("= 8"), "{err}");
+        assert!(
+            err.to_string().contains("`data`") && err.to_string().contains("= 8"),
+            "{err}"
+        );
         let err = image_grid_to_rgb8(&[0.0; 8], 2, 2, 2, 1, 2).unwrap_err();
         assert!(err.to_string().contains("`c`"), "{err}");
         let err = image_grid_to_rgb8(&[0.0; 8], 2, 1, 2, 2, 0).unwrap_err();

@@ -20,17 +20,40 @@ pub use grid::{GRID_PADDING, image_grid_to_rgb8, save_image_grid};
 pub use image::RgbImage;
 pub use npy::{read_npy_f32, write_npy_f32, write_npy_i64};
 pub use plot::{
-    DEFAULT_PLOT_HEIGHT, DEFAULT_PLOT_WIDTH, render_line_plot, save_line_plot, save_line_plot_sized,
-    series_color,
+    DEFAULT_PLOT_HEIGHT, DEFAULT_PLOT_WIDTH, render_line_plot, save_line_plot,
+    save_line_plot_sized, series_color,
 };
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use std::path::PathBuf;
+    use std::ops::Deref;
+    use std::path::{Path, PathBuf};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A fresh, empty directory under the system temp dir for one test.
-    pub(crate) fn temp_dir(name: &str) -> PathBuf {
+    /// A fresh, empty directory under the system temp dir, removed on drop.
+    pub(crate) struct TempDir(PathBuf);
+
+    impl Deref for TempDir {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl AsRef<Path> for TempDir {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A fresh, empty directory for one test (unique per process and call).
+    pub(crate) fn temp_dir(name: &str) -> TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
@@ -39,7 +62,7 @@ pub(crate) mod test_support {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create temp dir");
-        dir
+        TempDir(dir)
     }
 
     /// Decodes a PNG file into (width, height, color type, pixel bytes).

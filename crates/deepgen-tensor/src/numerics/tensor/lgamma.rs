@@ -38,7 +38,9 @@ pub fn lgamma<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let negative = x.clone().lower_elem(0.0);
     // One positive-branch evaluation serves both cases: lgamma(x) itself, or
     // the lgamma(1 - x) the reflection needs.
-    let x_pos = x.clone().mask_where(negative.clone(), x.clone().neg() + 1.0);
+    let x_pos = x
+        .clone()
+        .mask_where(negative.clone(), x.clone().neg() + 1.0);
     let pos = lgamma_positive(x_pos);
     // Reflection term on a safe argument (-0.5) where it is not used.
     let x_ref = x.mask_fill(negative.clone().bool_not(), -0.5);
@@ -83,7 +85,9 @@ mod tests {
 
     /// Grid: log-spaced over [1e-6, 1e6], dense over (0, 12], and negative non-integers.
     fn grid() -> Vec<f64> {
-        let mut xs: Vec<f64> = (0..=240).map(|i| 10f64.powf(-6.0 + i as f64 * 0.05)).collect();
+        let mut xs: Vec<f64> = (0..=240)
+            .map(|i| 10f64.powf(-6.0 + i as f64 * 0.05))
+            .collect();
         xs.extend((1..=240).map(|i| i as f64 * 0.05));
         xs.extend((1..200).map(|i| -10.0 + i as f64 * 0.05 + 0.0123));
         xs.iter().map(|&x| x as f32 as f64).collect()
@@ -104,7 +108,10 @@ mod tests {
                 let tol = if x < 0.0 { 2e-6 } else { 1e-6 };
                 assert!(err <= tol, "lgamma({x:e}) = {g}, want {want}, err {err:e}");
             }
-            assert!(worst > 0.0, "suspiciously exact: the test compares f32 against f64");
+            assert!(
+                worst > 0.0,
+                "suspiciously exact: the test compares f32 against f64"
+            );
         }
     }
 
@@ -125,7 +132,10 @@ mod tests {
         for device in devices() {
             let got = apply(&device, &xs, lgamma::<1>);
             for ((x, want), g) in cases.iter().zip(&got) {
-                assert!((g - want).abs() <= 1e-6 * want.abs().max(1.0), "lgamma({x}) = {g}, want {want}");
+                assert!(
+                    (g - want).abs() <= 1e-6 * want.abs().max(1.0),
+                    "lgamma({x}) = {g}, want {want}"
+                );
             }
             let poles = apply(&device, &[0.0, -1.0, -4.0], lgamma::<1>);
             assert!(poles.iter().all(|&p| p == f64::INFINITY), "{poles:?}");
@@ -142,7 +152,11 @@ mod tests {
         let g = to_vec(x.grad(&grads).expect("x requires grad"));
         for (i, &x) in xs.iter().enumerate() {
             let want = host::digamma(x as f64);
-            assert!((g[i] - want).abs() <= 1e-5 * want.abs().max(1.0), "lgamma'({x}) = {} vs digamma {want}", g[i]);
+            assert!(
+                (g[i] - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "lgamma'({x}) = {} vs digamma {want}",
+                g[i]
+            );
         }
     }
 }

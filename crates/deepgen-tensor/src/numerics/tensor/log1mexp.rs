@@ -42,7 +42,10 @@ mod tests {
                 let want = host::log1mexp(x);
                 // 4 f32 ulps relative, absolute floor 1e-44 for subnormal results
                 let tol = 4.0 * f32::EPSILON as f64 * want.abs() + 1e-44;
-                assert!((g - want).abs() <= tol, "log1mexp({x:e}) = {g:e}, want {want:e}");
+                assert!(
+                    (g - want).abs() <= tol,
+                    "log1mexp({x:e}) = {g:e}, want {want:e}"
+                );
             }
             let special = apply(&device, &[0.0, 1.0], log1mexp::<1>);
             assert_eq!(special[0], f64::NEG_INFINITY);
@@ -62,7 +65,11 @@ mod tests {
             let x = x as f64;
             let h = 1e-7 * x.abs().max(1e-3);
             let fd = (host::log1mexp(x + h) - host::log1mexp(x - h)) / (2.0 * h);
-            assert!((g[i] - fd).abs() <= 1e-5 * fd.abs() + 1e-9, "log1mexp'({x}) = {} vs {fd}", g[i]);
+            assert!(
+                (g[i] - fd).abs() <= 1e-5 * fd.abs() + 1e-9,
+                "log1mexp'({x}) = {} vs {fd}",
+                g[i]
+            );
         }
     }
 }

@@ -6,8 +6,8 @@ use burn::tensor::Tensor;
 ///
 /// Computed as `m + ln Σ exp(x - m)` with `m` the (detached) maximum along
 /// `dim`, so it never overflows; the gradient is `softmax(x)` along `dim`.
-/// A slice whose entries are all `-inf` gives `-inf` (no NaN); one containing
-/// `+inf` gives `+inf`.
+/// A slice whose entries are all `-inf` gives `-inf` (no NaN; its gradient
+/// is NaN, as `ln 0` has no derivative); one containing `+inf` gives `+inf`.
 ///
 /// # Panics
 /// If `dim >= D` (Burn's own dimension check).
@@ -61,7 +61,10 @@ mod tests {
         for r in 0..shape[0] {
             // reference on the f32-rounded inputs
             let row: Vec<f64> = v32[r * 4..r * 4 + 4].iter().map(|&a| a as f64).collect();
-            for (got, want) in [(lse[r], host::logsumexp(&row)), (lme[r], host::log_mean_exp(&row))] {
+            for (got, want) in [
+                (lse[r], host::logsumexp(&row)),
+                (lme[r], host::log_mean_exp(&row)),
+            ] {
                 let ok = if want.is_infinite() {
                     got == want
                 } else {
@@ -107,7 +110,11 @@ mod tests {
                 p[c] += h;
                 m[c] -= h;
                 let fd = (host::logsumexp(&p) - host::logsumexp(&m)) / (2.0 * h);
-                assert!((g[r * 4 + c] - fd).abs() < 1e-6, "grad[{r},{c}] {} vs fd {fd}", g[r * 4 + c]);
+                assert!(
+                    (g[r * 4 + c] - fd).abs() < 1e-6,
+                    "grad[{r},{c}] {} vs fd {fd}",
+                    g[r * 4 + c]
+                );
             }
         }
     }

@@ -35,7 +35,10 @@ mod tests {
 
     fn grid() -> Vec<f64> {
         // Points exactly representable in f32, so the host reference sees the same input.
-        (-400..=400).map(|i| i as f64 * 0.25).chain([-100.0, 1e-4 as f32 as f64, 36.5, 88.5, 1e30]).collect()
+        (-400..=400)
+            .map(|i| i as f64 * 0.25)
+            .chain([-100.0, 1e-4_f32 as f64, 36.5, 88.5, 1e30])
+            .collect()
     }
 
     #[test]
@@ -43,7 +46,11 @@ mod tests {
         let xs = grid();
         for device in devices() {
             for (f, h, name) in [
-                (softplus::<1> as fn(Tensor<1>) -> Tensor<1>, host::softplus as fn(f64) -> f64, "softplus"),
+                (
+                    softplus::<1> as fn(Tensor<1>) -> Tensor<1>,
+                    host::softplus as fn(f64) -> f64,
+                    "softplus",
+                ),
                 (log_sigmoid::<1>, host::log_sigmoid, "log_sigmoid"),
             ] {
                 let got = apply(&device, &xs, f);
@@ -52,7 +59,10 @@ mod tests {
                     // Tolerance: 3 f32 ulps relative (the result is ≥ 1e-44 in magnitude,
                     // so subnormal f32 results get an absolute floor of 1e-44).
                     let tol = 3.0 * f32::EPSILON as f64 * want.abs() + 1e-44;
-                    assert!((g - want).abs() <= tol, "{name}({x}) = {g:e}, want {want:e}");
+                    assert!(
+                        (g - want).abs() <= tol,
+                        "{name}({x}) = {g:e}, want {want:e}"
+                    );
                 }
             }
         }
@@ -61,7 +71,9 @@ mod tests {
     #[test]
     fn gradient_is_sigmoid_and_matches_finite_differences() {
         let device = Device::flex().autodiff();
-        let xs = [-50.0f32, -20.0, -3.0, -0.5, 0.0, 0.25, 2.0, 20.0, 35.0, 40.0, 100.0];
+        let xs = [
+            -50.0f32, -20.0, -3.0, -0.5, 0.0, 0.25, 2.0, 20.0, 35.0, 40.0, 100.0,
+        ];
         let x = Tensor::<1>::from_data(TensorData::new(xs.to_vec(), [xs.len()]), &device)
             .require_grad();
         let grads = softplus(x.clone()).sum().backward();
@@ -74,8 +86,16 @@ mod tests {
             let h = 1e-5;
             let fd = (host::softplus(x + h) - host::softplus(x - h)) / (2.0 * h);
             let fd_ls = (host::log_sigmoid(x + h) - host::log_sigmoid(x - h)) / (2.0 * h);
-            assert!((g[i] - fd).abs() <= 1e-6 + 1e-5 * fd.abs(), "softplus'({x}) = {} vs {fd}", g[i]);
-            assert!((g_ls[i] - fd_ls).abs() <= 1e-6 + 1e-5 * fd_ls.abs(), "log_sigmoid'({x}) = {} vs {fd_ls}", g_ls[i]);
+            assert!(
+                (g[i] - fd).abs() <= 1e-6 + 1e-5 * fd.abs(),
+                "softplus'({x}) = {} vs {fd}",
+                g[i]
+            );
+            assert!(
+                (g_ls[i] - fd_ls).abs() <= 1e-6 + 1e-5 * fd_ls.abs(),
+                "log_sigmoid'({x}) = {} vs {fd_ls}",
+                g_ls[i]
+            );
         }
     }
 }

@@ -21,5 +21,8 @@ pub(crate) fn to_vec<const D: usize>(x: Tensor<D>) -> Vec<f64> {
 pub(crate) fn apply(device: &Device, xs: &[f64], f: impl Fn(Tensor<1>) -> Tensor<1>) -> Vec<f64> {
     let v: Vec<f32> = xs.iter().map(|&a| a as f32).collect();
     let n = v.len();
-    to_vec(f(Tensor::<1>::from_data(burn::tensor::TensorData::new(v, [n]), device)))
+    to_vec(f(Tensor::<1>::from_data(
+        burn::tensor::TensorData::new(v, [n]),
+        device,
+    )))
 }
