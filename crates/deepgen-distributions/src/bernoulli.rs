@@ -2,6 +2,7 @@
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
+use deepgen_tensor::numerics::tensor::softplus;
 
 /// Independent Bernoulli variables over the last dimension of `logits` (`[B, D]`).
 ///
@@ -21,13 +22,11 @@ impl Bernoulli {
 
     /// Σ_d x·ln σ(ℓ) + (1−x)·ln σ(−ℓ), `[B, D]` → `[B]`.
     ///
-    /// Computed as x·ℓ − softplus(ℓ) with the stable softplus
-    /// relu(ℓ) + log1p(e^{−|ℓ|}); `x` may be any value in [0, 1] (grey levels), in
+    /// Computed as x·ℓ − softplus(ℓ) with deepgen-tensor's stable softplus; `x` may be any value in [0, 1] (grey levels), in
     /// which case this is the (unnormalised) cross-entropy used by most VAE code.
     pub fn log_prob(&self, x: Tensor<2>) -> Tensor<1> {
         let l = self.logits.clone();
-        let softplus = l.clone().clamp_min(0.0) + l.clone().abs().neg().exp().log1p();
-        (x * l - softplus).sum_dim(1).squeeze_dim(1)
+        (x * l.clone() - softplus(l)).sum_dim(1).squeeze_dim(1)
     }
 
     /// Success probabilities σ(ℓ), `[B, D]` (the mean).

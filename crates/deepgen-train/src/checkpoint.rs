@@ -46,23 +46,9 @@ pub struct TrainState {
     pub elapsed_s: f64,
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, `fsync`, rename.
+/// Writes `bytes` to `path` atomically (see [`deepgen_tensor::output::write_file_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = fs::File::create(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| TrainError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| TrainError::io(&tmp, e))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+    Ok(deepgen_tensor::output::write_file_atomic(path, bytes)?)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {

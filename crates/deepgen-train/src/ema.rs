@@ -323,16 +323,11 @@ fn check_decay(decay: f64) -> Result<(), EmaError> {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), EmaError> {
-    let io = |e: std::io::Error| EmaError::Io {
+    deepgen_tensor::output::write_file_atomic(path, bytes).map_err(|e| EmaError::Io {
         action: "write",
         path: path.to_path_buf(),
         message: e.to_string(),
-    };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, bytes).map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 /// The model's current parameters, without autodiff, keyed by path.

@@ -8,6 +8,7 @@
 //! or argument at fault.
 
 mod atomic;
+pub use atomic::write_file_atomic;
 mod error;
 mod font;
 mod grid;
