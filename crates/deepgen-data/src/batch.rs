@@ -46,12 +46,22 @@ impl BatchPlan {
                 detail: "must be at least 1".to_string(),
             });
         }
-        Ok(BatchPlan { len, batch_size, shuffle, seed, drop_last })
+        Ok(BatchPlan {
+            len,
+            batch_size,
+            shuffle,
+            seed,
+            drop_last,
+        })
     }
 
     /// Number of batches in every epoch.
     pub fn batches_per_epoch(&self) -> usize {
-        if self.drop_last { self.len / self.batch_size } else { self.len.div_ceil(self.batch_size) }
+        if self.drop_last {
+            self.len / self.batch_size
+        } else {
+            self.len.div_ceil(self.batch_size)
+        }
     }
 
     /// The index batches of epoch `epoch`: a permutation of `0..len` from
@@ -134,7 +144,10 @@ pub fn images_tensor_4d(
     device: &Device,
 ) -> Tensor<4> {
     let data = images_host(split, idx, bin, rng);
-    Tensor::<4>::from_data(TensorData::new(data, [idx.len(), 1, split.rows, split.cols]), device)
+    Tensor::<4>::from_data(
+        TensorData::new(data, [idx.len(), 1, split.rows, split.cols]),
+        device,
+    )
 }
 
 /// Labels of images `idx` of `split` as a `[B]` integer tensor on `device`.

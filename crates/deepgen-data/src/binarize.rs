@@ -90,7 +90,12 @@ pub fn static_binarized(split: &MnistSplit, seed: u64) -> MnistSplit {
         Binarization::Static { seed }.apply(split.image(i), i, &mut unused, &mut bits);
         images.extend(bits.iter().map(|&b| if b > 0.5 { 255u8 } else { 0 }));
     }
-    MnistSplit { images, labels: split.labels.clone(), rows: split.rows, cols: split.cols }
+    MnistSplit {
+        images,
+        labels: split.labels.clone(),
+        rows: split.rows,
+        cols: split.cols,
+    }
 }
 
 impl fmt::Display for Binarization {
@@ -118,7 +123,9 @@ impl FromStr for Binarization {
         match lower.as_str() {
             "none" => Ok(Binarization::None),
             "dynamic" => Ok(Binarization::Dynamic),
-            "static" => Ok(Binarization::Static { seed: DEFAULT_STATIC_SEED }),
+            "static" => Ok(Binarization::Static {
+                seed: DEFAULT_STATIC_SEED,
+            }),
             other => match other.strip_prefix("static:") {
                 Some(seed) => seed
                     .parse::<u64>()

@@ -50,7 +50,9 @@ pub enum DataError {
     },
 
     /// The file ends before its IDX header does.
-    #[error("{path}: truncated header: an IDX {what} header needs {needed} bytes but the file has {found}")]
+    #[error(
+        "{path}: truncated header: an IDX {what} header needs {needed} bytes but the file has {found}"
+    )]
     TruncatedHeader {
         /// The offending file.
         path: PathBuf,
@@ -72,7 +74,9 @@ pub enum DataError {
     },
 
     /// Fewer data bytes follow the header than the header announces.
-    #[error("{path}: truncated: header says {described} ({expected} bytes) but only {found} bytes follow")]
+    #[error(
+        "{path}: truncated: header says {described} ({expected} bytes) but only {found} bytes follow"
+    )]
     Truncated {
         /// The offending file.
         path: PathBuf,

@@ -23,7 +23,9 @@ pub mod error;
 pub mod mnist;
 pub mod toy;
 
-pub use batch::{BatchPlan, epoch_batches, images_host, images_tensor, images_tensor_4d, labels_tensor};
+pub use batch::{
+    BatchPlan, epoch_batches, images_host, images_tensor, images_tensor_4d, labels_tensor,
+};
 pub use binarize::{Binarization, static_binarized};
 pub use error::{Attempt, DataError};
 pub use mnist::{Mnist, MnistSplit, split_validation};

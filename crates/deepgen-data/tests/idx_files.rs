@@ -9,7 +9,10 @@ use deepgen_data::{DataError, Mnist};
 
 fn assert_names(err: &DataError, path: &std::path::Path) {
     let msg = err.to_string();
-    assert!(msg.contains(&path.display().to_string()), "message does not name {path:?}: {msg}");
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "message does not name {path:?}: {msg}"
+    );
 }
 
 #[test]
@@ -18,7 +21,10 @@ fn valid_raw_loads_exactly() {
     write_valid(&dir, false);
     let m = Mnist::load_dir(&dir).unwrap();
     assert_eq!(m.source, dir);
-    assert_eq!((m.train.len(), m.train.rows, m.train.cols, m.train.pixels()), (3, 2, 3, 6));
+    assert_eq!(
+        (m.train.len(), m.train.rows, m.train.cols, m.train.pixels()),
+        (3, 2, 3, 6)
+    );
     assert_eq!(m.train.images, (0u8..18).collect::<Vec<_>>());
     assert_eq!(m.train.labels, vec![3, 1, 4]);
     assert_eq!(m.train.image(1), &[6, 7, 8, 9, 10, 11]);
@@ -74,14 +80,32 @@ fn bad_magic_is_reported() {
     let path = write_file(&dir, NAMES[0], &bytes, false);
     let err = Mnist::load_dir(&dir).unwrap_err();
     assert!(
-        matches!(err, DataError::BadMagic { found: 0x801, expected: 0x803, what: "images", .. }),
+        matches!(
+            err,
+            DataError::BadMagic {
+                found: 0x801,
+                expected: 0x803,
+                what: "images",
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_names(&err, &path);
     // A labels file carrying the images magic.
     let path = write_file(&dir, "labels", &idx_images(1, 1, 1, &[0]), false);
     let err = read_idx_labels(&path).unwrap_err();
-    assert!(matches!(err, DataError::BadMagic { found: 0x803, expected: 0x801, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::BadMagic {
+                found: 0x803,
+                expected: 0x801,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_names(&err, &path);
 }
 
@@ -92,7 +116,14 @@ fn truncated_data_is_reported_with_counts() {
     let path = write_file(&dir, NAMES[0], &full[..16 + 10], true);
     let err = read_idx_images(&path).unwrap_err();
     assert!(
-        matches!(err, DataError::Truncated { expected: 18, found: 10, .. }),
+        matches!(
+            err,
+            DataError::Truncated {
+                expected: 18,
+                found: 10,
+                ..
+            }
+        ),
         "{err:?}"
     );
     let msg = err.to_string();
@@ -110,11 +141,31 @@ fn truncated_header_is_reported() {
     let dir = temp_dir("trunchead");
     let path = write_file(&dir, NAMES[0], &train_images()[..10], false);
     let err = read_idx_images(&path).unwrap_err();
-    assert!(matches!(err, DataError::TruncatedHeader { needed: 16, found: 10, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::TruncatedHeader {
+                needed: 16,
+                found: 10,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_names(&err, &path);
     let path = write_file(&dir, NAMES[1], &[0, 0], false);
     let err = read_idx_labels(&path).unwrap_err();
-    assert!(matches!(err, DataError::TruncatedHeader { needed: 8, found: 2, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::TruncatedHeader {
+                needed: 8,
+                found: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_names(&err, &path);
 }
 
@@ -126,7 +177,15 @@ fn trailing_bytes_are_reported() {
     let path = write_file(&dir, NAMES[1], &bytes, true);
     let err = read_idx_labels(&path).unwrap_err();
     assert!(
-        matches!(err, DataError::TrailingBytes { expected: 3, found: 8, extra: 5, .. }),
+        matches!(
+            err,
+            DataError::TrailingBytes {
+                expected: 3,
+                found: 8,
+                extra: 5,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_names(&err, &path);
@@ -138,7 +197,17 @@ fn count_mismatch_names_both_files() {
     write_valid(&dir, false);
     let labels = write_file(&dir, NAMES[3], &idx_labels(3, &[1, 2, 3]), false);
     let err = Mnist::load_dir(&dir).unwrap_err();
-    assert!(matches!(err, DataError::CountMismatch { n_images: 2, n_labels: 3, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::CountMismatch {
+                n_images: 2,
+                n_labels: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_names(&err, &labels);
     assert_names(&err, &dir.join(NAMES[2]));
 }
@@ -148,7 +217,17 @@ fn label_above_nine_is_reported() {
     let dir = temp_dir("label");
     let path = write_file(&dir, NAMES[1], &idx_labels(3, &[3, 10, 4]), true);
     let err = read_idx_labels(&path).unwrap_err();
-    assert!(matches!(err, DataError::BadLabel { index: 1, value: 10, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::BadLabel {
+                index: 1,
+                value: 10,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_names(&err, &path);
 }
 
@@ -196,9 +275,21 @@ fn missing_file_is_reported() {
     write_valid(&dir, true);
     std::fs::remove_file(dir.join(format!("{}.gz", NAMES[2]))).unwrap();
     let err = Mnist::load_dir(&dir).unwrap_err();
-    assert!(matches!(err, DataError::MissingFile { name: "t10k-images-idx3-ubyte", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::MissingFile {
+                name: "t10k-images-idx3-ubyte",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_names(&err, &dir);
-    assert!(err.to_string().contains("t10k-images-idx3-ubyte.gz"), "{err}");
+    assert!(
+        err.to_string().contains("t10k-images-idx3-ubyte.gz"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -16,17 +16,25 @@ pub struct MnistFile {
 }
 
 /// Training images (60 000 × 28 × 28).
-pub const TRAIN_IMAGES: MnistFile =
-    MnistFile { name: "train-images-idx3-ubyte", gz_md5: "f68b3c2dcbeaaa9fbdd348bbdeb94873" };
+pub const TRAIN_IMAGES: MnistFile = MnistFile {
+    name: "train-images-idx3-ubyte",
+    gz_md5: "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+};
 /// Training labels (60 000).
-pub const TRAIN_LABELS: MnistFile =
-    MnistFile { name: "train-labels-idx1-ubyte", gz_md5: "d53e105ee54ea40749a09fcbcd1e9432" };
+pub const TRAIN_LABELS: MnistFile = MnistFile {
+    name: "train-labels-idx1-ubyte",
+    gz_md5: "d53e105ee54ea40749a09fcbcd1e9432",
+};
 /// Test images (10 000 × 28 × 28).
-pub const TEST_IMAGES: MnistFile =
-    MnistFile { name: "t10k-images-idx3-ubyte", gz_md5: "9fb629c4189551a2d022fa330f9573f3" };
+pub const TEST_IMAGES: MnistFile = MnistFile {
+    name: "t10k-images-idx3-ubyte",
+    gz_md5: "9fb629c4189551a2d022fa330f9573f3",
+};
 /// Test labels (10 000).
-pub const TEST_LABELS: MnistFile =
-    MnistFile { name: "t10k-labels-idx1-ubyte", gz_md5: "ec29112dd5afa0611ce80d1b7f02629c" };
+pub const TEST_LABELS: MnistFile = MnistFile {
+    name: "t10k-labels-idx1-ubyte",
+    gz_md5: "ec29112dd5afa0611ce80d1b7f02629c",
+};
 
 /// All four files, in the order train images, train labels, test images, test labels.
 pub const MNIST_FILES: [MnistFile; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
@@ -73,7 +81,9 @@ impl Mnist {
             })();
             // The reader never panics on bad input; a panic here would be a bug
             // worth propagating as is.
-            let train_images = handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let train_images = handle
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
             (train_images, rest)
         });
         let train_images = train_images?;
@@ -93,7 +103,11 @@ impl Mnist {
                 ),
             });
         }
-        Ok(Mnist { train, test, source: dir })
+        Ok(Mnist {
+            train,
+            test,
+            source: dir,
+        })
     }
 }
 
@@ -102,7 +116,11 @@ impl Mnist {
 pub fn mnist_dir_in(dir: &Path) -> PathBuf {
     let has_any = MNIST_FILES.iter().any(|f| find_file(dir, f.name).is_ok());
     let sub = dir.join("mnist");
-    if !has_any && sub.is_dir() { sub } else { dir.to_path_buf() }
+    if !has_any && sub.is_dir() {
+        sub
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// `dir/NAME.gz` if it exists, else `dir/NAME`, else [`DataError::MissingFile`].
@@ -115,7 +133,10 @@ pub fn find_file(dir: &Path, name: &'static str) -> Result<PathBuf, DataError> {
     if raw.is_file() {
         return Ok(raw);
     }
-    Err(DataError::MissingFile { dir: dir.to_path_buf(), name })
+    Err(DataError::MissingFile {
+        dir: dir.to_path_buf(),
+        name,
+    })
 }
 
 fn make_split(
@@ -132,5 +153,10 @@ fn make_split(
             n_labels: labels.len(),
         });
     }
-    Ok(MnistSplit { images: images.pixels, labels, rows: images.rows, cols: images.cols })
+    Ok(MnistSplit {
+        images: images.pixels,
+        labels,
+        rows: images.rows,
+        cols: images.cols,
+    })
 }

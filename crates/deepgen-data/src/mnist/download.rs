@@ -32,6 +32,7 @@ const MAX_BODY: u64 = 64 << 20;
 /// when `dir` cannot be created or written.
 pub fn download_mnist(dir: &Path) -> Result<(), DataError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_resolve(Some(Duration::from_secs(30)))
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_per_read(Some(Duration::from_secs(60)))
         .build()
@@ -50,8 +51,10 @@ pub fn download_files(
     mirrors: &[&str],
     files: &[MnistFile],
 ) -> Result<(), DataError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|source| DataError::Io { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for file in files {
         let name = format!("{}.gz", file.name);
         let dest = dir.join(&name);
@@ -78,7 +81,10 @@ pub fn download_files(
             }
         }
         let Some(bytes) = body else {
-            return Err(DataError::Download { name, detail: failures.join("; ") });
+            return Err(DataError::Download {
+                name,
+                detail: failures.join("; "),
+            });
         };
         write_atomically(&dest, &bytes)?;
     }
@@ -86,12 +92,21 @@ pub fn download_files(
 }
 
 fn fetch(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, ureq::Error> {
-    agent.get(url).call()?.body_mut().with_config().limit(MAX_BODY).read_to_vec()
+    agent
+        .get(url)
+        .call()?
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
 }
 
 /// Writes `bytes` to a temporary sibling of `dest`, syncs it, and renames it to `dest`.
 fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let file_name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dest.with_file_name(format!(".{file_name}.part-{}", std::process::id()));
     let io_err = |path: &Path| {
         let path = path.to_path_buf();

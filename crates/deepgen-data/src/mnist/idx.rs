@@ -63,7 +63,12 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
                 detail: format!("{described} overflows the address space"),
             })?;
         let pixels = read_body(r, path, expected, &described, &err)?;
-        Ok(IdxImages { count, rows, cols, pixels })
+        Ok(IdxImages {
+            count,
+            rows,
+            cols,
+            pixels,
+        })
     })
 }
 
@@ -87,7 +92,8 @@ pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, DataError> {
 
 /// Whether a path names a gzip file (by its `.gz` extension).
 pub fn is_gzip_path(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 /// Opens `path` as a byte stream (decompressing `.gz`) and hands it to `f`
@@ -97,13 +103,19 @@ fn with_stream<T>(
     path: &Path,
     f: impl FnOnce(&mut dyn Read, &dyn Fn(io::Error) -> DataError) -> Result<T, DataError>,
 ) -> Result<T, DataError> {
-    let io_err = |source| DataError::Io { path: path.to_path_buf(), source };
+    let io_err = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     if is_gzip_path(path) {
         // Read the compressed bytes first, so that file-system errors are
         // `Io` and every error of the decoder is unambiguously `Gzip`.
         let compressed = std::fs::read(path).map_err(io_err)?;
         let mut decoder = flate2::bufread::MultiGzDecoder::new(&compressed[..]);
-        let gz_err = |source| DataError::Gzip { path: path.to_path_buf(), source };
+        let gz_err = |source| DataError::Gzip {
+            path: path.to_path_buf(),
+            source,
+        };
         f(&mut decoder, &gz_err)
     } else {
         let mut file = File::open(path).map_err(io_err)?;
@@ -139,7 +151,12 @@ fn read_header(
     let buf = &mut buf[..needed];
     let found = read_up_to(r, &mut buf[..4]).map_err(err)?;
     if found < 4 {
-        return Err(DataError::TruncatedHeader { path: path.to_path_buf(), what, needed, found });
+        return Err(DataError::TruncatedHeader {
+            path: path.to_path_buf(),
+            what,
+            needed,
+            found,
+        });
     }
     let got = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
     if got != magic {
@@ -152,7 +169,12 @@ fn read_header(
     }
     let found = 4 + read_up_to(r, &mut buf[4..]).map_err(err)?;
     if found < needed {
-        return Err(DataError::TruncatedHeader { path: path.to_path_buf(), what, needed, found });
+        return Err(DataError::TruncatedHeader {
+            path: path.to_path_buf(),
+            what,
+            needed,
+            found,
+        });
     }
     Ok(buf[4..]
         .chunks_exact(4)
@@ -169,7 +191,9 @@ fn read_body(
     err: &dyn Fn(io::Error) -> DataError,
 ) -> Result<Vec<u8>, DataError> {
     let mut data = Vec::with_capacity(expected.min(MAX_RESERVE));
-    Read::take(&mut *r, expected as u64).read_to_end(&mut data).map_err(err)?;
+    Read::take(&mut *r, expected as u64)
+        .read_to_end(&mut data)
+        .map_err(err)?;
     if data.len() < expected {
         return Err(DataError::Truncated {
             path: PathBuf::from(path),

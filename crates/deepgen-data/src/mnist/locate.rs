@@ -44,7 +44,7 @@ pub struct SearchEnv {
     pub home: Option<PathBuf>,
     /// Whether `$DEEPGEN_NO_DOWNLOAD` forbids the download step.
     pub no_download: bool,
-    /// The bundled directory ([`BUNDLED_DIR`]), or `None` to skip that step.
+    /// The bundled directory ([`BUNDLED_DIR`], canonicalised), or `None` to skip that step.
     pub bundled: Option<PathBuf>,
     /// The current directory, for `./data/mnist`, or `None` to skip that step.
     pub current_dir: Option<PathBuf>,
@@ -53,7 +53,11 @@ pub struct SearchEnv {
 impl SearchEnv {
     /// Reads the variables of the running process (empty values count as unset).
     pub fn from_process() -> SearchEnv {
-        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         SearchEnv {
             data: var(DATA_ENV),
             cache: var(CACHE_ENV),
@@ -61,7 +65,9 @@ impl SearchEnv {
             home: var("HOME"),
             no_download: std::env::var_os(NO_DOWNLOAD_ENV)
                 .is_some_and(|v| flag_is_set(&v.to_string_lossy())),
-            bundled: Some(PathBuf::from(BUNDLED_DIR)),
+            bundled: Some(
+                std::fs::canonicalize(BUNDLED_DIR).unwrap_or_else(|_| PathBuf::from(BUNDLED_DIR)),
+            ),
             current_dir: std::env::current_dir().ok(),
         }
     }
@@ -74,7 +80,9 @@ impl SearchEnv {
         if let Some(x) = self.xdg_cache_home.as_ref().filter(|x| x.is_absolute()) {
             return Some(x.join("deepgen").join("mnist"));
         }
-        self.home.as_ref().map(|h| h.join(".cache").join("deepgen").join("mnist"))
+        self.home
+            .as_ref()
+            .map(|h| h.join(".cache").join("deepgen").join("mnist"))
     }
 }
 
@@ -135,13 +143,19 @@ pub fn load_with(
         }
         seen.push(key);
         if !dir.is_dir() {
-            attempts.push(Attempt { place, reason: "no such directory".to_string() });
+            attempts.push(Attempt {
+                place,
+                reason: "no such directory".to_string(),
+            });
             return None;
         }
         match Mnist::load_dir(dir) {
             Ok(m) => Some(m),
             Err(e) => {
-                attempts.push(Attempt { place, reason: e.to_string() });
+                attempts.push(Attempt {
+                    place,
+                    reason: e.to_string(),
+                });
                 None
             }
         }

@@ -14,6 +14,8 @@ pub mod locate;
 pub mod split;
 
 pub use checksum::md5_hex;
-pub use dataset::{MNIST_FILES, Mnist, MnistFile, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
+pub use dataset::{
+    MNIST_FILES, Mnist, MnistFile, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
+};
 pub use locate::{SearchEnv, load_with};
 pub use split::{MnistSplit, split_validation};

@@ -40,5 +40,9 @@ pub fn sample(n: usize, rng: &mut HostRng) -> Vec<[f64; 2]> {
 
 /// Exact log-density at `x`: `−ln 32` on black squares, `−∞` elsewhere.
 pub fn log_density(x: [f64; 2]) -> f64 {
-    if is_black(x) { -(32f64.ln()) } else { f64::NEG_INFINITY }
+    if is_black(x) {
+        -(32f64.ln())
+    } else {
+        f64::NEG_INFINITY
+    }
 }

@@ -56,9 +56,7 @@ pub fn log_density(x: [f64; 2]) -> f64 {
     let terms: Vec<f64> = RADII
         .iter()
         .zip(WEIGHTS)
-        .flat_map(|(&r, w)| {
-            [rho - r, rho + r].map(|d| w.ln() - d * d / (2.0 * STD * STD))
-        })
+        .flat_map(|(&r, w)| [rho - r, rho + r].map(|d| w.ln() - d * d / (2.0 * STD * STD)))
         .collect();
     let m = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let lse = m + terms.iter().map(|t| (t - m).exp()).sum::<f64>().ln();

@@ -17,7 +17,10 @@ pub fn sample(n: usize, rng: &mut HostRng) -> Vec<[f64; 2]> {
             let dx = -s.cos() * s + 0.5 * rng.uniform();
             let dy = s.sin() * s + 0.5 * rng.uniform();
             let sign = if rng.below(2) == 0 { 1.0 } else { -1.0 };
-            [sign * dx / 3.0 + 0.1 * rng.normal(), sign * dy / 3.0 + 0.1 * rng.normal()]
+            [
+                sign * dx / 3.0 + 0.1 * rng.normal(),
+                sign * dy / 3.0 + 0.1 * rng.normal(),
+            ]
         })
         .collect()
 }

@@ -10,8 +10,10 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// A fresh, empty directory under the system temp dir, unique per process and call.
 pub fn temp_dir(tag: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir()
-        .join(format!("deepgen-data-test-{}-{n}-{tag}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "deepgen-data-test-{}-{n}-{tag}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -79,7 +81,11 @@ pub fn write_valid(dir: &Path, gzip: bool) {
 
 /// Writes `bytes` as `dir/NAME` (or `dir/NAME.gz`, compressed, if `gzip`).
 pub fn write_file(dir: &Path, name: &str, bytes: &[u8], gzip: bool) -> PathBuf {
-    let path = if gzip { dir.join(format!("{name}.gz")) } else { dir.join(name) };
+    let path = if gzip {
+        dir.join(format!("{name}.gz"))
+    } else {
+        dir.join(name)
+    };
     let data = if gzip { gz(bytes) } else { bytes.to_vec() };
     std::fs::write(&path, data).unwrap();
     path
