@@ -12,13 +12,13 @@
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use clap::Parser;
-use deepgen::autoencoders::vae_task::VaeTask;
 use deepgen::autoencoders::VaeConfig;
+use deepgen::autoencoders::vae_task::VaeTask;
 use deepgen::data::{Binarization, Mnist};
-use deepgen::tensor::select_device;
 use deepgen::eval::MnistEvaluator;
 use deepgen::eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
 use deepgen::tensor::output::write_file_atomic;
+use deepgen::tensor::select_device;
 use deepgen::train::{CommonArgs, Schedule, TrainError, Trainer, exit_on_error};
 
 /// Train a Gaussian-latent VAE (Bernoulli decoder) on binarised MNIST.
@@ -68,7 +68,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let ad = device.autodiff();
     ad.seed(args.common.seed);
-    let config = VaeConfig::new().with_latent_dim(args.latent).with_hidden(args.hidden.clone());
+    let config = VaeConfig::new()
+        .with_latent_dim(args.latent)
+        .with_hidden(args.hidden.clone());
     let model = config.init(&ad);
     let mut task = VaeTask::new(
         mnist.train.clone(),
@@ -87,8 +89,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .plot_metrics(vec!["train_loss".into(), "test_loss".into()])
         .plot_labels("VAE on binarised MNIST: negative ELBO", "nats per image");
     let report = trainer.fit(&mut task, model, AdamConfig::new().init(), &ad)?;
-    let elbo = report.last.as_ref().and_then(|r| r.get("test_elbo")).unwrap_or(f64::NAN);
-    println!("done: {} epochs, test ELBO {elbo:.2} nats", report.epochs_completed);
+    let elbo = report
+        .last
+        .as_ref()
+        .and_then(|r| r.get("test_elbo"))
+        .unwrap_or(f64::NAN);
+    println!(
+        "done: {} epochs, test ELBO {elbo:.2} nats",
+        report.epochs_completed
+    );
 
     if args.fd_samples > 0 {
         let model = report.ema_model.unwrap_or(report.model).valid();
@@ -98,7 +107,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let mut left = args.fd_samples;
         while left > 0 {
             let n = left.min(1000);
-            images.extend(model.sample_means(n, &plain).into_data().try_to_vec::<f32>()?);
+            images.extend(
+                model
+                    .sample_means(n, &plain)
+                    .into_data()
+                    .try_to_vec::<f32>()?,
+            );
             left -= n;
         }
         let fd = evaluator.frechet_to_test(&images)?;
@@ -115,7 +129,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
         write_file_atomic(&trainer.out_dir().join("eval.json"), json.as_bytes())?;
     }
-    println!("samples, metrics and checkpoints in {}", trainer.out_dir().display());
+    println!(
+        "samples, metrics and checkpoints in {}",
+        trainer.out_dir().display()
+    );
     Ok(())
 }
 

@@ -37,10 +37,13 @@ struct Collect<'a> {
 impl ModuleVisitor for Collect<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let t = match self.grads {
-            Some(g) => g.get::<D>(param.id).expect("every parameter has a gradient"),
+            Some(g) => g
+                .get::<D>(param.id)
+                .expect("every parameter has a gradient"),
             None => param.val(),
         };
-        self.out.push(t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+        self.out
+            .push(t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
     }
 }
 
@@ -64,7 +67,9 @@ impl ModuleMapper for Deterministic {
         param.map(|t| {
             let shape = t.shape();
             let n = shape.num_elements();
-            let v: Vec<f32> = (0..n).map(|i| (((i as u32 + 1) * 7919 * k) % 1000) as f32 / 1000.0 - 0.5).collect();
+            let v: Vec<f32> = (0..n)
+                .map(|i| (((i as u32 + 1) * 7919 * k) % 1000) as f32 / 1000.0 - 0.5)
+                .collect();
             Tensor::<D>::from_data(TensorData::new(v, shape), &t.device())
         })
     }
@@ -72,34 +77,54 @@ impl ModuleMapper for Deterministic {
 
 fn reference_record() -> Vec<u8> {
     let dev = Device::flex();
-    let net = Net { l1: LinearConfig::new(6, 5).init(&dev), l2: LinearConfig::new(5, 3).init(&dev) };
+    let net = Net {
+        l1: LinearConfig::new(6, 5).init(&dev),
+        l2: LinearConfig::new(5, 3).init(&dev),
+    };
     let net = net.map(&mut Deterministic(0));
     net.into_record().into_bytes().unwrap().to_vec()
 }
 
 fn input(device: &Device) -> Tensor<2> {
-    let v: Vec<f32> = (0..24).map(|i| ((i * 37 % 11) as f32 - 5.0) / 4.0).collect();
+    let v: Vec<f32> = (0..24)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) / 4.0)
+        .collect();
     Tensor::from_data(TensorData::new(v, [4, 6]), device)
 }
 
 fn run(base: Device) -> Run {
     let ad = base.autodiff();
-    let net = Net { l1: LinearConfig::new(6, 5).init(&ad), l2: LinearConfig::new(5, 3).init(&ad) };
-    let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(reference_record())).unwrap();
+    let net = Net {
+        l1: LinearConfig::new(6, 5).init(&ad),
+        l2: LinearConfig::new(5, 3).init(&ad),
+    };
+    let record =
+        ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(reference_record())).unwrap();
     let net = net.load_record(record);
     let y = net.forward(input(&ad));
     let forward = y.clone().into_data().try_to_vec::<f32>().unwrap();
     let loss = (y.clone() * y).mean();
     let loss_value = loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.backward(), &net);
-    let mut c = Collect { grads: Some(&grads), out: vec![] };
+    let mut c = Collect {
+        grads: Some(&grads),
+        out: vec![],
+    };
     net.visit(&mut c);
     let grad_values = c.out;
     let mut optim = AdamConfig::new().init();
     let net = optim.step(1e-3, net, grads);
-    let mut c = Collect { grads: None, out: vec![] };
+    let mut c = Collect {
+        grads: None,
+        out: vec![],
+    };
     net.visit(&mut c);
-    Run { forward, loss: loss_value, grads: grad_values, params_after: c.out }
+    Run {
+        forward,
+        loss: loss_value,
+        grads: grad_values,
+        params_after: c.out,
+    }
 }
 
 fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) {

@@ -8,13 +8,22 @@ fn example(name: &str) -> PathBuf {
     // target/<profile>/deps/example_errors-… → target/<profile>/examples/<name>
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let path = profile_dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} not built (cargo test builds examples)", path.display());
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} not built (cargo test builds examples)",
+        path.display()
+    );
     path
 }
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("deepgen-example-errors-{name}-{}", std::process::id()));
+    let d = std::env::temp_dir().join(format!(
+        "deepgen-example-errors-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -31,7 +40,10 @@ fn fails(args: &[&str]) -> String {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(1), "args {args:?}: stderr {stderr}");
-    assert!(!stderr.contains("panicked"), "args {args:?} panicked: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "args {args:?} panicked: {stderr}"
+    );
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one line, got {stderr}");
     assert!(lines[0].starts_with("error: "), "{stderr}");
@@ -41,7 +53,10 @@ fn fails(args: &[&str]) -> String {
 #[test]
 fn unknown_device() {
     let e = fails(&["--device", "tpu"]);
-    assert!(e.contains("tpu") && e.contains("flex, ndarray, wgpu, wgpu-cpu"), "{e}");
+    assert!(
+        e.contains("tpu") && e.contains("flex, ndarray, wgpu, wgpu-cpu"),
+        "{e}"
+    );
 }
 
 #[cfg(not(feature = "wgpu"))]
@@ -54,7 +69,12 @@ fn backend_not_compiled_names_the_feature() {
 #[test]
 fn missing_data_directory() {
     let dir = temp("missing").join("nope");
-    let e = fails(&["--data", dir.to_str().unwrap(), "--out", temp("missing-out").to_str().unwrap()]);
+    let e = fails(&[
+        "--data",
+        dir.to_str().unwrap(),
+        "--out",
+        temp("missing-out").to_str().unwrap(),
+    ]);
     assert!(e.contains("nope"), "{e}");
 }
 
@@ -62,13 +82,26 @@ fn missing_data_directory() {
 fn corrupted_data_file() {
     let dir = temp("corrupt");
     let bundled = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
-    for f in ["train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+    for f in [
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
         std::fs::copy(bundled.join(f), dir.join(f)).unwrap();
     }
     // A truncated training-image file: the gzip stream ends early.
     let bytes = std::fs::read(bundled.join("train-images-idx3-ubyte.gz")).unwrap();
-    std::fs::write(dir.join("train-images-idx3-ubyte.gz"), &bytes[..bytes.len() / 3]).unwrap();
-    let e = fails(&["--data", dir.to_str().unwrap(), "--out", temp("corrupt-out").to_str().unwrap()]);
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte.gz"),
+        &bytes[..bytes.len() / 3],
+    )
+    .unwrap();
+    let e = fails(&[
+        "--data",
+        dir.to_str().unwrap(),
+        "--out",
+        temp("corrupt-out").to_str().unwrap(),
+    ]);
     assert!(e.contains("train-images-idx3-ubyte.gz"), "{e}");
 }
 

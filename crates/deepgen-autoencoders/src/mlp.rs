@@ -36,8 +36,14 @@ impl MlpConfig {
         let mut dims = vec![self.d_input];
         dims.extend(&self.hidden);
         dims.push(self.d_output);
-        let layers = dims.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-        Mlp { layers, activation: self.activation.init(device) }
+        let layers = dims
+            .windows(2)
+            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+            .collect();
+        Mlp {
+            layers,
+            activation: self.activation.init(device),
+        }
     }
 }
 

@@ -62,8 +62,14 @@ impl VaeConfig {
     /// # Panics
     /// If `input_dim` or `latent_dim` is zero (the message names the field).
     pub fn init(&self, device: &Device) -> Vae {
-        assert!(self.input_dim > 0, "VaeConfig: `input_dim` must be positive");
-        assert!(self.latent_dim > 0, "VaeConfig: `latent_dim` must be positive");
+        assert!(
+            self.input_dim > 0,
+            "VaeConfig: `input_dim` must be positive"
+        );
+        assert!(
+            self.latent_dim > 0,
+            "VaeConfig: `latent_dim` must be positive"
+        );
         let encoder = MlpConfig::new(self.input_dim, self.hidden.clone(), 2 * self.latent_dim)
             .with_activation(self.activation.clone())
             .init(device);
@@ -72,7 +78,11 @@ impl VaeConfig {
         let decoder = MlpConfig::new(self.latent_dim, rev, self.input_dim)
             .with_activation(self.activation.clone())
             .init(device);
-        Vae { encoder, decoder, latent_dim: self.latent_dim }
+        Vae {
+            encoder,
+            decoder,
+            latent_dim: self.latent_dim,
+        }
     }
 }
 
@@ -80,7 +90,10 @@ impl Vae {
     /// q(z | x) for `x` of shape `[B, input_dim]`.
     pub fn encode(&self, x: Tensor<2>) -> DiagGaussian {
         let h = self.encoder.forward(x);
-        let [mean, log_std] = h.chunk(2, 1).try_into().expect("encoder output has 2·latent columns");
+        let [mean, log_std] = h
+            .chunk(2, 1)
+            .try_into()
+            .expect("encoder output has 2·latent columns");
         DiagGaussian::new(mean, log_std)
     }
 
@@ -94,13 +107,20 @@ impl Vae {
         let q = self.encode(x.clone());
         let z = q.rsample_from_noise(eps);
         let recon_nll = self.decode(z).log_prob(x).neg();
-        ElboTerms { recon_nll, kl: q.kl_standard_normal() }
+        ElboTerms {
+            recon_nll,
+            kl: q.kl_standard_normal(),
+        }
     }
 
     /// The negative-ELBO terms with noise from the device RNG.
     pub fn elbo_terms(&self, x: Tensor<2>) -> ElboTerms {
         let [b, _] = x.dims();
-        let eps = Tensor::random([b, self.latent_dim], Distribution::Normal(0.0, 1.0), &x.device());
+        let eps = Tensor::random(
+            [b, self.latent_dim],
+            Distribution::Normal(0.0, 1.0),
+            &x.device(),
+        );
         self.elbo_terms_with_noise(x, eps)
     }
 

@@ -38,10 +38,23 @@ impl VaeTask {
     ///
     /// # Panics
     /// If `batch_size` is 0 (checked by the example before; the message names the argument).
-    pub fn new(train: MnistSplit, test: MnistSplit, batch_size: usize, binarization: Binarization, seed: u64) -> Self {
+    pub fn new(
+        train: MnistSplit,
+        test: MnistSplit,
+        batch_size: usize,
+        binarization: Binarization,
+        seed: u64,
+    ) -> Self {
         let plan = BatchPlan::new(train.len(), batch_size, true, seed, true)
             .expect("VaeTask::new: `batch_size` must be at least 1");
-        Self { train, test, plan, binarization, epoch: None, seed }
+        Self {
+            train,
+            test,
+            plan,
+            binarization,
+            epoch: None,
+            seed,
+        }
     }
 
     fn batches(&mut self, epoch: usize) -> &Vec<Vec<usize>> {
@@ -55,7 +68,9 @@ impl VaeTask {
     pub fn test_terms(&self, model: &Vae, device: &Device) -> (f64, f64) {
         let n = self.test.len();
         let d = self.test.pixels();
-        let bin = Binarization::Static { seed: TEST_BINARIZATION_SEED };
+        let bin = Binarization::Static {
+            seed: TEST_BINARIZATION_SEED,
+        };
         let mut unused = HostRng::seed_from_u64(0);
         let mut noise = HostRng::seed_from_u64(self.seed ^ 0xE7A1);
         let (mut recon, mut kl) = (0.0f64, 0.0f64);
@@ -63,8 +78,13 @@ impl VaeTask {
         for chunk in idx.chunks(EVAL_BATCH) {
             let x = images_host(&self.test, chunk, bin, &mut unused);
             let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), device);
-            let eps: Vec<f32> = (0..chunk.len() * model.latent_dim).map(|_| noise.normal() as f32).collect();
-            let eps = Tensor::<2>::from_data(TensorData::new(eps, [chunk.len(), model.latent_dim]), device);
+            let eps: Vec<f32> = (0..chunk.len() * model.latent_dim)
+                .map(|_| noise.normal() as f32)
+                .collect();
+            let eps = Tensor::<2>::from_data(
+                TensorData::new(eps, [chunk.len(), model.latent_dim]),
+                device,
+            );
             let terms = model.elbo_terms_with_noise(x, eps);
             recon += terms.recon_nll.sum().into_scalar::<f32>() as f64;
             kl += terms.kl.sum().into_scalar::<f32>() as f64;
@@ -87,10 +107,18 @@ impl Task for VaeTask {
         self.plan.batches_per_epoch()
     }
 
-    fn train_batch(&mut self, epoch: usize, index: usize, rng: &mut HostRng, device: &Device) -> VaeBatch {
+    fn train_batch(
+        &mut self,
+        epoch: usize,
+        index: usize,
+        rng: &mut HostRng,
+        device: &Device,
+    ) -> VaeBatch {
         let bin = self.binarization;
         let idx = self.batches(epoch)[index].clone();
-        VaeBatch { x: images_tensor(&self.train, &idx, bin, rng, device) }
+        VaeBatch {
+            x: images_tensor(&self.train, &idx, bin, rng, device),
+        }
     }
 
     fn batch_len(&self, batch: &VaeBatch) -> usize {
@@ -118,7 +146,12 @@ impl Task for VaeTask {
         ])
     }
 
-    fn sample(&mut self, model: &Vae, n: usize, device: &Device) -> Result<Option<Samples>, TrainError> {
+    fn sample(
+        &mut self,
+        model: &Vae,
+        n: usize,
+        device: &Device,
+    ) -> Result<Option<Samples>, TrainError> {
         if n == 0 {
             return Ok(None);
         }
@@ -126,8 +159,15 @@ impl Task for VaeTask {
             .sample_means(n, device)
             .into_data()
             .try_to_vec()
-            .map_err(|e| TrainError::config("samples", format!("cannot read samples as f32: {e:?}")))?;
+            .map_err(|e| {
+                TrainError::config("samples", format!("cannot read samples as f32: {e:?}"))
+            })?;
         let nrow = (n as f64).sqrt().ceil() as usize;
-        Ok(Some(Samples { data, shape: [n, 1, self.test.rows, self.test.cols], nrow, labels: None }))
+        Ok(Some(Samples {
+            data,
+            shape: [n, 1, self.test.rows, self.test.cols],
+            nrow,
+            labels: None,
+        }))
     }
 }

@@ -13,15 +13,26 @@ use deepgen_train::{Schedule, Trainer};
 
 fn tiny(device: &Device) -> Vae {
     device.seed(5);
-    VaeConfig::new().with_input_dim(6).with_hidden(vec![4]).with_latent_dim(2).init(device)
+    VaeConfig::new()
+        .with_input_dim(6)
+        .with_hidden(vec![4])
+        .with_latent_dim(2)
+        .init(device)
 }
 
 fn host(t: Tensor<2>) -> Vec<f64> {
-    t.into_data().try_to_vec::<f32>().unwrap().into_iter().map(f64::from).collect()
+    t.into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
 }
 
 fn batch(device: &Device) -> (Tensor<2>, Tensor<2>) {
-    let x = vec![1.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
+    let x = vec![
+        1.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0,
+    ];
     let eps = vec![0.3f32, -1.2, 1.5, 0.1];
     (
         Tensor::from_data(TensorData::new(x, [2, 6]), device),
@@ -43,9 +54,16 @@ fn elbo_terms_match_an_independent_f64_computation() {
     let (xs, es) = (host(x), host(eps));
     for b in 0..2 {
         let (mu, ls) = (&h[b * 4..b * 4 + 2], &h[b * 4 + 2..b * 4 + 4]);
-        let kl_ref: f64 = (0..2).map(|j| 0.5 * (mu[j] * mu[j] + (2.0 * ls[j]).exp() - 1.0) - ls[j]).sum();
-        let z: Vec<f32> = (0..2).map(|j| (mu[j] + ls[j].exp() * es[b * 2 + j]) as f32).collect();
-        let logits = host(vae.decoder.forward(Tensor::from_data(TensorData::new(z, [1, 2]), &dev)));
+        let kl_ref: f64 = (0..2)
+            .map(|j| 0.5 * (mu[j] * mu[j] + (2.0 * ls[j]).exp() - 1.0) - ls[j])
+            .sum();
+        let z: Vec<f32> = (0..2)
+            .map(|j| (mu[j] + ls[j].exp() * es[b * 2 + j]) as f32)
+            .collect();
+        let logits = host(
+            vae.decoder
+                .forward(Tensor::from_data(TensorData::new(z, [1, 2]), &dev)),
+        );
         let recon_ref: f64 = (0..6)
             .map(|d| {
                 let (l, t) = (logits[d], xs[b * 6 + d]);
@@ -53,8 +71,16 @@ fn elbo_terms_match_an_independent_f64_computation() {
                 -(t * p.ln() + (1.0 - t) * (1.0 - p).ln())
             })
             .sum();
-        assert!((kl[b] as f64 - kl_ref).abs() < 1e-5, "kl[{b}] {} vs {kl_ref}", kl[b]);
-        assert!((recon[b] as f64 - recon_ref).abs() < 1e-4, "recon[{b}] {} vs {recon_ref}", recon[b]);
+        assert!(
+            (kl[b] as f64 - kl_ref).abs() < 1e-5,
+            "kl[{b}] {} vs {kl_ref}",
+            kl[b]
+        );
+        assert!(
+            (recon[b] as f64 - recon_ref).abs() < 1e-4,
+            "recon[{b}] {} vs {recon_ref}",
+            recon[b]
+        );
     }
 }
 
@@ -68,7 +94,13 @@ fn gradient_matches_finite_differences() {
     let loss = vae.elbo_terms_with_noise(x.clone(), eps.clone()).loss(0.7);
     let grads = loss.backward();
     let bias = vae.decoder.layers[1].bias.as_ref().unwrap();
-    let g: Vec<f32> = bias.val().grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+    let g: Vec<f32> = bias
+        .val()
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_to_vec()
+        .unwrap();
 
     let plain = Device::flex();
     let base = vae.valid();
@@ -76,17 +108,26 @@ fn gradient_matches_finite_differences() {
     let (xp, ep) = batch(&plain);
     for d in 0..6 {
         let eval = |delta: f32| -> f64 {
-            let m = tiny(&plain).load_record(ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.clone())).unwrap());
+            let m = tiny(&plain).load_record(
+                ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.clone())).unwrap(),
+            );
             let b = m.decoder.layers[1].bias.clone().unwrap();
             let mut v: Vec<f32> = b.val().into_data().try_to_vec().unwrap();
             v[d] += delta;
             let mut m = m;
-            m.decoder.layers[1].bias = Some(b.map(|_| Tensor::from_data(TensorData::new(v, [6]), &plain)));
-            m.elbo_terms_with_noise(xp.clone(), ep.clone()).loss(0.7).into_scalar::<f32>() as f64
+            m.decoder.layers[1].bias =
+                Some(b.map(|_| Tensor::from_data(TensorData::new(v, [6]), &plain)));
+            m.elbo_terms_with_noise(xp.clone(), ep.clone())
+                .loss(0.7)
+                .into_scalar::<f32>() as f64
         };
         let h = 1e-2;
         let fd = (eval(h) - eval(-h)) / (2.0 * h as f64);
-        assert!((fd - g[d] as f64).abs() < 1e-3, "bias[{d}]: autodiff {} vs fd {fd}", g[d]);
+        assert!(
+            (fd - g[d] as f64).abs() < 1e-3,
+            "bias[{d}]: autodiff {} vs fd {fd}",
+            g[d]
+        );
     }
 }
 
@@ -95,15 +136,29 @@ fn save_load_round_trip_preserves_outputs() {
     let dev = Device::flex();
     let vae = tiny(&dev);
     let (x, eps) = batch(&dev);
-    let before: Vec<f32> = vae.elbo_terms_with_noise(x.clone(), eps.clone()).recon_nll.into_data().try_to_vec().unwrap();
+    let before: Vec<f32> = vae
+        .elbo_terms_with_noise(x.clone(), eps.clone())
+        .recon_nll
+        .into_data()
+        .try_to_vec()
+        .unwrap();
     let dir = std::env::temp_dir().join(format!("deepgen-vae-rt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("vae.bpk");
     vae.save_file(&path).unwrap();
     dev.seed(99);
-    let fresh = VaeConfig::new().with_input_dim(6).with_hidden(vec![4]).with_latent_dim(2).init(&dev);
+    let fresh = VaeConfig::new()
+        .with_input_dim(6)
+        .with_hidden(vec![4])
+        .with_latent_dim(2)
+        .init(&dev);
     let loaded = fresh.try_load_file(&path).unwrap();
-    let after: Vec<f32> = loaded.elbo_terms_with_noise(x, eps).recon_nll.into_data().try_to_vec().unwrap();
+    let after: Vec<f32> = loaded
+        .elbo_terms_with_noise(x, eps)
+        .recon_nll
+        .into_data()
+        .try_to_vec()
+        .unwrap();
     assert_eq!(before, after);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -112,21 +167,33 @@ fn save_load_round_trip_preserves_outputs() {
 fn overfits_one_batch() {
     let ad = Device::flex().autodiff();
     ad.seed(2);
-    let mut vae = VaeConfig::new().with_hidden(vec![128]).with_latent_dim(8).init(&ad);
+    let mut vae = VaeConfig::new()
+        .with_hidden(vec![128])
+        .with_latent_dim(8)
+        .init(&ad);
     let x = Tensor::<2>::random([16, 784], Distribution::Bernoulli(0.2), &ad);
     let eps = Tensor::<2>::zeros([16, 8], &ad);
     let mut optim = AdamConfig::new().init();
-    let first = vae.elbo_terms_with_noise(x.clone(), eps.clone()).loss(1.0).into_scalar::<f32>();
+    let first = vae
+        .elbo_terms_with_noise(x.clone(), eps.clone())
+        .loss(1.0)
+        .into_scalar::<f32>();
     for _ in 0..300 {
         let loss = vae.elbo_terms_with_noise(x.clone(), eps.clone()).loss(1.0);
         let grads = GradientsParams::from_grads(loss.backward(), &vae);
         vae = optim.step(3e-3, vae, grads);
     }
-    let last = vae.elbo_terms_with_noise(x, eps).loss(1.0).into_scalar::<f32>();
+    let last = vae
+        .elbo_terms_with_noise(x, eps)
+        .loss(1.0)
+        .into_scalar::<f32>();
     // Start: ≈ 784·ln 2 = 543 nats. Memorising 16 random images with a deterministic code
     // (ε = 0) drives the reconstruction far below the 784·H(0.2) = 392 nats of the best
     // pixel-independent model.
-    assert!(first > 500.0 && last < 200.0, "negative ELBO {first} → {last}");
+    assert!(
+        first > 500.0 && last < 200.0,
+        "negative ELBO {first} → {last}"
+    );
 }
 
 #[test]
@@ -134,8 +201,17 @@ fn trains_through_the_shared_loop_on_real_mnist() {
     let mnist = Mnist::load(None).expect("bundled MNIST");
     let ad = Device::flex().autodiff();
     ad.seed(0);
-    let vae = VaeConfig::new().with_hidden(vec![256]).with_latent_dim(16).init(&ad);
-    let mut task = VaeTask::new(mnist.train.subset(4096), mnist.test.subset(1000), 64, Binarization::Dynamic, 0);
+    let vae = VaeConfig::new()
+        .with_hidden(vec![256])
+        .with_latent_dim(16)
+        .init(&ad);
+    let mut task = VaeTask::new(
+        mnist.train.subset(4096),
+        mnist.test.subset(1000),
+        64,
+        Binarization::Dynamic,
+        0,
+    );
     let out = std::env::temp_dir().join(format!("deepgen-vae-loop-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let report = Trainer::new(&out)
@@ -151,7 +227,10 @@ fn trains_through_the_shared_loop_on_real_mnist() {
     // 128 steps of a 784-256-16 VAE: the test ELBO is far above the −543 nats of a
     // uniform model and still far from converged (≈ −100).
     assert!((-250.0..-120.0).contains(&elbo), "test ELBO {elbo}");
-    let (recon, kl) = (last.get("test_recon").unwrap(), last.get("test_kl").unwrap());
+    let (recon, kl) = (
+        last.get("test_recon").unwrap(),
+        last.get("test_kl").unwrap(),
+    );
     assert!((elbo + recon + kl).abs() < 1e-6);
     let (shape, data) = deepgen_tensor::output::read_npy_f32(&out.join("samples.npy")).unwrap();
     assert_eq!(shape, vec![16, 1, 28, 28]);

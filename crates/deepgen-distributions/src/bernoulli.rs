@@ -46,8 +46,14 @@ mod tests {
         // NumPy 2.x: (x*l - np.logaddexp(0, l)).sum() = -41.13333687912114 (= −BCE-with-logits).
         let expected = -41.13333687912114;
         let dev = Device::flex();
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, -1.0, 0.0, 40.0, -40.0], [1, 5]), &dev);
-        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 0.3, 0.0, 0.0], [1, 5]), &dev);
+        let logits = Tensor::<2>::from_data(
+            TensorData::new(vec![2.0f32, -1.0, 0.0, 40.0, -40.0], [1, 5]),
+            &dev,
+        );
+        let x = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 0.3, 0.0, 0.0], [1, 5]),
+            &dev,
+        );
         let lp = Bernoulli::new(logits).log_prob(x).into_scalar::<f32>() as f64;
         assert!((lp - expected).abs() < 1e-4, "{lp} vs {expected}");
     }

@@ -42,7 +42,11 @@ impl DiagGaussian {
 
     /// Reparameterised sample with noise from the device RNG.
     pub fn rsample(&self) -> Tensor<2> {
-        let eps = Tensor::random(self.mean.dims(), Distribution::Normal(0.0, 1.0), &self.mean.device());
+        let eps = Tensor::random(
+            self.mean.dims(),
+            Distribution::Normal(0.0, 1.0),
+            &self.mean.device(),
+        );
         self.rsample_from_noise(eps)
     }
 
@@ -68,7 +72,8 @@ impl DiagGaussian {
     /// ln(σ₂/σ₁) + (σ₁² + (μ₁−μ₂)²)/(2σ₂²) − ½.
     pub fn kl(&self, other: &DiagGaussian) -> Tensor<1> {
         let var_ratio = ((self.log_std.clone() - other.log_std.clone()) * 2.0).exp();
-        let t = ((self.mean.clone() - other.mean.clone()) * other.log_std.clone().neg().exp()).square();
+        let t =
+            ((self.mean.clone() - other.mean.clone()) * other.log_std.clone().neg().exp()).square();
         ((var_ratio + t - 1.0) * 0.5 - (self.log_std.clone() - other.log_std.clone()))
             .sum_dim(1)
             .squeeze_dim(1)
@@ -76,7 +81,9 @@ impl DiagGaussian {
 
     /// Entropy ½·D·ln(2πe) + Σ ln σ, `[B]`.
     pub fn entropy(&self) -> Tensor<1> {
-        (self.log_std.clone() + (HALF_LN_2PI + 0.5)).sum_dim(1).squeeze_dim(1)
+        (self.log_std.clone() + (HALF_LN_2PI + 0.5))
+            .sum_dim(1)
+            .squeeze_dim(1)
     }
 }
 
@@ -101,7 +108,10 @@ mod tests {
         let g = DiagGaussian::new(t2(&[0.5, -1.0], 2, &dev), t2(&[0.2, -0.3], 2, &dev));
         let lp = to_vec(g.log_prob(t2(&[1.0, 0.0], 2, &dev)));
         let expected = -1.2027285389591276 + -1.5299979333999272;
-        assert!((lp[0] as f64 - expected).abs() < 1e-5, "{lp:?} vs {expected}");
+        assert!(
+            (lp[0] as f64 - expected).abs() < 1e-5,
+            "{lp:?} vs {expected}"
+        );
     }
 
     #[test]
@@ -142,7 +152,9 @@ mod tests {
         );
         let q = DiagGaussian::standard([n, 2], &dev);
         let z = p.rsample();
-        let mc = (p.log_prob(z.clone()) - q.log_prob(z)).mean().into_scalar::<f32>() as f64;
+        let mc = (p.log_prob(z.clone()) - q.log_prob(z))
+            .mean()
+            .into_scalar::<f32>() as f64;
         let exact = to_vec(p.kl_standard_normal().slice([0..1]))[0] as f64;
         assert!((mc - exact).abs() < 0.02, "mc {mc} exact {exact}");
     }

@@ -120,7 +120,9 @@ impl FromStr for BackendKind {
         BackendKind::ALL
             .into_iter()
             .find(|b| b.name() == lower || (lower == "nd-array" && *b == BackendKind::NdArray))
-            .ok_or_else(|| DeviceError::Unknown { given: s.to_string() })
+            .ok_or_else(|| DeviceError::Unknown {
+                given: s.to_string(),
+            })
     }
 }
 
@@ -150,7 +152,9 @@ pub enum DeviceError {
 ///
 /// An empty `DEEPGEN_DEVICE` counts as unset.
 pub fn resolve_backend(explicit: Option<&str>) -> Result<BackendKind, DeviceError> {
-    let from_env = std::env::var(DEVICE_ENV).ok().filter(|s| !s.trim().is_empty());
+    let from_env = std::env::var(DEVICE_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty());
     match explicit.map(str::to_string).or(from_env) {
         Some(name) => name.parse(),
         None => Ok(BackendKind::Flex),
@@ -179,16 +183,27 @@ mod tests {
     #[test]
     fn unknown_name_is_an_error_listing_choices() {
         let err = "cuda9".parse::<BackendKind>().unwrap_err();
-        assert_eq!(err, DeviceError::Unknown { given: "cuda9".into() });
+        assert_eq!(
+            err,
+            DeviceError::Unknown {
+                given: "cuda9".into()
+            }
+        );
         let msg = err.to_string();
-        assert!(msg.contains("cuda9") && msg.contains("flex") && msg.contains("wgpu-cpu"), "{msg}");
+        assert!(
+            msg.contains("cuda9") && msg.contains("flex") && msg.contains("wgpu-cpu"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn explicit_name_wins_over_environment() {
         // Not touching the environment here (tests run in parallel); an explicit
         // name never reads it.
-        assert_eq!(resolve_backend(Some("ndarray")).unwrap(), BackendKind::NdArray);
+        assert_eq!(
+            resolve_backend(Some("ndarray")).unwrap(),
+            BackendKind::NdArray
+        );
     }
 
     #[test]
@@ -198,8 +213,17 @@ mod tests {
                 Ok(_) => assert!(b.is_compiled()),
                 Err(e) => {
                     assert!(!b.is_compiled());
-                    assert_eq!(e, DeviceError::NotCompiled { backend: b.name(), feature: b.feature() });
-                    assert!(e.to_string().contains(&format!("--features {}", b.feature())));
+                    assert_eq!(
+                        e,
+                        DeviceError::NotCompiled {
+                            backend: b.name(),
+                            feature: b.feature()
+                        }
+                    );
+                    assert!(
+                        e.to_string()
+                            .contains(&format!("--features {}", b.feature()))
+                    );
                 }
             }
         }

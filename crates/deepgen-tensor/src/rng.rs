@@ -26,7 +26,12 @@ impl HostRng {
     /// Seeds the generator; equal seeds give equal streams on every platform.
     pub fn seed_from_u64(seed: u64) -> Self {
         let mut x = seed;
-        let s = [splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)];
+        let s = [
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+        ];
         Self { s }
     }
 
@@ -47,7 +52,11 @@ impl HostRng {
     /// An all-zero state is a fixed point of xoshiro; it is replaced by the
     /// state of seed 0 so the generator never gets stuck.
     pub fn from_state(s: [u64; 4]) -> Self {
-        if s == [0; 4] { Self::seed_from_u64(0) } else { Self { s } }
+        if s == [0; 4] {
+            Self::seed_from_u64(0)
+        } else {
+            Self { s }
+        }
     }
 
     /// Next 64 random bits.
@@ -125,7 +134,12 @@ mod tests {
         let rng = HostRng::seed_from_u64(0);
         assert_eq!(
             rng.state(),
-            [0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f, 0xf88bb8a8724c81ec]
+            [
+                0xe220a8397b1dcdaf,
+                0x6e789e6aa1b965f4,
+                0x06c45d188009454f,
+                0xf88bb8a8724c81ec
+            ]
         );
     }
 
@@ -171,7 +185,10 @@ mod tests {
             let p = rng.permutation(4);
             counts[p.iter().position(|&x| x == 0).unwrap()] += 1.0;
         }
-        let chi2: f64 = counts.iter().map(|c| (c - 10_000.0).powi(2) / 10_000.0).sum();
+        let chi2: f64 = counts
+            .iter()
+            .map(|c| (c - 10_000.0).powi(2) / 10_000.0)
+            .sum();
         assert!(chi2 < 16.27, "{chi2} {counts:?}");
     }
 }

@@ -237,7 +237,9 @@ impl Trainer {
                 "Trainer::fit needs an autodiff device: pass `device.clone().autodiff()`",
             ));
         }
-        self.lr_groups.check(&model).map_err(|e| TrainError::config("lr-groups", e.to_string()))?;
+        self.lr_groups
+            .check(&model)
+            .map_err(|e| TrainError::config("lr-groups", e.to_string()))?;
         let eval_device = device.clone().without_autodiff();
         std::fs::create_dir_all(&self.out_dir).map_err(|e| TrainError::io(&self.out_dir, e))?;
         let ckdir = CheckpointDir::new(self.out_dir.join("checkpoint"));
