@@ -10,7 +10,9 @@ use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_tensor::HostRng;
 use deepgen_train::checkpoint::CheckpointDir;
-use deepgen_train::{Samples, Schedule, StepContext, StepOutput, Task, TrainError, Trainer};
+use deepgen_train::{
+    FitReport, Samples, Schedule, StepContext, StepOutput, Task, TrainError, Trainer,
+};
 
 #[derive(Module, Debug)]
 struct Line {
@@ -144,6 +146,15 @@ fn params(m: &Line) -> Vec<f32> {
     v
 }
 
+/// Trains a freshly built [`model`] with Adam.
+fn fit_fresh(
+    t: Trainer,
+    task: &mut Regression,
+    device: &Device,
+) -> Result<FitReport<Line>, TrainError> {
+    t.fit(task, model(device), AdamConfig::new().init(), device)
+}
+
 fn trainer(out: &PathBuf, epochs: usize) -> Trainer {
     Trainer::new(out)
         .epochs(epochs)
@@ -216,24 +227,10 @@ fn trains_and_writes_every_file() {
 fn resume_equals_an_uninterrupted_run() {
     let ad = Device::flex().autodiff();
     let full_dir = out_dir("full");
-    let full = trainer(&full_dir, 4)
-        .fit(
-            &mut Regression::new(10),
-            model(&ad),
-            AdamConfig::new().init(),
-            &ad,
-        )
-        .unwrap();
+    let full = fit_fresh(trainer(&full_dir, 4), &mut Regression::new(10), &ad).unwrap();
 
     let dir = out_dir("resumed");
-    trainer(&dir, 2)
-        .fit(
-            &mut Regression::new(10),
-            model(&ad),
-            AdamConfig::new().init(),
-            &ad,
-        )
-        .unwrap();
+    fit_fresh(trainer(&dir, 2), &mut Regression::new(10), &ad).unwrap();
     // A fresh process would build a freshly initialised model: different seed on purpose.
     ad.seed(999);
     let fresh = Line {
@@ -270,23 +267,9 @@ fn resume_equals_an_uninterrupted_run() {
 fn an_existing_run_is_not_overwritten_without_resume() {
     let ad = Device::flex().autodiff();
     let dir = out_dir("exists");
-    trainer(&dir, 1)
-        .fit(
-            &mut Regression::new(3),
-            model(&ad),
-            AdamConfig::new().init(),
-            &ad,
-        )
-        .unwrap();
+    fit_fresh(trainer(&dir, 1), &mut Regression::new(3), &ad).unwrap();
     let before = std::fs::read(dir.join("checkpoint/epoch-0001/model.bpk")).unwrap();
-    let err = trainer(&dir, 2)
-        .fit(
-            &mut Regression::new(3),
-            model(&ad),
-            AdamConfig::new().init(),
-            &ad,
-        )
-        .unwrap_err();
+    let err = fit_fresh(trainer(&dir, 2), &mut Regression::new(3), &ad).unwrap_err();
     assert!(matches!(err, TrainError::Checkpoint { .. }), "{err}");
     assert!(err.to_string().contains("--resume"), "{err}");
     assert_eq!(
@@ -302,9 +285,7 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint() {
     let dir = out_dir("nanloss");
     let mut task = Regression::new(10);
     task.nan_loss_at = Some(13); // epoch 1 (0-based), after the epoch-1 checkpoint
-    let err = trainer(&dir, 3)
-        .fit(&mut task, model(&ad), AdamConfig::new().init(), &ad)
-        .unwrap_err();
+    let err = fit_fresh(trainer(&dir, 3), &mut task, &ad).unwrap_err();
     match &err {
         TrainError::NonFiniteLoss {
             step,
@@ -331,9 +312,7 @@ fn nan_gradient_names_the_parameter() {
     let dir = out_dir("nangrad");
     let mut task = Regression::new(10);
     task.nan_grad_at = Some(4);
-    let err = trainer(&dir, 1)
-        .fit(&mut task, model(&ad), AdamConfig::new().init(), &ad)
-        .unwrap_err();
+    let err = fit_fresh(trainer(&dir, 1), &mut task, &ad).unwrap_err();
     match &err {
         TrainError::NonFiniteGradient { step, param, .. } => {
             assert_eq!(*step, 4);
@@ -348,13 +327,6 @@ fn nan_gradient_names_the_parameter() {
 fn a_non_autodiff_device_is_a_config_error() {
     let dev = Device::flex();
     let dir = out_dir("noad");
-    let err = trainer(&dir, 1)
-        .fit(
-            &mut Regression::new(1),
-            model(&dev),
-            AdamConfig::new().init(),
-            &dev,
-        )
-        .unwrap_err();
+    let err = fit_fresh(trainer(&dir, 1), &mut Regression::new(1), &dev).unwrap_err();
     assert!(err.to_string().contains("autodiff"), "{err}");
 }
