@@ -58,6 +58,8 @@ impl MetricsRecord {
 pub struct MetricsLog {
     path: PathBuf,
     records: Vec<MetricsRecord>,
+    /// The JSON lines as written (kept verbatim on resume, so key order survives).
+    lines: Vec<String>,
 }
 
 impl MetricsLog {
@@ -66,6 +68,7 @@ impl MetricsLog {
     /// dropped so the file never holds an epoch twice. With `None` the file starts empty.
     pub fn open(path: &Path, keep_through: Option<usize>) -> Result<Self, TrainError> {
         let mut records = Vec::new();
+        let mut lines = Vec::new();
         if let Some(last) = keep_through
             && path.exists()
         {
@@ -76,12 +79,14 @@ impl MetricsLog {
                     && r.epoch <= last
                 {
                     records.push(r);
+                    lines.push(line);
                 }
             }
         }
         let log = Self {
             path: path.to_path_buf(),
             records,
+            lines,
         };
         log.rewrite()?;
         Ok(log)
@@ -89,8 +94,8 @@ impl MetricsLog {
 
     fn rewrite(&self) -> Result<(), TrainError> {
         let mut text = String::new();
-        for r in &self.records {
-            text.push_str(&r.to_json_line());
+        for line in &self.lines {
+            text.push_str(line);
             text.push('\n');
         }
         crate::checkpoint::write_atomic(&self.path, text.as_bytes())
@@ -103,7 +108,9 @@ impl MetricsLog {
             .append(true)
             .open(&self.path)
             .map_err(|e| TrainError::io(&self.path, e))?;
-        writeln!(f, "{}", record.to_json_line()).map_err(|e| TrainError::io(&self.path, e))?;
+        let line = record.to_json_line();
+        writeln!(f, "{line}").map_err(|e| TrainError::io(&self.path, e))?;
+        self.lines.push(line);
         self.records.push(record);
         Ok(())
     }
@@ -192,8 +199,19 @@ mod tests {
             })
             .unwrap();
         }
+        let before: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
         let log = MetricsLog::open(&path, Some(2)).unwrap();
         assert_eq!(log.series("x"), vec![(1.0, 1.0), (2.0, 2.0)]);
+        let kept: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        assert_eq!(kept, before[..2].to_vec(), "kept lines are verbatim");
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2);
         std::fs::remove_dir_all(&dir).ok();
