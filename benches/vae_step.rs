@@ -6,10 +6,15 @@
 //!
 //! - `vae_step_784-512-256-32_b128/<backend>`: one full training step (forward, backward,
 //!   Adam update). This is the headline number in `docs/performance.md`.
+//! - `vae_step_malloc_tuned_b128/<backend>` (Linux with glibc only; runs last): the full
+//!   step again after `mallopt(M_MMAP_THRESHOLD, 32 MiB)` and `mallopt(M_TRIM_THRESHOLD,
+//!   256 MiB)`, which keep freed tensor buffers in the heap instead of returning them to the
+//!   kernel and page-faulting them back in on the next step (see `docs/performance.md`).
 //! - `vae_phases_b128/<phase>/<backend>`: the same step taken apart, to see where the time
 //!   goes (the optimizer's share is `step − forward_backward`):
 //!   - `inference_forward`: the loss on the plain (non-autodiff) device: the kernels alone;
-//!   - `forward`: the loss on the autodiff device (kernels + graph recording), graph dropped;
+//!   - `forward`: the loss on the autodiff device (kernels + graph recording); the graph is
+//!     then released by an untimed `backward()`;
 //!   - `forward_backward`: forward, `backward()` and `GradientsParams::from_grads`;
 //!   - `gemm_only`: just the 17 matrix products of one step (6 forward, 6 weight gradients,
 //!     5 input gradients, with the transposed operands autodiff uses) on the plain device.
@@ -27,6 +32,7 @@
 //! ```
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -42,16 +48,30 @@ const INPUT: usize = 784;
 /// Latent dimensionality (the encoder's last layer has twice as many outputs).
 const LATENT: usize = 32;
 /// Layer widths of the encoder followed by the decoder, as `(in, out)`.
-const LAYERS: [(usize, usize); 6] = [(784, 512), (512, 256), (256, 64), (32, 256), (256, 512), (512, 784)];
+const LAYERS: [(usize, usize); 6] = [
+    (784, 512),
+    (512, 256),
+    (256, 64),
+    (32, 256),
+    (256, 512),
+    (512, 784),
+];
+// The encoder's last layer outputs [μ, log σ].
+const _: () = assert!(LAYERS[2].1 == 2 * LATENT && LAYERS[3].0 == LATENT);
 
 /// The backends to benchmark: every compiled one, with wgpu once (wgpu-cpu is the same code).
 fn backends() -> Vec<BackendKind> {
-    BackendKind::compiled().into_iter().filter(|k| *k != BackendKind::WgpuCpu).collect()
+    BackendKind::compiled()
+        .into_iter()
+        .filter(|k| *k != BackendKind::WgpuCpu)
+        .collect()
 }
 
 /// A freshly initialised model, its optimizer and the fixed input, on `kind`'s autodiff device.
 fn setup(kind: BackendKind) -> (Device, Vae, ModuleOptimizer, Tensor<2>) {
-    let device: Device = kind.device().expect("BackendKind::compiled() returns compiled backends");
+    let device: Device = kind
+        .device()
+        .expect("BackendKind::compiled() returns compiled backends");
     let ad = device.autodiff();
     ad.seed(0);
     let model = VaeConfig::new().init(&ad);
@@ -77,7 +97,13 @@ fn step(model: Vae, optim: &mut ModuleOptimizer, x: &Tensor<2>) -> Vae {
 }
 
 /// Runs `n` training steps (warm-up: allocations, kernel compilation on wgpu, Adam moments).
-fn warm_up(mut model: Vae, optim: &mut ModuleOptimizer, x: &Tensor<2>, device: &Device, n: usize) -> Vae {
+fn warm_up(
+    mut model: Vae,
+    optim: &mut ModuleOptimizer,
+    x: &Tensor<2>,
+    device: &Device,
+    n: usize,
+) -> Vae {
     for _ in 0..n {
         model = step(model, optim, x);
     }
@@ -86,7 +112,12 @@ fn warm_up(mut model: Vae, optim: &mut ModuleOptimizer, x: &Tensor<2>, device: &
 }
 
 fn bench_vae_step(c: &mut Criterion) {
-    let mut group = c.benchmark_group("vae_step_784-512-256-32_b128");
+    bench_steps(c, "vae_step_784-512-256-32_b128");
+}
+
+/// Benchmarks one full training step per backend in criterion group `group_name`.
+fn bench_steps(c: &mut Criterion, group_name: &str) {
+    let mut group = c.benchmark_group(group_name);
     group.throughput(Throughput::Elements(1)); // one optimizer step per iteration
     group.sample_size(30);
     for kind in backends() {
@@ -103,6 +134,35 @@ fn bench_vae_step(c: &mut Criterion) {
     }
     group.finish();
 }
+
+/// glibc's `mallopt` parameters (`<malloc.h>`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod glibc {
+    use std::ffi::c_int;
+    pub const M_TRIM_THRESHOLD: c_int = -1;
+    pub const M_MMAP_THRESHOLD: c_int = -3;
+    unsafe extern "C" {
+        pub fn mallopt(param: c_int, value: c_int) -> c_int;
+    }
+}
+
+/// The full step after tuning glibc malloc: allocations up to 32 MiB come from the heap and
+/// up to 256 MiB of free memory stay mapped. This changes the allocator for the rest of the
+/// process, so this group runs last.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn bench_vae_step_malloc_tuned(c: &mut Criterion) {
+    // SAFETY: mallopt only changes allocator parameters; both values are within glibc's
+    // accepted ranges (the mmap threshold may be at most 32 MiB on 64-bit targets).
+    let ok = unsafe {
+        glibc::mallopt(glibc::M_MMAP_THRESHOLD, 32 << 20) == 1
+            && glibc::mallopt(glibc::M_TRIM_THRESHOLD, 256 << 20) == 1
+    };
+    assert!(ok, "mallopt rejected the thresholds");
+    bench_steps(c, "vae_step_malloc_tuned_b128");
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn bench_vae_step_malloc_tuned(_c: &mut Criterion) {}
 
 /// The operands of the 17 matrix products of one training step, on a plain device:
 /// `(lhs, rhs)` pairs whose product has the shape autodiff computes.
@@ -143,10 +203,20 @@ fn bench_vae_phases(c: &mut Criterion) {
                 plain.sync().expect("device sync");
             })
         });
+        // Burn frees an autodiff graph that was never differentiated only during a later
+        // `backward()`, so a forward-only loop would pile up graphs (and their saved
+        // activations). Time the forward alone, then release its graph untimed.
         group.bench_function(BenchmarkId::new("forward", name), |b| {
-            b.iter(|| {
-                black_box(loss(&model, &x));
-                ad.sync().expect("device sync");
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let l = loss(&model, &x);
+                    ad.sync().expect("device sync");
+                    timed += start.elapsed();
+                    drop(black_box(l.backward()));
+                }
+                timed
             })
         });
         group.bench_function(BenchmarkId::new("forward_backward", name), |b| {
@@ -165,10 +235,14 @@ fn bench_vae_phases(c: &mut Criterion) {
                 plain.sync().expect("device sync");
             })
         });
-        debug_assert_eq!(LAYERS[2].1, 2 * LATENT);
     }
     group.finish();
 }
 
-criterion_group!(benches, bench_vae_step, bench_vae_phases);
+criterion_group!(
+    benches,
+    bench_vae_step,
+    bench_vae_phases,
+    bench_vae_step_malloc_tuned
+);
 criterion_main!(benches);

@@ -29,17 +29,26 @@ use serde_json::Value;
 
 /// Criterion group of the full training step (see `benches/vae_step.rs`).
 const STEP_GROUP: &str = "vae_step_784-512-256-32_b128";
+/// Criterion group of the full step with glibc malloc tuned (see `benches/vae_step.rs`).
+const TUNED_GROUP: &str = "vae_step_malloc_tuned_b128";
 /// Criterion group of the phase breakdown (see `benches/vae_step.rs`).
 const PHASE_GROUP: &str = "vae_phases_b128";
 /// Phases of `PHASE_GROUP`, in table order, with their descriptions.
 const PHASES: [(&str, &str); 4] = [
     ("inference_forward", "loss, plain device (kernels only)"),
     ("forward", "loss, autodiff device (+ graph recording)"),
-    ("forward_backward", "forward + backward + gradient collection"),
-    ("gemm_only", "the 17 matrix products of a step, nothing else"),
+    (
+        "forward_backward",
+        "forward + backward + gradient collection",
+    ),
+    (
+        "gemm_only",
+        "the 17 matrix products of a step, nothing else",
+    ),
 ];
 /// Lines of `docs/performance.md` from this one on are kept across runs.
-pub const KEEP_MARKER: &str = "<!-- Hand-written analysis below: `cargo xtask bench` keeps everything from this line on. -->";
+pub const KEEP_MARKER: &str =
+    "<!-- Hand-written analysis below: `cargo xtask bench` keeps everything from this line on. -->";
 
 /// Parsed command-line options.
 #[derive(Debug, Default)]
@@ -52,7 +61,10 @@ struct Options {
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { write: true, ..Options::default() };
+    let mut o = Options {
+        write: true,
+        ..Options::default()
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -60,15 +72,23 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--no-write" => o.write = false,
             "--skip-pytorch" => o.skip_pytorch = true,
             "--features" => {
-                let v = it.next().ok_or("`--features` needs a value, e.g. `--features wgpu`")?;
+                let v = it
+                    .next()
+                    .ok_or("`--features` needs a value, e.g. `--features wgpu`")?;
                 o.features = Some(v.clone());
             }
             "--python" => {
-                let v = it.next().ok_or("`--python` needs the path of a Python that has torch")?;
+                let v = it
+                    .next()
+                    .ok_or("`--python` needs the path of a Python that has torch")?;
                 o.python = Some(PathBuf::from(v));
             }
-            s if s.starts_with("--features=") => o.features = Some(s["--features=".len()..].to_string()),
-            s if s.starts_with("--python=") => o.python = Some(PathBuf::from(&s["--python=".len()..])),
+            s if s.starts_with("--features=") => {
+                o.features = Some(s["--features=".len()..].to_string())
+            }
+            s if s.starts_with("--python=") => {
+                o.python = Some(PathBuf::from(&s["--python=".len()..]))
+            }
             other => {
                 return Err(format!(
                     "unknown argument `{other}` to `cargo xtask bench`; accepted: --features LIST, \
@@ -102,7 +122,10 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
         Some(match &opts.python {
             Some(p) => {
                 if !imports_torch(p) {
-                    return Err(format!("`--python {}` cannot `import torch`; install it there or drop `--python`", p.display()));
+                    return Err(format!(
+                        "`--python {}` cannot `import torch`; install it there or drop `--python`",
+                        p.display()
+                    ));
                 }
                 p.clone()
             }
@@ -143,8 +166,10 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
         command.push(' ');
         command.push_str(a);
     }
+    let machine = machine_info(root, load_before, threads, torch.as_ref());
     let report = render(&Report {
-        machine: machine_info(root, load_before, threads, torch.as_ref()),
+        machine,
+        quick: opts.quick,
         estimates: &estimates,
         torch: torch.as_ref(),
         command,
@@ -158,7 +183,8 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
             .unwrap_or_else(|| format!("{KEEP_MARKER}\n"));
         fs::create_dir_all(doc.parent().expect("docs/ has a parent"))
             .map_err(|e| format!("cannot create {}: {e}", doc.parent().unwrap().display()))?;
-        fs::write(&doc, format!("{report}\n{kept}")).map_err(|e| format!("cannot write {}: {e}", doc.display()))?;
+        fs::write(&doc, format!("{report}\n{kept}"))
+            .map_err(|e| format!("cannot write {}: {e}", doc.display()))?;
         eprintln!("wrote {}", doc.display());
     } else {
         println!("{report}");
@@ -173,11 +199,20 @@ fn rayon_threads() -> usize {
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
 }
 
 fn load_average() -> Option<f64> {
-    fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn target_dir(root: &Path) -> PathBuf {
@@ -206,18 +241,32 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
             format!("{e}\ncannot create the PyTorch venv {}: is `python3` installed with its `venv` module (Debian: `apt-get install python3-venv`)?", venv.display())
         })?;
     }
-    eprintln!("installing PyTorch into {} (the PyPI wheel pulls ~5 GB of CUDA libraries)", venv.display());
-    crate::run(Command::new(&python).args(["-m", "pip", "install", "--progress-bar", "off", "torch", "numpy"]))
-        .map_err(|e| {
-            format!(
-                "{e}\n`pip install torch numpy` failed in {}; check that PyPI is reachable and ~6 GB \
+    eprintln!(
+        "installing PyTorch into {} (the PyPI wheel pulls ~5 GB of CUDA libraries)",
+        venv.display()
+    );
+    crate::run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--progress-bar",
+        "off",
+        "torch",
+        "numpy",
+    ]))
+    .map_err(|e| {
+        format!(
+            "{e}\n`pip install torch numpy` failed in {}; check that PyPI is reachable and ~6 GB \
                  of disk are free, or pass `--python PATH` with a Python that has torch, or \
                  `--skip-pytorch`",
-                venv.display()
-            )
-        })?;
+            venv.display()
+        )
+    })?;
     if !imports_torch(&python) {
-        return Err(format!("torch was installed into {} but `import torch` still fails there", venv.display()));
+        return Err(format!(
+            "torch was installed into {} but `import torch` still fails there",
+            venv.display()
+        ));
     }
     Ok(python)
 }
@@ -229,7 +278,9 @@ fn read_estimates(dir: &Path, since: SystemTime) -> Result<BTreeMap<String, Esti
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else { continue };
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -237,18 +288,29 @@ fn read_estimates(dir: &Path, since: SystemTime) -> Result<BTreeMap<String, Esti
                 continue;
             }
             if p.file_name().is_none_or(|n| n != "estimates.json")
-                || p.parent().and_then(Path::file_name).is_none_or(|n| n != "new")
+                || p.parent()
+                    .and_then(Path::file_name)
+                    .is_none_or(|n| n != "new")
             {
                 continue;
             }
-            let fresh = e.metadata().and_then(|m| m.modified()).map(|t| t >= since).unwrap_or(false);
+            let fresh = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| t >= since)
+                .unwrap_or(false);
             if !fresh {
                 continue;
             }
-            let text = fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-            let v: Value = serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", p.display()))?;
+            let text =
+                fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not JSON: {e}", p.display()))?;
             let mean = &v["mean"];
-            let num = |x: &Value| x.as_f64().ok_or_else(|| format!("{}: no mean estimate", p.display()));
+            let num = |x: &Value| {
+                x.as_f64()
+                    .ok_or_else(|| format!("{}: no mean estimate", p.display()))
+            };
             let est = Estimate {
                 ns: num(&mean["point_estimate"])?,
                 lo_ns: num(&mean["confidence_interval"]["lower_bound"])?,
@@ -288,12 +350,15 @@ struct Torch {
 fn run_pytorch(root: &Path, python: &Path, threads: usize, quick: bool) -> Result<Torch, String> {
     let script = root.join("benches").join("pytorch").join("vae_step.py");
     let mut cmd = Command::new(python);
-    cmd.arg(&script).args(["--threads", &threads.to_string(), "--phases"]);
+    cmd.arg(&script)
+        .args(["--threads", &threads.to_string(), "--phases"]);
     if quick {
         cmd.args(["--seconds", "1", "--repeats", "3"]);
     }
     eprintln!("+ {cmd:?}");
-    let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     if !out.status.success() {
         return Err(format!(
             "{} {} failed with {}:\n{}",
@@ -304,21 +369,39 @@ fn run_pytorch(root: &Path, python: &Path, threads: usize, quick: bool) -> Resul
         ));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).ok_or_else(|| {
-        format!("{} printed no JSON line; its output was:\n{stdout}", script.display())
-    })?;
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or_else(|| {
+            format!(
+                "{} printed no JSON line; its output was:\n{stdout}",
+                script.display()
+            )
+        })?;
     eprintln!("{line}");
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("bad JSON from {}: {e}: {line}", script.display()))?;
-    let f = |k: &str| v[k].as_f64().ok_or_else(|| format!("{}: no `{k}` in {line}", script.display()));
+    let v: Value = serde_json::from_str(line)
+        .map_err(|e| format!("bad JSON from {}: {e}: {line}", script.display()))?;
+    let f = |k: &str| {
+        v[k].as_f64()
+            .ok_or_else(|| format!("{}: no `{k}` in {line}", script.display()))
+    };
     let phases_ms = v["phases_ms"]
         .as_object()
-        .map(|m| m.iter().filter_map(|(k, x)| x.as_f64().map(|x| (k.clone(), x))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, x)| x.as_f64().map(|x| (k.clone(), x)))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Torch {
         version: v["torch"].as_str().unwrap_or("?").to_string(),
         threads: v["threads"].as_u64().unwrap_or(0),
         steps_per_s: f("steps_per_s_median")?,
-        all: v["steps_per_s_all"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default(),
+        all: v["steps_per_s_all"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default(),
         phases_ms,
     })
 }
@@ -326,6 +409,7 @@ fn run_pytorch(root: &Path, python: &Path, threads: usize, quick: bool) -> Resul
 /// Everything the report shows.
 struct Report<'a> {
     machine: Vec<(String, String)>,
+    quick: bool,
     estimates: &'a BTreeMap<String, Estimate>,
     torch: Option<&'a Torch>,
     command: String,
@@ -333,11 +417,22 @@ struct Report<'a> {
 }
 
 fn cmd_stdout(program: &str, args: &[&str], dir: &Path) -> Option<String> {
-    let out = Command::new(program).args(args).current_dir(dir).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn machine_info(root: &Path, load: Option<f64>, threads: usize, torch: Option<&Torch>) -> Vec<(String, String)> {
+fn machine_info(
+    root: &Path,
+    load: Option<f64>,
+    threads: usize,
+    torch: Option<&Torch>,
+) -> Vec<(String, String)> {
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let field = |name: &str| {
         cpuinfo
@@ -347,16 +442,24 @@ fn machine_info(root: &Path, load: Option<f64>, threads: usize, torch: Option<&T
             .map(|(_, v)| v.trim().to_string())
     };
     let flags = field("flags").unwrap_or_default();
-    let simd: Vec<&str> =
-        ["avx2", "fma", "avx512f", "avx512_bf16", "amx_tile"].into_iter().filter(|f| flags.split(' ').any(|x| x == *f)).collect();
+    let simd: Vec<&str> = ["avx2", "fma", "avx512f", "avx512_bf16", "amx_tile"]
+        .into_iter()
+        .filter(|f| flags.split(' ').any(|x| x == *f))
+        .collect();
     let cpu = format!(
         "{} (family {}, model {}; {})",
         field("model name").unwrap_or_else(|| "unknown".into()),
         field("cpu family").unwrap_or_else(|| "?".into()),
         field("model").unwrap_or_else(|| "?".into()),
-        if simd.is_empty() { "no AVX".to_string() } else { simd.join(", ") }
+        if simd.is_empty() {
+            "no AVX".to_string()
+        } else {
+            simd.join(", ")
+        }
     );
-    let nproc = std::thread::available_parallelism().map(|n| n.get().to_string()).unwrap_or_else(|_| "?".into());
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get().to_string())
+        .unwrap_or_else(|_| "?".into());
     let rayon = match std::env::var("RAYON_NUM_THREADS") {
         Ok(v) => format!("{threads} (RAYON_NUM_THREADS={v})"),
         Err(_) => format!("{threads} (RAYON_NUM_THREADS unset)"),
@@ -366,7 +469,11 @@ fn machine_info(root: &Path, load: Option<f64>, threads: usize, torch: Option<&T
         .and_then(|lock| {
             let i = lock.find("name = \"burn\"\n")?;
             let rest = &lock[i..];
-            let v = rest.lines().nth(1)?.strip_prefix("version = \"")?.strip_suffix('"')?;
+            let v = rest
+                .lines()
+                .nth(1)?
+                .strip_prefix("version = \"")?
+                .strip_suffix('"')?;
             Some(v.to_string())
         })
         .unwrap_or_else(|| "?".into());
@@ -375,19 +482,32 @@ fn machine_info(root: &Path, load: Option<f64>, threads: usize, torch: Option<&T
         ("CPU".into(), cpu),
         ("cores (nproc)".into(), nproc),
         ("Burn rayon threads".into(), rayon),
-        ("1-min load average before the run".into(), load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "?".into())),
-        ("rustc".into(), cmd_stdout("rustc", &["--version"], root).unwrap_or_else(|| "?".into())),
+        (
+            "1-min load average before the run".into(),
+            load.map(|l| format!("{l:.2}"))
+                .unwrap_or_else(|| "?".into()),
+        ),
+        (
+            "rustc".into(),
+            cmd_stdout("rustc", &["--version"], root).unwrap_or_else(|| "?".into()),
+        ),
         ("burn".into(), burn),
     ];
     if let Some(t) = torch {
-        rows.push(("torch".into(), format!("{} ({} threads)", t.version, t.threads)));
+        rows.push((
+            "torch".into(),
+            format!("{} ({} threads)", t.version, t.threads),
+        ));
     }
     rows
 }
 
 /// Today's date from the system clock, `YYYY-MM-DD` (UTC).
 fn utc_date() -> String {
-    let days = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0) as i64;
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
     // Howard Hinnant's civil-from-days.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -421,23 +541,38 @@ fn render(r: &Report<'_>) -> String {
     }
 
     let _ = writeln!(s, "\n## Training steps per second\n");
-    let _ = writeln!(s, "| backend | steps/s | ms/step (95 % CI) | ratio to PyTorch |\n| --- | ---: | ---: | ---: |");
+    let _ = writeln!(
+        s,
+        "| backend | steps/s | ms/step (95 % CI) | ratio to PyTorch |\n| --- | ---: | ---: | ---: |"
+    );
     let torch_sps = r.torch.map(|t| t.steps_per_s);
     let prefix = format!("{STEP_GROUP}/");
-    for (key, e) in r.estimates.iter().filter(|(k, _)| k.starts_with(&prefix)) {
-        let backend = &key[prefix.len()..];
-        let sps = 1e9 / e.ns;
-        let ratio = torch_sps.map(|t| format!("{:.2}×", sps / t)).unwrap_or_else(|| "–".into());
-        let _ = writeln!(
-            s,
-            "| Burn {backend} | {sps:.1} | {:.2} ({:.2}–{:.2}) | {ratio} |",
-            e.ns / 1e6,
-            e.lo_ns / 1e6,
-            e.hi_ns / 1e6
-        );
+    for (group, label) in [(STEP_GROUP, ""), (TUNED_GROUP, ", glibc malloc tuned")] {
+        let group_prefix = format!("{group}/");
+        for (key, e) in r
+            .estimates
+            .iter()
+            .filter(|(k, _)| k.starts_with(&group_prefix))
+        {
+            let backend = &key[group_prefix.len()..];
+            let sps = 1e9 / e.ns;
+            let ratio = torch_sps
+                .map(|t| format!("{:.2}×", sps / t))
+                .unwrap_or_else(|| "–".into());
+            let _ = writeln!(
+                s,
+                "| Burn {backend}{label} | {sps:.1} | {:.2} ({:.2}–{:.2}) | {ratio} |",
+                e.ns / 1e6,
+                e.lo_ns / 1e6,
+                e.hi_ns / 1e6
+            );
+        }
     }
     if let Some(t) = r.torch {
-        let (lo, hi) = t.all.iter().fold((f64::INFINITY, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        let (lo, hi) = t
+            .all
+            .iter()
+            .fold((f64::INFINITY, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
         let _ = writeln!(
             s,
             "| PyTorch {} | {:.1} | {:.2} (runs: {:.2}–{:.2}) | 1.00× |",
@@ -450,9 +585,21 @@ fn render(r: &Report<'_>) -> String {
     }
     let _ = writeln!(
         s,
-        "\nBurn: criterion's mean time per iteration (30 samples, 95 % confidence interval). \
-         PyTorch: median of 5 runs of whole steps for at least 3 s each after 20 warm-up steps \
-         (range over the runs). Both use the same number of threads."
+        "\nBurn: criterion's mean time per iteration ({}, 95 % confidence interval). \
+         PyTorch: median of {} after 20 warm-up steps \
+         (range over the runs). Both use the same number of threads. \"glibc malloc tuned\": the same \
+         step after `mallopt(M_MMAP_THRESHOLD, 32 MiB)` + `mallopt(M_TRIM_THRESHOLD, 256 MiB)` in \
+         the benchmark process (see below).",
+        if r.quick {
+            "criterion `--quick` mode"
+        } else {
+            "30 samples"
+        },
+        if r.quick {
+            "3 runs of whole steps for at least 1 s each"
+        } else {
+            "5 runs of whole steps for at least 3 s each"
+        }
     );
 
     // Phases.
@@ -461,8 +608,15 @@ fn render(r: &Report<'_>) -> String {
         .keys()
         .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
         .collect();
-    let phase = |p: &str, b: &str| r.estimates.get(&format!("{PHASE_GROUP}/{p}/{b}")).map(|e| e.ns / 1e6);
-    if PHASES.iter().any(|(p, _)| backends.iter().any(|b| phase(p, b).is_some())) {
+    let phase = |p: &str, b: &str| {
+        r.estimates
+            .get(&format!("{PHASE_GROUP}/{p}/{b}"))
+            .map(|e| e.ns / 1e6)
+    };
+    if PHASES
+        .iter()
+        .any(|(p, _)| backends.iter().any(|b| phase(p, b).is_some()))
+    {
         let _ = writeln!(s, "\n## Phases (milliseconds per call)\n");
         let mut head = String::from("| phase | what it runs |");
         let mut rule = String::from("| --- | --- |");
@@ -498,10 +652,22 @@ fn render(r: &Report<'_>) -> String {
         let _ = writeln!(s, "{row}");
         let mut row = String::from("| optimizer | `step` − `forward_backward` |");
         for b in &backends {
-            let _ = write!(row, " {} |", cell(step(b).zip(phase("forward_backward", b)).map(|(a, c)| a - c)));
+            let _ = write!(
+                row,
+                " {} |",
+                cell(
+                    step(b)
+                        .zip(phase("forward_backward", b))
+                        .map(|(a, c)| a - c)
+                )
+            );
         }
         if let Some(t) = r.torch {
-            let _ = write!(row, " {} |", cell(torch_phase("forward_backward").map(|fb| 1e3 / t.steps_per_s - fb)));
+            let _ = write!(
+                row,
+                " {} |",
+                cell(torch_phase("forward_backward").map(|fb| 1e3 / t.steps_per_s - fb))
+            );
         }
         let _ = writeln!(s, "{row}");
     }
