@@ -4,7 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
 use burn::tensor::{Device, Distribution, Tensor};
-use deepgen_distributions::{Bernoulli, DiagGaussian};
+use deepgen_distributions::{Bernoulli, DiagGaussian, Distribution as _, Rsample as _};
 
 use crate::mlp::{Mlp, MlpConfig};
 
@@ -94,12 +94,12 @@ impl Vae {
             .chunk(2, 1)
             .try_into()
             .expect("encoder output has 2·latent columns");
-        DiagGaussian::new(mean, log_std)
+        DiagGaussian::new(mean, log_std).expect("encoder heads have equal shapes")
     }
 
     /// p(x | z): Bernoulli logits `[B, input_dim]` for `z` of shape `[B, latent_dim]`.
     pub fn decode(&self, z: Tensor<2>) -> Bernoulli {
-        Bernoulli::new(self.decoder.forward(z))
+        Bernoulli::new(self.decoder.forward(z)).expect("decoder output is non-empty")
     }
 
     /// The negative-ELBO terms with the reparameterisation noise `eps` (`[B, latent_dim]`).

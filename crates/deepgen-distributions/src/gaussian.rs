@@ -1,76 +1,153 @@
-//! Diagonal Gaussian N(μ, diag σ²), parameterised by μ and log σ.
+//! Diagonal Gaussian N(μ, diag σ²), parameterised by μ and log σ, and the
+//! parameter-free standard normal prior.
 
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
+use deepgen_tensor::rng::HostRng;
+
+use crate::{DistShape, Distribution, Entropy, KlDivergence, Result, Rsample, check, noise};
 
 /// ½·ln(2π).
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
-/// A diagonal Gaussian over the last dimension of `mean`/`log_std` (`[B, D]`).
+/// A batch of diagonal Gaussians: rows of `mean`/`log_std` (`[B, D]`) are batch
+/// elements, columns the event dimensions.
 ///
-/// Parameterised by **log σ** (not log-variance): σ = exp(log_std).
+/// **Parameterisation: log σ** (not log-variance): σ = exp(log_std), so any real
+/// `log_std` is valid. Use [`DiagGaussian::from_log_var`] for encoders that
+/// predict ln σ² and [`DiagGaussian::from_scale`] for σ itself.
 #[derive(Debug, Clone)]
 pub struct DiagGaussian {
     /// Mean μ, `[B, D]`.
     pub mean: Tensor<2>,
     /// Log standard deviation ln σ, `[B, D]`.
     pub log_std: Tensor<2>,
+    shape: DistShape,
 }
 
 impl DiagGaussian {
-    /// Builds the distribution.
+    /// Builds the distribution from μ and ln σ (same shape `[B, D]`, no zero-sized dim).
     ///
-    /// # Panics
-    /// If the shapes of `mean` and `log_std` differ (a programming error, named in the message).
-    pub fn new(mean: Tensor<2>, log_std: Tensor<2>) -> Self {
-        assert_eq!(
-            mean.dims(),
-            log_std.dims(),
-            "DiagGaussian::new: `mean` and `log_std` must have the same shape"
-        );
-        Self { mean, log_std }
+    /// Only shapes are checked (free); any real `log_std` is a valid parameter.
+    pub fn new(mean: Tensor<2>, log_std: Tensor<2>) -> Result<Self> {
+        check::non_empty("DiagGaussian", "mean", &mean)?;
+        check::same_shape("DiagGaussian", "mean", &mean, "log_std", &log_std)?;
+        let [b, d] = mean.dims();
+        Ok(Self {
+            mean,
+            log_std,
+            shape: DistShape::vector(b, d),
+        })
     }
 
-    /// The standard normal N(0, I) with the given shape, on `device`.
-    pub fn standard(shape: [usize; 2], device: &burn::tensor::Device) -> Self {
-        Self::new(Tensor::zeros(shape, device), Tensor::zeros(shape, device))
+    /// Builds the distribution from μ and ln σ² (`log_std = ½·log_var`).
+    pub fn from_log_var(mean: Tensor<2>, log_var: Tensor<2>) -> Result<Self> {
+        check::same_shape("DiagGaussian", "mean", &mean, "log_var", &log_var)?;
+        Self::new(mean, log_var * 0.5)
     }
 
-    /// Reparameterised sample z = μ + σ·ε for a given noise `eps` ~ N(0, I) of shape `[B, D]`.
-    pub fn rsample_from_noise(&self, eps: Tensor<2>) -> Tensor<2> {
-        self.mean.clone() + self.log_std.clone().exp() * eps
+    /// Builds the distribution from μ and σ; every σ must be finite and > 0
+    /// (checked on the host: one device sync).
+    pub fn from_scale(mean: Tensor<2>, scale: Tensor<2>) -> Result<Self> {
+        check::same_shape("DiagGaussian", "mean", &mean, "scale", &scale)?;
+        check::all_values(
+            "DiagGaussian",
+            "scale",
+            &scale,
+            "must be finite and > 0",
+            |s| s.is_finite() && s > 0.0,
+        )?;
+        Self::new(mean, scale.log())
     }
 
-    /// Reparameterised sample with noise from the device RNG.
-    pub fn rsample(&self) -> Tensor<2> {
-        let eps = Tensor::random(
-            self.mean.dims(),
-            Distribution::Normal(0.0, 1.0),
-            &self.mean.device(),
-        );
-        self.rsample_from_noise(eps)
+    /// The standard normal N(0, I) with the given shape, as a `DiagGaussian`
+    /// (see [`StandardNormal`] for the parameter-free prior).
+    pub fn standard(shape: [usize; 2], device: &Device) -> Self {
+        Self::new(Tensor::zeros(shape, device), Tensor::zeros(shape, device)).expect("equal shapes")
     }
 
-    /// log N(x; μ, σ²) summed over the event dimension: `[B, D]` → `[B]`.
-    pub fn log_prob(&self, x: Tensor<2>) -> Tensor<1> {
+    /// Sets a multi-dimensional event shape (e.g. `[1, 28, 28]`) with `D` elements.
+    pub fn with_event_shape(mut self, event: Vec<usize>) -> Result<Self> {
+        self.shape = self.shape.with_event("DiagGaussian", event)?;
+        Ok(self)
+    }
+
+    /// σ = exp(log_std), `[B, D]`.
+    pub fn std(&self) -> Tensor<2> {
+        self.log_std.clone().exp()
+    }
+
+    /// σ², `[B, D]`.
+    pub fn variance(&self) -> Tensor<2> {
+        (self.log_std.clone() * 2.0).exp()
+    }
+
+    /// Log-density per dimension (not summed), `[B, D]`.
+    pub fn log_prob_per_dim(&self, x: Tensor<2>) -> Tensor<2> {
         let z = (x - self.mean.clone()) * self.log_std.clone().neg().exp();
-        let per_dim = z.square() * (-0.5) - self.log_std.clone() - HALF_LN_2PI;
-        per_dim.sum_dim(1).squeeze_dim(1)
+        z.square() * (-0.5) - self.log_std.clone() - HALF_LN_2PI
     }
 
-    /// KL(self ‖ N(0, I)) per dimension, `[B, D]`: ½(μ² + σ² − 1) − ln σ.
+    /// KL(self ‖ N(0, I)) per dimension, `[B, D]`: ½(μ² + σ² − 1) − ln σ
+    /// (what free bits clamps).
     pub fn kl_standard_normal_per_dim(&self) -> Tensor<2> {
         (self.mean.clone().square() + (self.log_std.clone() * 2.0).exp() - 1.0) * 0.5
             - self.log_std.clone()
     }
 
-    /// KL(self ‖ N(0, I)) summed over the event dimension, `[B]`.
+    /// KL(self ‖ N(0, I)) summed over the event, `[B]`; the same as
+    /// `self.kl_divergence(&StandardNormal::new(..))`.
     pub fn kl_standard_normal(&self) -> Tensor<1> {
         self.kl_standard_normal_per_dim().sum_dim(1).squeeze_dim(1)
     }
+}
 
-    /// KL(self ‖ other) for two diagonal Gaussians, summed over the event dimension, `[B]`:
-    /// ln(σ₂/σ₁) + (σ₁² + (μ₁−μ₂)²)/(2σ₂²) − ½.
-    pub fn kl(&self, other: &DiagGaussian) -> Tensor<1> {
+impl Distribution for DiagGaussian {
+    type Value = Tensor<2>;
+
+    fn shape(&self) -> DistShape {
+        self.shape.clone()
+    }
+
+    fn device(&self) -> Device {
+        self.mean.device()
+    }
+
+    /// Σ_d −½((x−μ)/σ)² − ln σ − ½ ln 2π.
+    fn log_prob(&self, x: Tensor<2>) -> Tensor<1> {
+        self.log_prob_per_dim(x).sum_dim(1).squeeze_dim(1)
+    }
+
+    fn sample(&self, rng: &mut HostRng) -> Tensor<2> {
+        self.rsample(rng).detach()
+    }
+}
+
+impl Rsample for DiagGaussian {
+    /// ε ~ N(0, I), `[B, D]`.
+    type Noise = Tensor<2>;
+
+    fn sample_noise(&self, rng: &mut HostRng) -> Tensor<2> {
+        noise::standard_normal(rng, self.mean.dims(), &self.mean.device())
+    }
+
+    /// z = μ + σ·ε.
+    fn rsample_from_noise(&self, eps: Tensor<2>) -> Tensor<2> {
+        self.mean.clone() + self.log_std.clone().exp() * eps
+    }
+}
+
+impl Entropy for DiagGaussian {
+    /// ½·D·ln(2πe) + Σ ln σ.
+    fn entropy(&self) -> Tensor<1> {
+        (self.log_std.clone() + (HALF_LN_2PI + 0.5))
+            .sum_dim(1)
+            .squeeze_dim(1)
+    }
+}
+
+impl KlDivergence<DiagGaussian> for DiagGaussian {
+    /// Σ_d ln(σ₂/σ₁) + (σ₁² + (μ₁−μ₂)²)/(2σ₂²) − ½.
+    fn kl_divergence(&self, other: &DiagGaussian) -> Tensor<1> {
         let var_ratio = ((self.log_std.clone() - other.log_std.clone()) * 2.0).exp();
         let t =
             ((self.mean.clone() - other.mean.clone()) * other.log_std.clone().neg().exp()).square();
@@ -78,93 +155,91 @@ impl DiagGaussian {
             .sum_dim(1)
             .squeeze_dim(1)
     }
+}
 
-    /// Entropy ½·D·ln(2πe) + Σ ln σ, `[B]`.
-    pub fn entropy(&self) -> Tensor<1> {
-        (self.log_std.clone() + (HALF_LN_2PI + 0.5))
-            .sum_dim(1)
-            .squeeze_dim(1)
+impl KlDivergence<StandardNormal> for DiagGaussian {
+    /// Σ_d ½(μ² + σ² − 1) − ln σ. Panics if the event sizes differ.
+    fn kl_divergence(&self, q: &StandardNormal) -> Tensor<1> {
+        assert_eq!(
+            self.mean.dims()[1],
+            q.dim,
+            "DiagGaussian ‖ StandardNormal: event sizes differ"
+        );
+        self.kl_standard_normal()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use burn::tensor::{Device, TensorData};
+/// N(0, I) over `[B, D]` with no parameter tensors — the usual VAE prior.
+#[derive(Debug, Clone)]
+pub struct StandardNormal {
+    batch: usize,
+    dim: usize,
+    device: Device,
+}
 
-    fn t2(v: &[f32], d: usize, dev: &Device) -> Tensor<2> {
-        Tensor::from_data(TensorData::new(v.to_vec(), [v.len() / d, d]), dev)
+impl StandardNormal {
+    /// `batch` independent standard normals of dimension `dim` (both ≥ 1).
+    pub fn new(batch: usize, dim: usize, device: &Device) -> Result<Self> {
+        check::scalar(
+            "StandardNormal",
+            "batch",
+            batch as f64,
+            "must be ≥ 1",
+            |b| b >= 1.0,
+        )?;
+        check::scalar("StandardNormal", "dim", dim as f64, "must be ≥ 1", |d| {
+            d >= 1.0
+        })?;
+        Ok(Self {
+            batch,
+            dim,
+            device: device.clone(),
+        })
+    }
+}
+
+impl Distribution for StandardNormal {
+    type Value = Tensor<2>;
+
+    fn shape(&self) -> DistShape {
+        DistShape::vector(self.batch, self.dim)
     }
 
-    fn to_vec(t: Tensor<1>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
+    fn device(&self) -> Device {
+        self.device.clone()
     }
 
-    #[test]
-    fn log_prob_matches_scipy() {
-        // SciPy 1.17.1: scipy.stats.norm.logpdf(1.0, 0.5, exp(0.2)) = -1.2027285389591276
-        //              scipy.stats.norm.logpdf(0.0, -1.0, exp(-0.3)) = -1.5299979333999272
-        let dev = Device::flex();
-        let g = DiagGaussian::new(t2(&[0.5, -1.0], 2, &dev), t2(&[0.2, -0.3], 2, &dev));
-        let lp = to_vec(g.log_prob(t2(&[1.0, 0.0], 2, &dev)));
-        let expected = -1.2027285389591276 + -1.5299979333999272;
-        assert!(
-            (lp[0] as f64 - expected).abs() < 1e-5,
-            "{lp:?} vs {expected}"
-        );
+    /// −½‖x‖² − ½·D·ln 2π.
+    fn log_prob(&self, x: Tensor<2>) -> Tensor<1> {
+        (x.square() * (-0.5) - HALF_LN_2PI)
+            .sum_dim(1)
+            .squeeze_dim(1)
     }
 
-    #[test]
-    fn kl_to_standard_normal_closed_form_and_general_kl_agree() {
-        // KL(N(0.3, e^{-0.4}²) ‖ N(0,1)) = ½(0.09 + e^{-0.8} − 1) + 0.4 = 0.1696644820586108
-        // (closed form evaluated with NumPy 2.x in f64)
-        let dev = Device::flex();
-        let g = DiagGaussian::new(t2(&[0.3], 1, &dev), t2(&[-0.4], 1, &dev));
-        let kl = to_vec(g.kl_standard_normal())[0] as f64;
-        assert!((kl - 0.1696644820586108).abs() < 1e-6, "{kl}");
-        let std = DiagGaussian::standard([1, 1], &dev);
-        let kl2 = to_vec(g.kl(&std))[0] as f64;
-        assert!((kl2 - kl).abs() < 1e-6);
+    fn sample(&self, rng: &mut HostRng) -> Tensor<2> {
+        self.sample_noise(rng)
+    }
+}
+
+impl Rsample for StandardNormal {
+    type Noise = Tensor<2>;
+
+    fn sample_noise(&self, rng: &mut HostRng) -> Tensor<2> {
+        noise::standard_normal(rng, [self.batch, self.dim], &self.device)
     }
 
-    #[test]
-    fn kl_between_gaussians_matches_torch() {
-        // KL(N(1, e^{0.5}²) ‖ N(−0.5, e^{−0.2}²)) by numerical integration of p·(log p − log q)
-        // with scipy.integrate.quad (SciPy 1.17.1, epsrel 1e-13) = 2.5059027682687662; the
-        // closed form ln(σ₂/σ₁) + (σ₁² + Δμ²)/(2σ₂²) − ½ gives 2.505902768268766.
-        let expected = 2.5059027682687662;
-        let dev = Device::flex();
-        let p = DiagGaussian::new(t2(&[1.0], 1, &dev), t2(&[0.5], 1, &dev));
-        let q = DiagGaussian::new(t2(&[-0.5], 1, &dev), t2(&[-0.2], 1, &dev));
-        let kl = to_vec(p.kl(&q))[0] as f64;
-        assert!((kl - expected).abs() < 1e-5, "{kl} vs {expected}");
+    fn rsample_from_noise(&self, eps: Tensor<2>) -> Tensor<2> {
+        eps
     }
+}
 
-    #[test]
-    fn kl_matches_monte_carlo() {
-        // E_p[log p − log q] with 200k samples; standard error ≈ 0.003, tolerance 0.02.
-        let dev = Device::flex();
-        dev.seed(11);
-        let n = 200_000;
-        let p = DiagGaussian::new(
-            Tensor::full([n, 2], 0.4, &dev),
-            Tensor::full([n, 2], -0.3, &dev),
-        );
-        let q = DiagGaussian::standard([n, 2], &dev);
-        let z = p.rsample();
-        let mc = (p.log_prob(z.clone()) - q.log_prob(z))
-            .mean()
-            .into_scalar::<f32>() as f64;
-        let exact = to_vec(p.kl_standard_normal().slice([0..1]))[0] as f64;
-        assert!((mc - exact).abs() < 0.02, "mc {mc} exact {exact}");
-    }
-
-    #[test]
-    fn entropy_matches_closed_form() {
-        // scipy.stats.norm(scale=exp(0.7)).entropy() = 2.118938533204673 (SciPy 1.17.1)
-        let dev = Device::flex();
-        let g = DiagGaussian::new(t2(&[3.0], 1, &dev), t2(&[0.7], 1, &dev));
-        let h = to_vec(g.entropy())[0] as f64;
-        assert!((h - 2.118938533204673).abs() < 1e-5, "{h}");
+impl Entropy for StandardNormal {
+    /// ½·D·ln(2πe).
+    fn entropy(&self) -> Tensor<1> {
+        Tensor::full(
+            [self.batch],
+            self.dim as f64 * (HALF_LN_2PI + 0.5),
+            &self.device,
+        )
     }
 }

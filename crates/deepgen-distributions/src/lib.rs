@@ -1,22 +1,34 @@
 //! # deepgen-distributions
 //!
-//! Probability distributions on Burn tensors, for every backend.
+//! Probability distributions on Burn tensors, on every backend.
 //!
-//! Conventions shared by every type here: the **last** dimension of a
-//! parameter tensor is the event dimension; `log_prob` sums over it and
-//! returns one value per batch row (`[B]`). Reparameterised distributions
-//! offer `rsample_from_noise` so callers (and tests) drive sampling with
-//! their own noise; no hidden global RNG state is touched besides Burn's
-//! device RNG in `rsample`.
+//! How the parts fit:
+//! - [`Distribution`] (shapes, `log_prob`, `sample(&mut HostRng)`), [`Rsample`]
+//!   (base noise + differentiable `rsample_from_noise`), [`Entropy`] and
+//!   [`KlDivergence<Q>`] (one impl per analytic pair; [`monte_carlo_kl`] otherwise)
+//!   are the shared API, in `traits`.
+//! - Parameters are rank-2 tensors `[B, E]`: rows are batch elements, columns the
+//!   (flattened) event; [`DistShape`] records batch and event shape, and
+//!   `log_prob` returns `[B]` with the event summed.
+//! - Constructors are checked and return [`Result`] with a [`DistributionError`]
+//!   naming the bad argument.
+//! - Noise is drawn on the host ([`noise`]) from an explicit
+//!   [`HostRng`](deepgen_tensor::rng::HostRng): no hidden global state, and the
+//!   same samples on every backend.
 //!
-//! Current contents (the distributions issue grows this crate):
-//! - [`DiagGaussian`]: diagonal Gaussian parameterised by mean and log σ,
-//!   with analytic KL to another diagonal Gaussian and to N(0, I);
-//! - [`Bernoulli`]: Bernoulli parameterised by logits, with the stable
-//!   log-likelihood that accepts non-binary targets in [0, 1].
+//! Each distribution lives in its own module; `docs/distributions.md` lists them
+//! with their parameterisation and numerical technique.
 
 mod bernoulli;
+mod check;
+mod error;
 mod gaussian;
+pub mod noise;
+mod shape;
+mod traits;
 
 pub use bernoulli::Bernoulli;
-pub use gaussian::DiagGaussian;
+pub use error::{DistributionError, Result};
+pub use gaussian::{DiagGaussian, StandardNormal};
+pub use shape::DistShape;
+pub use traits::{Distribution, Entropy, KlDivergence, Rsample, monte_carlo_kl};
