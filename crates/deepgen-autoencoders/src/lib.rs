@@ -4,9 +4,12 @@
 //!
 //! - [`mlp`]: the configurable MLP used as encoder and decoder;
 //! - [`vae`]: the Gaussian-latent VAE with a Bernoulli decoder and its ELBO terms;
+//! - [`importance`]: importance log-weights, the IWAE bound and the k-sample estimate of
+//!   ln p(x) behind every test NLL;
 //! - [`vae_task`]: the VAE on binarised MNIST-like images as a [`deepgen_train::Task`], so the
 //!   shared loop trains, evaluates (test ELBO in nats) and samples it.
 
+pub mod importance;
 pub mod mlp;
 pub mod vae;
 pub mod vae_task;

@@ -131,3 +131,24 @@ impl Vae {
         self.decode(z).probs()
     }
 }
+
+impl crate::importance::ImportanceSampled for Vae {
+    /// ln p(x|z) + ln N(z; 0, I) − ln q(z|x) with z = μ + σ·ε, ε host-drawn: `[B, k]`.
+    fn log_weights(&self, x: Tensor<2>, k: usize, rng: &mut deepgen_tensor::HostRng) -> Tensor<2> {
+        let [b, d] = x.dims();
+        let l = self.latent_dim;
+        let q = self.encode(x.clone());
+        let rep =
+            |t: Tensor<2>, w: usize| t.unsqueeze_dim::<3>(1).repeat_dim(1, k).reshape([b * k, w]);
+        let qk = DiagGaussian::new(rep(q.mean, l), rep(q.log_std, l))
+            .expect("repeated encoder heads have equal shapes");
+        let eps = deepgen_distributions::noise::standard_normal(rng, [b * k, l], &x.device());
+        let z = qk.rsample_from_noise(eps);
+        let prior = deepgen_distributions::StandardNormal::new(b * k, l, &x.device())
+            .expect("b·k ≥ 1 and latent_dim ≥ 1");
+        let log_pz = prior.log_prob(z.clone());
+        let log_qz = qk.log_prob(z.clone());
+        let log_px = self.decode(z).log_prob(rep(x, d));
+        (log_px + log_pz - log_qz).reshape([b, k])
+    }
+}

@@ -21,17 +21,11 @@ fn t2(v: &[f64], d: usize, dev: &Device) -> Tensor<2> {
 }
 
 fn host(t: Tensor<1>) -> Vec<f64> {
-    t.into_data()
-        .convert::<f64>()
-        .try_to_vec::<f64>()
-        .unwrap()
+    t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap()
 }
 
 fn host2(t: Tensor<2>) -> Vec<f64> {
-    t.into_data()
-        .convert::<f64>()
-        .try_to_vec::<f64>()
-        .unwrap()
+    t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap()
 }
 
 #[test]
@@ -52,8 +46,11 @@ fn gaussian_log_prob_entropy_kl_match_scipy() {
             t2(&[-0.4, 0.1, 0.7], 3, &dev),
         )
         .unwrap();
-        let q = DiagGaussian::new(t2(&[1.0, 0.0, -0.5], 3, &dev), t2(&[0.2, -0.5, 0.0], 3, &dev))
-            .unwrap();
+        let q = DiagGaussian::new(
+            t2(&[1.0, 0.0, -0.5], 3, &dev),
+            t2(&[0.2, -0.5, 0.0], 3, &dev),
+        )
+        .unwrap();
         let kl = host(p.kl_divergence(&q))[0];
         assert!((kl - 6.884646878515957).abs() < 2e-5, "{kl}");
         let h = host(p.entropy())[0];
@@ -88,17 +85,29 @@ fn gaussian_parameterisations_agree() {
 #[test]
 fn checked_constructors_name_the_bad_argument() {
     let dev = Device::flex();
-    let err = DiagGaussian::new(t2(&[0.0, 0.0], 2, &dev), t2(&[0.0, 0.0, 0.0], 3, &dev))
-        .unwrap_err();
+    let err =
+        DiagGaussian::new(t2(&[0.0, 0.0], 2, &dev), t2(&[0.0, 0.0, 0.0], 3, &dev)).unwrap_err();
     assert!(
-        matches!(&err, DistributionError::Shape { argument: "log_std", .. }),
+        matches!(
+            &err,
+            DistributionError::Shape {
+                argument: "log_std",
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("log_std"), "{err}");
-    let err = DiagGaussian::from_scale(t2(&[0.0, 0.0], 2, &dev), t2(&[1.0, -0.5], 2, &dev))
-        .unwrap_err();
+    let err =
+        DiagGaussian::from_scale(t2(&[0.0, 0.0], 2, &dev), t2(&[1.0, -0.5], 2, &dev)).unwrap_err();
     assert!(
-        matches!(&err, DistributionError::InvalidParameter { argument: "scale", .. }),
+        matches!(
+            &err,
+            DistributionError::InvalidParameter {
+                argument: "scale",
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("-0.5"), "{err}");
@@ -208,10 +217,16 @@ fn gaussian_kl_matches_monte_carlo() {
     // integrand ≈ 1.3 → SE ≈ 0.003; tolerance 0.015 (5 SE).
     let dev = Device::flex();
     let n = 4000;
-    let p = DiagGaussian::new(Tensor::full([n, 2], 0.4, &dev), Tensor::full([n, 2], -0.3, &dev))
-        .unwrap();
-    let q = DiagGaussian::new(Tensor::full([n, 2], -0.2, &dev), Tensor::full([n, 2], 0.1, &dev))
-        .unwrap();
+    let p = DiagGaussian::new(
+        Tensor::full([n, 2], 0.4, &dev),
+        Tensor::full([n, 2], -0.3, &dev),
+    )
+    .unwrap();
+    let q = DiagGaussian::new(
+        Tensor::full([n, 2], -0.2, &dev),
+        Tensor::full([n, 2], 0.1, &dev),
+    )
+    .unwrap();
     let mut rng = HostRng::seed_from_u64(11);
     let mc = host(monte_carlo_kl(&p, &q, &mut rng, 50));
     let mc = mc.iter().sum::<f64>() / n as f64;
@@ -241,7 +256,10 @@ fn bernoulli_log_prob_entropy_kl_match_scipy() {
         let s = Bernoulli::new(t2(&[80.0, -80.0], 2, &dev)).unwrap();
         let t = Bernoulli::new(t2(&[-80.0, 80.0], 2, &dev)).unwrap();
         let v = host(s.kl_divergence(&t))[0];
-        assert!(v.is_finite() && (v - 160.0).abs() < 1e-2, "KL = 2 dims × 80 nats: {v}");
+        assert!(
+            v.is_finite() && (v - 160.0).abs() < 1e-2,
+            "KL = 2 dims × 80 nats: {v}"
+        );
         assert!(host(s.entropy())[0].abs() < 1e-6);
     }
 }
