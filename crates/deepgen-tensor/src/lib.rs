@@ -5,7 +5,8 @@
 //!   errors that name the cargo feature to enable;
 //! - [`rng`]: a seedable, checkpointable host RNG;
 //! - [`numerics`]: stable functions Burn lacks (logsumexp, softplus, log1mexp,
-//!   lgamma, digamma) on tensors and on the host in f64;
+//!   lgamma, digamma, log Bessel `ln I_ν` and the von Mises–Fisher
+//!   log-normaliser) on tensors and on the host in f64;
 //! - [`output`]: PNG sample grids, `.npy` files and loss-curve plots.
 //!
 //! Every other deepgen crate builds on these; none of them picks a backend itself.

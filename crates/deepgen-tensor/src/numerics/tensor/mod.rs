@@ -8,7 +8,13 @@
 //!
 //! Accuracy figures are for `f32` tensors (Burn's default float type) and
 //! were measured against the `f64` host versions on a grid.
+//!
+//! Exception: the Bessel / von Mises–Fisher functions ([`log_bessel_i`],
+//! [`vmf_log_normalizer`]) are evaluated on the host in `f64` and attached to
+//! autodiff with an exact-gradient surrogate (one host sync per call; see
+//! their module docs).
 
+mod bessel;
 mod digamma;
 mod expm1;
 mod lgamma;
@@ -16,6 +22,7 @@ mod log1mexp;
 mod logsumexp;
 mod softplus;
 
+pub use bessel::{log_bessel_i, vmf_log_normalizer};
 pub use digamma::digamma;
 pub use expm1::expm1;
 pub use lgamma::lgamma;
