@@ -80,9 +80,14 @@ fn setup(kind: BackendKind) -> (Device, Vae, ModuleOptimizer, Tensor<2>) {
     (ad, model, optim, x)
 }
 
-/// The batch-mean negative ELBO (β = 1).
+/// The batch-mean negative ELBO (β = 1), with ε drawn on the host as in training
+/// (4 096 normals per step, as PyTorch's `randn_like` draws them on its CPU device).
 fn loss(model: &Vae, x: &Tensor<2>) -> Tensor<1> {
-    model.elbo_terms(x.clone()).loss(1.0)
+    thread_local! {
+        static RNG: std::cell::RefCell<deepgen::tensor::HostRng> =
+            std::cell::RefCell::new(deepgen::tensor::HostRng::seed_from_u64(0));
+    }
+    RNG.with(|r| model.elbo_terms(x.clone(), &mut r.borrow_mut()).loss(1.0))
 }
 
 /// Forward and backward: the parameter gradients of the loss.

@@ -4,16 +4,28 @@
 //! cargo run --release --example vae                     # 784-512-256-32, 20 epochs → runs/vae/
 //! cargo run --release --example vae -- --epochs 50 --latent 16 --out runs/vae16
 //! cargo run --release --example vae -- --resume         # continue runs/vae/
+//! # the IWAE paper's network and objective, test NLL with k = 5000:
+//! cargo run --release --example vae -- --hidden 200,200 --latent 50 --activation tanh \
+//!     --batch-size 100 --iw-samples 5 --nll-k 5000 --out runs/iwae5
+//! # remedies for KL vanishing: annealing, free bits, BN-VAE, capacity
+//! cargo run --release --example vae -- --beta cyclical:0:1:2000:0.5
+//! cargo run --release --example vae -- --kl free-bits:0.25
+//! cargo run --release --example vae -- --bn-gamma 0.5
+//! cargo run --release --example vae -- --kl capacity:100 --capacity linear:0:25:20000
 //! ```
 //!
 //! Every epoch reports the test ELBO in nats (on a fixed binarisation of the 10 000 test
 //! images) and writes `samples.png`, `samples.npy`, `metrics.jsonl`, `loss.png` and a checkpoint.
+//! After training, `--nll-k` importance samples per test image estimate the test NLL
+//! −ln p(x) (written with the Fréchet distance to `eval.json`).
 
 use burn::module::Module;
+use burn::nn::activation::ActivationConfig;
 use burn::optim::AdamConfig;
 use clap::Parser;
-use deepgen::autoencoders::VaeConfig;
+use deepgen::autoencoders::importance::IwSettings;
 use deepgen::autoencoders::vae_task::VaeTask;
+use deepgen::autoencoders::{KlControl, LikelihoodConfig, VaeConfig, VaeObjective};
 use deepgen::data::{Binarization, Mnist};
 use deepgen::eval::MnistEvaluator;
 use deepgen::eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
@@ -33,9 +45,37 @@ struct Args {
     /// Encoder hidden widths, comma-separated (the decoder mirrors them).
     #[arg(long, default_value = "512,256", value_delimiter = ',')]
     hidden: Vec<usize>,
-    /// KL weight β: a number or a schedule (e.g. `linear:0:1:5000` for KL annealing).
+    /// Hidden activation: `relu` or `tanh` (the IWAE paper's).
+    #[arg(long, default_value = "relu", value_parser = parse_activation)]
+    activation: ActivationConfig,
+    /// Observation model: `bernoulli`, `gaussian:SIGMA` or `gaussian-learned`.
+    #[arg(long, default_value = "bernoulli")]
+    likelihood: LikelihoodConfig,
+    /// KL weight β: a number or a schedule (e.g. `linear:0:1:5000` for KL annealing,
+    /// `cyclical:0:1:2000:0.5` for cyclical annealing).
     #[arg(long, default_value = "1")]
     beta: Schedule,
+    /// KL treatment: `plain`, `free-bits:LAMBDA` (nats per latent dim) or `capacity:GAMMA`.
+    #[arg(long, default_value = "plain")]
+    kl: KlControl,
+    /// Target KL C in nats for `--kl capacity:GAMMA`: a number or a schedule.
+    #[arg(long, default_value = "0")]
+    capacity: Schedule,
+    /// BN-VAE: batch-normalise the posterior means with this fixed scale γ.
+    #[arg(long)]
+    bn_gamma: Option<f64>,
+    /// Importance samples per training example: 1 = ELBO, k > 1 = the IWAE bound.
+    #[arg(long, default_value_t = 1)]
+    iw_samples: usize,
+    /// Importance samples per test image for the final test NLL (0 skips it).
+    #[arg(long, default_value_t = 100)]
+    nll_k: usize,
+    /// Test images used for the final NLL (default: all).
+    #[arg(long, default_value_t = 10_000)]
+    nll_images: usize,
+    /// Also report the IW test NLL every epoch with this many samples on 1000 test images.
+    #[arg(long, default_value_t = 0)]
+    eval_nll_k: usize,
     /// Training-set binarisation: `dynamic` (fresh draw per batch) or `static` (one fixed draw).
     #[arg(long, default_value = "dynamic")]
     binarization: Binarization,
@@ -65,12 +105,27 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.latent == 0 {
         return Err(TrainError::config("latent", "must be at least 1").into());
     }
+    let objective = VaeObjective {
+        iw_samples: args.iw_samples,
+        kl: args.kl,
+    };
+    objective
+        .validate()
+        .map_err(|e| TrainError::config("kl", e))?;
+    if let Some(g) = args.bn_gamma
+        && !(g.is_finite() && g > 0.0)
+    {
+        return Err(TrainError::config("bn-gamma", format!("must be finite and > 0, got {g}")).into());
+    }
 
     let ad = device.autodiff();
     ad.seed(args.common.seed);
     let config = VaeConfig::new()
         .with_latent_dim(args.latent)
-        .with_hidden(args.hidden.clone());
+        .with_hidden(args.hidden.clone())
+        .with_activation(args.activation.clone())
+        .with_likelihood(args.likelihood.clone())
+        .with_bn_gamma(args.bn_gamma);
     let model = config.init(&ad);
     let mut task = VaeTask::new(
         mnist.train.clone(),
@@ -78,7 +133,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         batch_size,
         args.binarization,
         args.common.seed,
-    );
+    )
+    .with_objective(objective)
+    .with_eval_nll(args.eval_nll_k, 1000);
 
     let trainer = Trainer::new("runs/vae")
         .epochs(20)
@@ -86,6 +143,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .num_samples(100)
         .with_args(&args.common)?
         .weight_schedule("beta", args.beta.clone())
+        .weight_schedule("capacity", args.capacity.clone())
         .plot_metrics(vec!["train_loss".into(), "test_loss".into()])
         .plot_labels("VAE on binarised MNIST: negative ELBO", "nats per image");
     let report = trainer.fit(&mut task, model, AdamConfig::new().init(), &ad)?;
@@ -99,17 +157,42 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         report.epochs_completed
     );
 
+    let model = report.ema_model.unwrap_or(report.model).valid();
+    let plain = ad.clone().without_autodiff();
+    let mut eval_json = vec![format!("\"test_elbo\":{elbo}")];
+    if args.nll_k > 0 {
+        let started = std::time::Instant::now();
+        let settings = IwSettings {
+            k: args.nll_k,
+            ..IwSettings::default()
+        };
+        let nll = task.test_nll(&model, &plain, settings, args.nll_images);
+        println!(
+            "test NLL (importance-weighted, k = {}, {} test images): {:.2} ± {:.2} nats ({:.0} s)",
+            args.nll_k,
+            args.nll_images.min(mnist.test.len()),
+            nll.mean,
+            nll.se,
+            started.elapsed().as_secs_f64()
+        );
+        eval_json.push(format!(
+            "\"test_nll\":{},\"test_nll_se\":{},\"nll_k\":{},\"nll_images\":{}",
+            nll.mean,
+            nll.se,
+            args.nll_k,
+            args.nll_images.min(mnist.test.len())
+        ));
+    }
     if args.fd_samples > 0 {
-        let model = report.ema_model.unwrap_or(report.model).valid();
-        let plain = ad.clone().without_autodiff();
         let evaluator = MnistEvaluator::load_with(&mnist, &evaluator_checkpoint()?, &plain)?;
         let mut images = Vec::with_capacity(args.fd_samples * 784);
         let mut left = args.fd_samples;
+        let mut rng = deepgen::tensor::HostRng::seed_from_u64(args.common.seed ^ 0xFD);
         while left > 0 {
             let n = left.min(1000);
             images.extend(
                 model
-                    .sample_means(n, &plain)
+                    .sample_means(n, &plain, &mut rng)
                     .into_data()
                     .try_to_vec::<f32>()?,
             );
@@ -122,18 +205,27 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             args.fd_samples,
             evaluator.floor()
         );
-        let json = format!(
-            "{{\"fd_samples\":{},\"frechet_to_test\":{fd},\"frechet_floor\":{},\"test_elbo\":{elbo}}}\n",
+        eval_json.push(format!(
+            "\"fd_samples\":{},\"frechet_to_test\":{fd},\"frechet_floor\":{}",
             args.fd_samples,
             evaluator.floor()
-        );
-        write_file_atomic(&trainer.out_dir().join("eval.json"), json.as_bytes())?;
+        ));
     }
+    let json = format!("{{{}}}\n", eval_json.join(","));
+    write_file_atomic(&trainer.out_dir().join("eval.json"), json.as_bytes())?;
     println!(
         "samples, metrics and checkpoints in {}",
         trainer.out_dir().display()
     );
     Ok(())
+}
+
+fn parse_activation(s: &str) -> Result<ActivationConfig, String> {
+    match s {
+        "relu" => Ok(ActivationConfig::Relu),
+        "tanh" => Ok(ActivationConfig::Tanh),
+        _ => Err(format!("unknown activation `{s}`: expected relu or tanh")),
+    }
 }
 
 /// The evaluator's classifier: the committed checkpoint (or `$DEEPGEN_CLASSIFIER`); trained

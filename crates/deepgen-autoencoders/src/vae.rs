@@ -1,14 +1,22 @@
-//! The Gaussian-latent VAE (Kingma & Welling 2014) with MLP encoder and decoder.
+//! The Gaussian-latent VAE (Kingma & Welling 2014) with MLP encoder and decoder,
+//! a choice of observation model, and optional BN on the posterior means (BN-VAE).
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
-use burn::tensor::{Device, Distribution, Tensor};
-use deepgen_distributions::{Bernoulli, DiagGaussian, Distribution as _, Rsample as _};
+use burn::tensor::{Device, Tensor};
+use deepgen_distributions::{
+    DiagGaussian, Distribution as _, Rsample as _, StandardNormal, noise::standard_normal,
+};
+use deepgen_tensor::HostRng;
 
+use crate::likelihood::LikelihoodConfig;
 use crate::mlp::{Mlp, MlpConfig};
+use crate::posterior_bn::PosteriorBatchNorm;
 
-/// Configuration of a [`Vae`]. Defaults: 784-512-256-32 with ReLU (the benchmark network).
+/// Configuration of a [`Vae`]. Defaults: 784-512-256-32 with ReLU and a Bernoulli
+/// decoder (the benchmark network). The IWAE paper's network is
+/// `hidden = [200, 200]`, `latent_dim = 50`, `activation = Tanh`.
 #[derive(Config, Debug)]
 pub struct VaeConfig {
     /// Flattened input size (784 for MNIST).
@@ -23,15 +31,23 @@ pub struct VaeConfig {
     /// Activation of the hidden layers.
     #[config(default = "ActivationConfig::Relu")]
     pub activation: ActivationConfig,
+    /// Observation model p(x | z).
+    #[config(default = "LikelihoodConfig::Bernoulli")]
+    pub likelihood: LikelihoodConfig,
+    /// BN-VAE: fixed scale γ of the batch norm on the posterior means (`None`: no BN).
+    #[config(default = "None")]
+    pub bn_gamma: Option<f64>,
 }
 
-/// Per-example terms of the negative ELBO, in nats (`[B]` each).
+/// Per-example terms of the negative ELBO, in nats.
 #[derive(Debug, Clone)]
 pub struct ElboTerms {
-    /// −log p(x | z) for the sampled z, summed over pixels.
+    /// −ln p(x | z) for the sampled z, summed over pixels, `[B]`.
     pub recon_nll: Tensor<1>,
-    /// KL(q(z | x) ‖ p(z)), summed over latent dimensions.
+    /// KL(q(z | x) ‖ N(0, I)), summed over latent dimensions, `[B]`.
     pub kl: Tensor<1>,
+    /// The KL per latent dimension, `[B, L]` (for free bits and active units).
+    pub kl_per_dim: Tensor<2>,
 }
 
 impl ElboTerms {
@@ -41,47 +57,58 @@ impl ElboTerms {
     }
 }
 
-/// Variational autoencoder: q(z|x) = N(μ(x), diag σ(x)²), p(z) = N(0, I),
-/// p(x|z) = Bernoulli(logits(z)).
+/// Variational autoencoder: q(z|x) = N(μ(x), diag σ(x)²), p(z) = N(0, I), p(x|z)
+/// from [`LikelihoodConfig`].
 ///
-/// The encoder outputs `[μ, log σ]` (log **standard deviation**) in one layer of width
-/// `2 · latent_dim`.
+/// The encoder outputs `[μ, ln σ]` (log **standard deviation**) in one layer of width
+/// `2 · latent_dim`; with BN-VAE, μ passes through [`PosteriorBatchNorm`].
 #[derive(Module, Debug)]
 pub struct Vae {
-    /// x → [μ, log σ].
+    /// x → [μ, ln σ].
     pub encoder: Mlp,
-    /// z → Bernoulli logits.
+    /// z → likelihood parameters.
     pub decoder: Mlp,
+    /// BN-VAE's batch norm on μ, if enabled.
+    pub posterior_bn: Option<PosteriorBatchNorm>,
     /// Latent dimensionality.
     pub latent_dim: usize,
+    /// Observation model (configuration, not saved in records).
+    #[module(skip)]
+    pub likelihood: LikelihoodConfig,
 }
 
 impl VaeConfig {
     /// Initialises the model on `device`.
     ///
     /// # Panics
-    /// If `input_dim` or `latent_dim` is zero (the message names the field).
+    /// If `input_dim` or `latent_dim` is zero, or the likelihood or `bn_gamma` is
+    /// invalid (the message names the field).
     pub fn init(&self, device: &Device) -> Vae {
-        assert!(
-            self.input_dim > 0,
-            "VaeConfig: `input_dim` must be positive"
-        );
-        assert!(
-            self.latent_dim > 0,
-            "VaeConfig: `latent_dim` must be positive"
-        );
+        assert!(self.input_dim > 0, "VaeConfig: `input_dim` must be positive");
+        assert!(self.latent_dim > 0, "VaeConfig: `latent_dim` must be positive");
+        if let Err(e) = self.likelihood.validate() {
+            panic!("VaeConfig: {e}");
+        }
         let encoder = MlpConfig::new(self.input_dim, self.hidden.clone(), 2 * self.latent_dim)
             .with_activation(self.activation.clone())
             .init(device);
         let mut rev = self.hidden.clone();
         rev.reverse();
-        let decoder = MlpConfig::new(self.latent_dim, rev, self.input_dim)
-            .with_activation(self.activation.clone())
-            .init(device);
+        let decoder = MlpConfig::new(
+            self.latent_dim,
+            rev,
+            self.input_dim * self.likelihood.params_per_dim(),
+        )
+        .with_activation(self.activation.clone())
+        .init(device);
         Vae {
             encoder,
             decoder,
+            posterior_bn: self
+                .bn_gamma
+                .map(|g| PosteriorBatchNorm::new(self.latent_dim, g, device)),
             latent_dim: self.latent_dim,
+            likelihood: self.likelihood.clone(),
         }
     }
 }
@@ -94,47 +121,46 @@ impl Vae {
             .chunk(2, 1)
             .try_into()
             .expect("encoder output has 2·latent columns");
+        let mean = match &self.posterior_bn {
+            Some(bn) => bn.forward(mean),
+            None => mean,
+        };
         DiagGaussian::new(mean, log_std).expect("encoder heads have equal shapes")
     }
 
-    /// p(x | z): Bernoulli logits `[B, input_dim]` for `z` of shape `[B, latent_dim]`.
-    pub fn decode(&self, z: Tensor<2>) -> Bernoulli {
-        Bernoulli::new(self.decoder.forward(z)).expect("decoder output is non-empty")
+    /// Decoder output (likelihood parameters) for `z` of shape `[B, latent_dim]`.
+    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
+        self.decoder.forward(z)
     }
 
-    /// The negative-ELBO terms with the reparameterisation noise `eps` (`[B, latent_dim]`).
+    /// ln p(x | z) per row, `[B]`.
+    pub fn log_likelihood(&self, z: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
+        self.likelihood.log_prob(self.decode(z), x)
+    }
+
+    /// The negative-ELBO terms with reparameterisation noise `eps` (`[B, latent_dim]`).
     pub fn elbo_terms_with_noise(&self, x: Tensor<2>, eps: Tensor<2>) -> ElboTerms {
         let q = self.encode(x.clone());
         let z = q.rsample_from_noise(eps);
-        let recon_nll = self.decode(z).log_prob(x).neg();
+        let recon_nll = self.log_likelihood(z, x).neg();
+        let kl_per_dim = q.kl_standard_normal_per_dim();
         ElboTerms {
             recon_nll,
-            kl: q.kl_standard_normal(),
+            kl: kl_per_dim.clone().sum_dim(1).squeeze_dim(1),
+            kl_per_dim,
         }
     }
 
-    /// The negative-ELBO terms with noise from the device RNG.
-    pub fn elbo_terms(&self, x: Tensor<2>) -> ElboTerms {
+    /// The negative-ELBO terms with noise drawn from `rng`.
+    pub fn elbo_terms(&self, x: Tensor<2>, rng: &mut HostRng) -> ElboTerms {
         let [b, _] = x.dims();
-        let eps = Tensor::random(
-            [b, self.latent_dim],
-            Distribution::Normal(0.0, 1.0),
-            &x.device(),
-        );
+        let eps = standard_normal(rng, [b, self.latent_dim], &x.device());
         self.elbo_terms_with_noise(x, eps)
     }
 
-    /// Draws `n` images from the model: the Bernoulli means σ(logits(z)), z ~ N(0, I),
-    /// `[n, input_dim]` in [0, 1].
-    pub fn sample_means(&self, n: usize, device: &Device) -> Tensor<2> {
-        let z = Tensor::random([n, self.latent_dim], Distribution::Normal(0.0, 1.0), device);
-        self.decode(z).probs()
-    }
-}
-
-impl crate::importance::ImportanceSampled for Vae {
-    /// ln p(x|z) + ln N(z; 0, I) − ln q(z|x) with z = μ + σ·ε, ε host-drawn: `[B, k]`.
-    fn log_weights(&self, x: Tensor<2>, k: usize, rng: &mut deepgen_tensor::HostRng) -> Tensor<2> {
+    /// ln w = ln p(x|z) + ln N(z; 0, I) − ln q(z|x) for `k` samples per row, with the
+    /// noise `eps` (`[B·k, L]`, row `b·k + j` is sample j of example b): `[B, k]`.
+    pub fn log_weights_with_noise(&self, x: Tensor<2>, eps: Tensor<2>, k: usize) -> Tensor<2> {
         let [b, d] = x.dims();
         let l = self.latent_dim;
         let q = self.encode(x.clone());
@@ -142,13 +168,33 @@ impl crate::importance::ImportanceSampled for Vae {
             |t: Tensor<2>, w: usize| t.unsqueeze_dim::<3>(1).repeat_dim(1, k).reshape([b * k, w]);
         let qk = DiagGaussian::new(rep(q.mean, l), rep(q.log_std, l))
             .expect("repeated encoder heads have equal shapes");
-        let eps = deepgen_distributions::noise::standard_normal(rng, [b * k, l], &x.device());
         let z = qk.rsample_from_noise(eps);
-        let prior = deepgen_distributions::StandardNormal::new(b * k, l, &x.device())
-            .expect("b·k ≥ 1 and latent_dim ≥ 1");
+        let prior =
+            StandardNormal::new(b * k, l, &x.device()).expect("b·k ≥ 1 and latent_dim ≥ 1");
         let log_pz = prior.log_prob(z.clone());
         let log_qz = qk.log_prob(z.clone());
-        let log_px = self.decode(z).log_prob(rep(x, d));
+        let log_px = self.log_likelihood(z, rep(x, d));
         (log_px + log_pz - log_qz).reshape([b, k])
+    }
+
+    /// Draws `n` images from the model: the likelihood means at z ~ N(0, I),
+    /// `[n, input_dim]` in [0, 1].
+    pub fn sample_means(&self, n: usize, device: &Device, rng: &mut HostRng) -> Tensor<2> {
+        let z = standard_normal(rng, [n, self.latent_dim], device);
+        self.decode_means(z)
+    }
+
+    /// The likelihood means (images in [0, 1]) at latent codes `z`, `[B, input_dim]`.
+    pub fn decode_means(&self, z: Tensor<2>) -> Tensor<2> {
+        self.likelihood.mean(self.decode(z))
+    }
+}
+
+impl crate::importance::ImportanceSampled for Vae {
+    /// [`Vae::log_weights_with_noise`] with noise drawn from `rng`.
+    fn log_weights(&self, x: Tensor<2>, k: usize, rng: &mut HostRng) -> Tensor<2> {
+        let [b, _] = x.dims();
+        let eps = standard_normal(rng, [b * k, self.latent_dim], &x.device());
+        self.log_weights_with_noise(x, eps, k)
     }
 }

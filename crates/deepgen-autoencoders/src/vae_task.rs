@@ -5,6 +5,8 @@ use deepgen_data::{BatchPlan, Binarization, MnistSplit, images_host, images_tens
 use deepgen_tensor::HostRng;
 use deepgen_train::{Samples, StepContext, StepOutput, Task, TrainError};
 
+use crate::importance::{IwSettings, MeanSe, log_likelihood};
+use crate::objective::VaeObjective;
 use crate::vae::Vae;
 
 /// Seed of the fixed binarisation of the test split, so the test ELBO of every epoch (and of
@@ -20,10 +22,15 @@ const EVAL_BATCH: usize = 1000;
 /// - test inputs: the test split statically binarised with [`TEST_BINARIZATION_SEED`], one
 ///   reparameterisation sample per image drawn from a fixed host seed, so epoch-to-epoch
 ///   changes of `test_elbo` are the model's, not the noise's;
-/// - loss weight `"beta"` (default 1) multiplies the KL term (β-VAE / KL annealing).
+///   (grey-level training, `Binarization::None`, evaluates on grey levels);
+/// - the objective ([`VaeObjective`]: β / free bits / capacity, or IWAE with k samples) with
+///   its weights `"beta"` and `"capacity"` from the loop's schedules;
+/// - reparameterisation noise drawn on the host from the loop's RNG (a per-batch seed), so a
+///   run is reproducible and `--resume` continues the same stream.
 ///
-/// Metrics, all in nats per image: `recon` (−log p(x|z)), `kl`, `neg_elbo` (recon + KL, whatever
-/// β is); evaluation adds `test_elbo`, `test_loss` (= −test_elbo), `test_recon`, `test_kl`.
+/// Metrics, all in nats per image: those of [`VaeObjective::step`]; evaluation adds
+/// `test_elbo`, `test_loss` (= −test_elbo), `test_recon`, `test_kl`, and with
+/// [`VaeTask::with_eval_nll`] `test_nll` (importance-weighted, k samples, first n images).
 pub struct VaeTask {
     train: MnistSplit,
     test: MnistSplit,
@@ -31,6 +38,8 @@ pub struct VaeTask {
     binarization: Binarization,
     epoch: Option<(usize, Vec<Vec<usize>>)>,
     seed: u64,
+    objective: VaeObjective,
+    eval_nll: Option<(usize, usize)>,
 }
 
 impl VaeTask {
@@ -54,7 +63,64 @@ impl VaeTask {
             binarization,
             epoch: None,
             seed,
+            objective: VaeObjective::default(),
+            eval_nll: None,
         }
+    }
+
+    /// Sets the training objective.
+    ///
+    /// # Panics
+    /// If the objective is invalid (checked by the example before; see [`VaeObjective::validate`]).
+    pub fn with_objective(mut self, objective: VaeObjective) -> Self {
+        if let Err(e) = objective.validate() {
+            panic!("VaeTask::with_objective: {e}");
+        }
+        self.objective = objective;
+        self
+    }
+
+    /// Also evaluate the importance-weighted test NLL with `k` samples on the first `images`
+    /// test images every epoch (0 images: off).
+    pub fn with_eval_nll(mut self, k: usize, images: usize) -> Self {
+        self.eval_nll = (k > 0 && images > 0).then_some((k, images.min(self.test.len())));
+        self
+    }
+
+    /// How test inputs are made: grey levels if training uses grey levels, otherwise the fixed
+    /// binarisation with [`TEST_BINARIZATION_SEED`].
+    pub fn test_binarization(&self) -> Binarization {
+        match self.binarization {
+            Binarization::None => Binarization::None,
+            _ => Binarization::Static {
+                seed: TEST_BINARIZATION_SEED,
+            },
+        }
+    }
+
+    /// Importance-weighted test NLL −ln p̂(x) (nats per image, mean ± SE over images) of the
+    /// first `images` test images with `settings.k` samples each; seeded, so repeatable.
+    pub fn test_nll(
+        &self,
+        model: &Vae,
+        device: &Device,
+        settings: IwSettings,
+        images: usize,
+    ) -> MeanSe {
+        let n = images.min(self.test.len());
+        let d = self.test.pixels();
+        let bin = self.test_binarization();
+        let mut unused = HostRng::seed_from_u64(0);
+        let mut rng = HostRng::seed_from_u64(self.seed ^ 0x1A5E_11DE);
+        let rows = (settings.max_rows_times_samples / settings.k).clamp(1, 100);
+        let idx: Vec<usize> = (0..n).collect();
+        let mut nll = Vec::with_capacity(n);
+        for chunk in idx.chunks(rows) {
+            let x = images_host(&self.test, chunk, bin, &mut unused);
+            let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), device);
+            nll.extend(log_likelihood(model, x, settings, &mut rng).iter().map(|v| -v));
+        }
+        MeanSe::of(&nll)
     }
 
     fn batches(&mut self, epoch: usize) -> &Vec<Vec<usize>> {
@@ -68,9 +134,7 @@ impl VaeTask {
     pub fn test_terms(&self, model: &Vae, device: &Device) -> (f64, f64) {
         let n = self.test.len();
         let d = self.test.pixels();
-        let bin = Binarization::Static {
-            seed: TEST_BINARIZATION_SEED,
-        };
+        let bin = self.test_binarization();
         let mut unused = HostRng::seed_from_u64(0);
         let mut noise = HostRng::seed_from_u64(self.seed ^ 0xE7A1);
         let (mut recon, mut kl) = (0.0f64, 0.0f64);
@@ -93,10 +157,12 @@ impl VaeTask {
     }
 }
 
-/// A training batch: `[B, D]` inputs.
+/// A training batch: `[B, D]` inputs and the seed of its reparameterisation noise.
 pub struct VaeBatch {
-    /// Binarised images, `[B, D]`.
+    /// Model inputs in [0, 1], `[B, D]`.
     pub x: Tensor<2>,
+    /// Seed of the host RNG that draws ε (`[B·k, L]`).
+    pub noise_seed: u64,
 }
 
 impl Task for VaeTask {
@@ -118,6 +184,7 @@ impl Task for VaeTask {
         let idx = self.batches(epoch)[index].clone();
         VaeBatch {
             x: images_tensor(&self.train, &idx, bin, rng, device),
+            noise_seed: rng.next_u64(),
         }
     }
 
@@ -126,24 +193,33 @@ impl Task for VaeTask {
     }
 
     fn loss(&self, model: &Vae, batch: VaeBatch, ctx: &StepContext) -> StepOutput {
-        let beta = ctx.weight_or("beta", 1.0);
-        let terms = model.elbo_terms(batch.x);
-        let recon = terms.recon_nll.clone().mean().detach();
-        let kl = terms.kl.clone().mean().detach();
-        StepOutput::new(terms.loss(beta))
-            .with_metric("recon", recon.clone())
-            .with_metric("kl", kl.clone())
-            .with_metric("neg_elbo", recon + kl)
+        let [b, _] = batch.x.dims();
+        let k = self.objective.iw_samples;
+        let mut rng = HostRng::seed_from_u64(batch.noise_seed);
+        let eps = deepgen_distributions::noise::standard_normal(
+            &mut rng,
+            [b * k, model.latent_dim],
+            &batch.x.device(),
+        );
+        self.objective.step(model, batch.x, eps, ctx)
     }
 
     fn evaluate(&mut self, model: &Vae, device: &Device) -> Result<Vec<(String, f64)>, TrainError> {
         let (recon, kl) = self.test_terms(model, device);
-        Ok(vec![
+        let mut out = vec![
             ("test_elbo".into(), -(recon + kl)),
             ("test_loss".into(), recon + kl),
             ("test_recon".into(), recon),
             ("test_kl".into(), kl),
-        ])
+        ];
+        if let Some((k, images)) = self.eval_nll {
+            let settings = IwSettings {
+                k,
+                ..IwSettings::default()
+            };
+            out.push(("test_nll".into(), self.test_nll(model, device, settings, images).mean));
+        }
+        Ok(out)
     }
 
     fn sample(
@@ -156,7 +232,7 @@ impl Task for VaeTask {
             return Ok(None);
         }
         let data: Vec<f32> = model
-            .sample_means(n, device)
+            .sample_means(n, device, &mut HostRng::seed_from_u64(self.seed ^ 0x5A3B_1E5))
             .into_data()
             .try_to_vec()
             .map_err(|e| {

@@ -1,0 +1,131 @@
+//! Observation models p(x | z): what a decoder's output parameterises.
+//!
+//! Every variant takes data `x` in `[0, 1]` (binarised bits or grey levels) as
+//! the tasks produce it and maps it to its own domain; `log_prob` is in nats
+//! per image (summed over pixels). Discrete likelihoods (Bernoulli on bits,
+//! the discretised logistic on 256 levels) give probabilities ≤ 1, so their
+//! nats are comparable to the literature's; continuous densities on [0, 1]
+//! (continuous Bernoulli, Gaussians) give densities that can exceed 1 and are
+//! not comparable with discrete likelihoods.
+
+use std::str::FromStr;
+
+use burn::config::Config;
+use burn::tensor::Tensor;
+use burn::tensor::activation::{sigmoid, softplus};
+use deepgen_distributions::{Bernoulli, DiagGaussian, Distribution as _};
+
+/// Floor of a learned Gaussian's σ (ln σ ≥ ln 0.01): without it the density of
+/// saturated MNIST pixels (exactly 0 or 1) grows without bound as σ → 0.
+pub const GAUSSIAN_MIN_LOG_STD: f64 = -4.605_170_185_988_091;
+
+/// The decoder's observation model.
+#[derive(Config, Debug, PartialEq)]
+pub enum LikelihoodConfig {
+    /// Bernoulli with logits (one output per pixel); for grey levels this is the
+    /// usual (unnormalised) binary cross-entropy.
+    Bernoulli,
+    /// Gaussian with the decoder predicting the mean and a fixed σ = `std` for every pixel.
+    GaussianFixed {
+        /// The fixed standard deviation σ > 0.
+        std: f64,
+    },
+    /// Gaussian with the decoder predicting mean and ln σ per pixel (two outputs per
+    /// pixel), ln σ = ln 0.01 + softplus(raw − ln 0.01) ≥ ln 0.01.
+    GaussianLearned,
+}
+
+impl LikelihoodConfig {
+    /// Decoder outputs per pixel.
+    pub fn params_per_dim(&self) -> usize {
+        match self {
+            Self::Bernoulli | Self::GaussianFixed { .. } => 1,
+            Self::GaussianLearned => 2,
+        }
+    }
+
+    /// Checks the parameters (σ > 0 …); the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::GaussianFixed { std } if !(std.is_finite() && *std > 0.0) => {
+                Err(format!("likelihood `gaussian:{std}`: σ must be finite and > 0"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// ln p(x | decoder output) per image, `[B]`; `out` is `[B, params_per_dim·D]`,
+    /// `x` is `[B, D]` in [0, 1].
+    pub fn log_prob(&self, out: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
+        match self {
+            Self::Bernoulli => Bernoulli::new(out)
+                .expect("decoder output is non-empty")
+                .log_prob(x),
+            Self::GaussianFixed { std } => {
+                let log_std = out.zeros_like() + std.ln();
+                DiagGaussian::new(out, log_std)
+                    .expect("equal shapes")
+                    .log_prob(x)
+            }
+            Self::GaussianLearned => {
+                let (mean, log_std) = split_gaussian(out);
+                DiagGaussian::new(mean, log_std)
+                    .expect("equal shapes")
+                    .log_prob(x)
+            }
+        }
+    }
+
+    /// The mean image in [0, 1] (Gaussian means clamped), `[B, D]`.
+    pub fn mean(&self, out: Tensor<2>) -> Tensor<2> {
+        match self {
+            Self::Bernoulli => sigmoid(out),
+            Self::GaussianFixed { .. } => out.clamp(0.0, 1.0),
+            Self::GaussianLearned => split_gaussian(out).0.clamp(0.0, 1.0),
+        }
+    }
+}
+
+fn split_gaussian(out: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let [mean, raw]: [Tensor<2>; 2] = out
+        .chunk(2, 1)
+        .try_into()
+        .expect("GaussianLearned decoder has 2·D outputs");
+    let log_std = softplus(raw - GAUSSIAN_MIN_LOG_STD, 1.0) + GAUSSIAN_MIN_LOG_STD;
+    (mean, log_std)
+}
+
+impl LikelihoodConfig {
+    /// The command-line spelling (inverse of `FromStr`), e.g. `gaussian:0.1`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Bernoulli => "bernoulli".into(),
+            Self::GaussianFixed { std } => format!("gaussian:{std}"),
+            Self::GaussianLearned => "gaussian-learned".into(),
+        }
+    }
+}
+
+impl FromStr for LikelihoodConfig {
+    type Err = String;
+
+    /// `bernoulli`, `gaussian:SIGMA`, `gaussian-learned`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parsed = match s.split_once(':') {
+            None if s == "bernoulli" => Self::Bernoulli,
+            None if s == "gaussian-learned" => Self::GaussianLearned,
+            Some(("gaussian", v)) => Self::GaussianFixed {
+                std: v
+                    .parse()
+                    .map_err(|_| format!("likelihood `{s}`: `{v}` is not a number"))?,
+            },
+            _ => {
+                return Err(format!(
+                    "unknown likelihood `{s}`: expected bernoulli, gaussian:SIGMA or gaussian-learned"
+                ));
+            }
+        };
+        parsed.validate()?;
+        Ok(parsed)
+    }
+}
