@@ -32,3 +32,11 @@ pub use error::{DistributionError, Result};
 pub use gaussian::{DiagGaussian, StandardNormal};
 pub use shape::DistShape;
 pub use traits::{Distribution, Entropy, KlDivergence, Rsample, monte_carlo_kl};
+
+mod categorical;
+mod concrete;
+mod gumbel;
+
+pub use categorical::Categorical;
+pub use concrete::{Concrete, GumbelSoftmax};
+pub use gumbel::{EULER_GAMMA, Gumbel};

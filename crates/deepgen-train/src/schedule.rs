@@ -25,6 +25,7 @@
 //! | `linear:START:END:WARMUP_STEPS`, e.g. `linear:0:1:10000` | [`Schedule::LinearWarmup`] |
 //! | `cosine:BASE:MIN:WARMUP_STEPS:TOTAL_STEPS`, e.g. `cosine:1e-3:1e-5:500:100000` | [`Schedule::Cosine`] |
 //! | `cyclical:MIN:MAX:PERIOD:RATIO`, e.g. `cyclical:0:1:10000:0.5` | [`Schedule::Cyclical`] |
+//! | `exp:START:RATE:MIN`, e.g. `exp:1:1e-4:0.5` | [`Schedule::Exponential`] |
 //!
 //! Parsing validates the result with [`Schedule::validate`].
 
@@ -36,7 +37,8 @@ use std::str::FromStr;
 pub const SCHEDULE_SYNTAX: &str = "expected one of: `VALUE` or `constant:VALUE` (e.g. `0.001`), \
 `linear:START:END:WARMUP_STEPS` (e.g. `linear:0:1:10000`), \
 `cosine:BASE:MIN:WARMUP_STEPS:TOTAL_STEPS` (e.g. `cosine:1e-3:1e-5:500:100000`), \
-`cyclical:MIN:MAX:PERIOD:RATIO` (e.g. `cyclical:0:1:10000:0.5`)";
+`cyclical:MIN:MAX:PERIOD:RATIO` (e.g. `cyclical:0:1:10000:0.5`), \
+`exp:START:RATE:MIN` (e.g. `exp:1:1e-4:0.5`)";
 
 /// A value that changes with the global optimizer step (see the [module docs](self)).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -92,6 +94,23 @@ pub enum Schedule {
         /// Fraction of each period spent rising, in `(0, 1]`.
         ratio: f64,
     },
+    /// Exponential decay with a floor: `value = max(min, start·exp(−rate·step))`.
+    ///
+    /// The temperature annealing of the Gumbel-softmax (Jang et al., 2017,
+    /// "Categorical Reparameterization with Gumbel-Softmax", §4.1:
+    /// `τ = max(0.5, exp(−r t))` with `r ∈ {1e-5, 1e-4}`, i.e. `exp:1:1e-4:0.5`).
+    /// Jang et al. refresh τ only every 500 steps; this schedule is evaluated at
+    /// every step (the caller may pass `step − step % 500` to reproduce that).
+    /// The decay starts at `start` (step 0) and reaches `min` at
+    /// `step = ln(start/min)/rate`; `rate == 0` keeps `max(min, start)`.
+    Exponential {
+        /// Value at step 0 (before the floor is applied).
+        start: f64,
+        /// Decay rate per step; must be ≥ 0.
+        rate: f64,
+        /// Floor, reached after `ln(start/min)/rate` steps and kept afterwards.
+        min: f64,
+    },
 }
 
 /// Why a [`Schedule`] is invalid or could not be parsed.
@@ -126,6 +145,12 @@ pub enum ScheduleError {
         total_steps: u64,
         /// The warm-up length it must not undercut.
         warmup_steps: u64,
+    },
+    /// `Exponential { rate < 0 }`.
+    #[error("schedule field `rate` is {rate}, but it must be ≥ 0 (an exponential schedule decays)")]
+    NegativeRate {
+        /// The offending rate.
+        rate: f64,
     },
     /// `Cosine { total_steps: 0 }`.
     #[error("schedule field `total_steps` is 0; a cosine schedule needs at least 1 step")]
@@ -191,6 +216,9 @@ impl Schedule {
                     max
                 }
             }
+            Schedule::Exponential { start, rate, min } => {
+                (start * (-rate * step as f64).exp()).max(min)
+            }
         }
     }
 
@@ -245,6 +273,15 @@ impl Schedule {
                 }
                 Ok(())
             }
+            Schedule::Exponential { start, rate, min } => {
+                finite("start", start)?;
+                finite("rate", rate)?;
+                finite("min", min)?;
+                if rate < 0.0 {
+                    return Err(ScheduleError::NegativeRate { rate });
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -272,6 +309,7 @@ impl fmt::Display for Schedule {
                 period,
                 ratio,
             } => write!(f, "cyclical:{min}:{max}:{period}:{ratio}"),
+            Schedule::Exponential { start, rate, min } => write!(f, "exp:{start}:{rate}:{min}"),
         }
     }
 }
@@ -343,6 +381,14 @@ impl FromStr for Schedule {
                     ratio: num("RATIO", parts[4])?,
                 }
             }
+            "exp" | "exponential" => {
+                arity("exp", &["START", "RATE", "MIN"])?;
+                Schedule::Exponential {
+                    start: num("START", parts[1])?,
+                    rate: num("RATE", parts[2])?,
+                    min: num("MIN", parts[3])?,
+                }
+            }
             first if parts.len() == 1 => match first.parse::<f64>() {
                 Ok(v) => Schedule::Constant(v),
                 Err(_) => {
@@ -353,7 +399,7 @@ impl FromStr for Schedule {
             },
             kind => {
                 return Err(err(format!(
-                    "unknown schedule kind `{kind}` (known: constant, linear, cosine, cyclical)"
+                    "unknown schedule kind `{kind}` (known: constant, linear, cosine, cyclical, exp)"
                 )));
             }
         };
@@ -387,5 +433,84 @@ mod tests {
         assert_eq!(parse_steps("1.5"), None);
         assert_eq!(parse_steps("-3"), None);
         assert_eq!(parse_steps("abc"), None);
+    }
+
+    #[test]
+    fn exponential_values_match_the_closed_form() {
+        // Reference values from Python 3 `math`: max(min, start*math.exp(-rate*s)).
+        let s: Schedule = "exp:1:1e-4:0.5".parse().unwrap();
+        assert_eq!(
+            s,
+            Schedule::Exponential {
+                start: 1.0,
+                rate: 1e-4,
+                min: 0.5
+            }
+        );
+        let reference = [
+            (0, 1.0),
+            (1, 0.9999000049998333),
+            (1_000, 0.9048374180359595),
+            (5_000, 0.6065306597126334),
+            (6_931, 0.5000235908364827), // just above the floor: ln 2 / 1e-4 = 6931.47
+            (6_932, 0.5),
+            (10_000, 0.5),
+            (u64::MAX, 0.5),
+        ];
+        for (step, want) in reference {
+            let got = s.value(step);
+            assert!(
+                (got - want).abs() <= 1e-15 * want,
+                "step {step}: got {got}, want {want}"
+            );
+        }
+        // Non-increasing in the step.
+        let v: Vec<f64> = (0..20_000).step_by(97).map(|t| s.value(t)).collect();
+        assert!(v.windows(2).all(|w| w[1] <= w[0]));
+        // rate 0: constant max(min, start).
+        let flat = Schedule::Exponential {
+            start: 2.0,
+            rate: 0.0,
+            min: 0.5,
+        };
+        assert_eq!(flat.value(123_456), 2.0);
+    }
+
+    #[test]
+    fn exponential_parses_prints_and_validates() {
+        for text in [
+            "exp:1:1e-4:0.5",
+            "exponential:1:0.0001:0.5",
+            " EXP : 1 : 1e-4 : 0.5 ",
+        ] {
+            let s: Schedule = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(s.to_string(), "exp:1:0.0001:0.5");
+            assert_eq!(s.to_string().parse::<Schedule>().unwrap(), s);
+        }
+        assert_eq!(
+            "exp:1:-1e-4:0.5".parse::<Schedule>(),
+            Err(ScheduleError::NegativeRate { rate: -1e-4 })
+        );
+        assert!(matches!(
+            "exp:1:inf:0.5".parse::<Schedule>(),
+            Err(ScheduleError::NonFinite { field: "rate", .. })
+        ));
+        match "exp:1:1e-4".parse::<Schedule>() {
+            Err(ScheduleError::Parse { reason, .. }) => {
+                assert!(reason.contains("START:RATE:MIN"), "{reason}")
+            }
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+        assert!(SCHEDULE_SYNTAX.contains("exp:START:RATE:MIN"));
+        let json = serde_json::to_string(&Schedule::Exponential {
+            start: 1.0,
+            rate: 1e-5,
+            min: 0.5,
+        })
+        .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Schedule>(&json).unwrap().value(0),
+            1.0
+        );
     }
 }
