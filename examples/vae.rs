@@ -24,6 +24,7 @@ use burn::nn::activation::ActivationConfig;
 use burn::optim::AdamConfig;
 use clap::Parser;
 use deepgen::autoencoders::importance::IwSettings;
+use deepgen::autoencoders::latent_report::write_latent_report;
 use deepgen::autoencoders::vae_task::VaeTask;
 use deepgen::autoencoders::{KlControl, LikelihoodConfig, VaeConfig, VaeObjective};
 use deepgen::data::{Binarization, Mnist};
@@ -115,7 +116,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(g) = args.bn_gamma
         && !(g.is_finite() && g > 0.0)
     {
-        return Err(TrainError::config("bn-gamma", format!("must be finite and > 0, got {g}")).into());
+        return Err(
+            TrainError::config("bn-gamma", format!("must be finite and > 0, got {g}")).into(),
+        );
     }
 
     let ad = device.autodiff();
@@ -183,6 +186,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             args.nll_images.min(mnist.test.len())
         ));
     }
+    let au = write_latent_report(
+        &model,
+        task.test_inputs(mnist.test.len(), &plain),
+        [1, mnist.test.rows, mnist.test.cols],
+        trainer.out_dir(),
+    )?;
+    println!(
+        "active units (Cov_x E[z|x] > 0.01): {} of {}; reconstructions.png, interpolation.png, \
+         traversal.png written",
+        au.active, args.latent
+    );
+    eval_json.push(format!("\"active_units\":{}", au.active));
     if args.fd_samples > 0 {
         let evaluator = MnistEvaluator::load_with(&mnist, &evaluator_checkpoint()?, &plain)?;
         let mut images = Vec::with_capacity(args.fd_samples * 784);

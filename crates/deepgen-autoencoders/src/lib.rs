@@ -9,10 +9,16 @@
 //! - [`objective`]: ELBO with β, free bits or capacity control, and the IWAE bound;
 //! - [`importance`]: importance log-weights, the IWAE bound and the k-sample estimate of
 //!   ln p(x) behind every test NLL;
+//! - [`latent_tools`]: reconstructions, linear/spherical interpolation, traversals and
+//!   active units for any model with a deterministic code ([`latent_tools::LatentCodec`]);
+//! - [`latent_report`]: writes reconstruction / interpolation / traversal grids and returns
+//!   the active units — what every VAE example ends with;
 //! - [`vae_task`]: the VAE on binarised MNIST-like images as a [`deepgen_train::Task`], so the
 //!   shared loop trains, evaluates (test ELBO in nats) and samples it.
 
 pub mod importance;
+pub mod latent_report;
+pub mod latent_tools;
 pub mod likelihood;
 pub mod mlp;
 pub mod objective;
@@ -20,8 +26,8 @@ pub mod posterior_bn;
 pub mod vae;
 pub mod vae_task;
 
-pub use mlp::{Mlp, MlpConfig};
 pub use likelihood::LikelihoodConfig;
+pub use mlp::{Mlp, MlpConfig};
 pub use objective::{KlControl, VaeObjective};
 pub use posterior_bn::PosteriorBatchNorm;
 pub use vae::{ElboTerms, Vae, VaeConfig};

@@ -47,9 +47,9 @@ impl LikelihoodConfig {
     /// Checks the parameters (σ > 0 …); the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            Self::GaussianFixed { std } if !(std.is_finite() && *std > 0.0) => {
-                Err(format!("likelihood `gaussian:{std}`: σ must be finite and > 0"))
-            }
+            Self::GaussianFixed { std } if !(std.is_finite() && *std > 0.0) => Err(format!(
+                "likelihood `gaussian:{std}`: σ must be finite and > 0"
+            )),
             _ => Ok(()),
         }
     }

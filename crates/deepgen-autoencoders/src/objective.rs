@@ -70,9 +70,9 @@ impl VaeObjective {
             KlControl::FreeBits { lambda } if !(lambda.is_finite() && lambda >= 0.0) => {
                 Err(format!("`free-bits` must be finite and ≥ 0, got {lambda}"))
             }
-            KlControl::Capacity { gamma } if !(gamma.is_finite() && gamma > 0.0) => {
-                Err(format!("`capacity-gamma` must be finite and > 0, got {gamma}"))
-            }
+            KlControl::Capacity { gamma } if !(gamma.is_finite() && gamma > 0.0) => Err(format!(
+                "`capacity-gamma` must be finite and > 0, got {gamma}"
+            )),
             _ => Ok(()),
         }
     }
@@ -100,7 +100,10 @@ impl VaeObjective {
             KlControl::FreeBits { lambda } => {
                 let per_dim = terms.kl_per_dim.clone().mean_dim(0).squeeze_dim::<1>(0);
                 let fb = per_dim.clamp_min(lambda).sum();
-                (recon.clone() + fb.clone() * beta, vec![("kl_free_bits", fb.detach())])
+                (
+                    recon.clone() + fb.clone() * beta,
+                    vec![("kl_free_bits", fb.detach())],
+                )
             }
             KlControl::Capacity { gamma } => {
                 let c = ctx.weight_or("capacity", 0.0);

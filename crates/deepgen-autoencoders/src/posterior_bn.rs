@@ -34,7 +34,10 @@ impl PosteriorBatchNorm {
     /// # Panics
     /// If `gamma` is not finite and positive or `latent_dim` is 0.
     pub fn new(latent_dim: usize, gamma: f64, device: &Device) -> Self {
-        assert!(latent_dim > 0, "PosteriorBatchNorm: `latent_dim` must be positive");
+        assert!(
+            latent_dim > 0,
+            "PosteriorBatchNorm: `latent_dim` must be positive"
+        );
         assert!(
             gamma.is_finite() && gamma > 0.0,
             "PosteriorBatchNorm: `gamma` must be finite and > 0, got {gamma}"
@@ -55,7 +58,8 @@ impl PosteriorBatchNorm {
         let [_, l] = mu.dims();
         let gamma = Tensor::<1>::full([l], self.gamma, &device);
         if device.is_autodiff() {
-            let r = burn::tensor::module::batch_norm_train(mu, gamma, self.beta.val(), self.epsilon);
+            let r =
+                burn::tensor::module::batch_norm_train(mu, gamma, self.beta.val(), self.epsilon);
             let m = self.running_mean.value_sync().to_device(&device);
             let v = self.running_var.value_sync().to_device(&device);
             self.running_mean

@@ -84,8 +84,14 @@ impl VaeConfig {
     /// If `input_dim` or `latent_dim` is zero, or the likelihood or `bn_gamma` is
     /// invalid (the message names the field).
     pub fn init(&self, device: &Device) -> Vae {
-        assert!(self.input_dim > 0, "VaeConfig: `input_dim` must be positive");
-        assert!(self.latent_dim > 0, "VaeConfig: `latent_dim` must be positive");
+        assert!(
+            self.input_dim > 0,
+            "VaeConfig: `input_dim` must be positive"
+        );
+        assert!(
+            self.latent_dim > 0,
+            "VaeConfig: `latent_dim` must be positive"
+        );
         if let Err(e) = self.likelihood.validate() {
             panic!("VaeConfig: {e}");
         }
@@ -169,8 +175,7 @@ impl Vae {
         let qk = DiagGaussian::new(rep(q.mean, l), rep(q.log_std, l))
             .expect("repeated encoder heads have equal shapes");
         let z = qk.rsample_from_noise(eps);
-        let prior =
-            StandardNormal::new(b * k, l, &x.device()).expect("b·k ≥ 1 and latent_dim ≥ 1");
+        let prior = StandardNormal::new(b * k, l, &x.device()).expect("b·k ≥ 1 and latent_dim ≥ 1");
         let log_pz = prior.log_prob(z.clone());
         let log_qz = qk.log_prob(z.clone());
         let log_px = self.log_likelihood(z, rep(x, d));

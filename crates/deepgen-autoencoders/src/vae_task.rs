@@ -98,6 +98,19 @@ impl VaeTask {
         }
     }
 
+    /// The first `n` test images as model inputs (test binarisation), `[n, D]`.
+    pub fn test_inputs(&self, n: usize, device: &Device) -> Tensor<2> {
+        let n = n.min(self.test.len());
+        let idx: Vec<usize> = (0..n).collect();
+        let x = images_host(
+            &self.test,
+            &idx,
+            self.test_binarization(),
+            &mut HostRng::seed_from_u64(0),
+        );
+        Tensor::from_data(TensorData::new(x, [n, self.test.pixels()]), device)
+    }
+
     /// Importance-weighted test NLL −ln p̂(x) (nats per image, mean ± SE over images) of the
     /// first `images` test images with `settings.k` samples each; seeded, so repeatable.
     pub fn test_nll(
@@ -118,7 +131,11 @@ impl VaeTask {
         for chunk in idx.chunks(rows) {
             let x = images_host(&self.test, chunk, bin, &mut unused);
             let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), device);
-            nll.extend(log_likelihood(model, x, settings, &mut rng).iter().map(|v| -v));
+            nll.extend(
+                log_likelihood(model, x, settings, &mut rng)
+                    .iter()
+                    .map(|v| -v),
+            );
         }
         MeanSe::of(&nll)
     }
@@ -217,7 +234,10 @@ impl Task for VaeTask {
                 k,
                 ..IwSettings::default()
             };
-            out.push(("test_nll".into(), self.test_nll(model, device, settings, images).mean));
+            out.push((
+                "test_nll".into(),
+                self.test_nll(model, device, settings, images).mean,
+            ));
         }
         Ok(out)
     }
@@ -232,7 +252,11 @@ impl Task for VaeTask {
             return Ok(None);
         }
         let data: Vec<f32> = model
-            .sample_means(n, device, &mut HostRng::seed_from_u64(self.seed ^ 0x5A3B_1E5))
+            .sample_means(
+                n,
+                device,
+                &mut HostRng::seed_from_u64(self.seed ^ 0x5A3B_1E5),
+            )
             .into_data()
             .try_to_vec()
             .map_err(|e| {

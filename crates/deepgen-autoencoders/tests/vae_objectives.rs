@@ -45,7 +45,9 @@ fn small() -> VaeConfig {
 }
 
 fn data(b: usize, d: usize, dev: &Device) -> Tensor<2> {
-    let v: Vec<f32> = (0..b * d).map(|i| ((i * 7 + 3) % 5 < 2) as u8 as f32).collect();
+    let v: Vec<f32> = (0..b * d)
+        .map(|i| ((i * 7 + 3) % 5 < 2) as u8 as f32)
+        .collect();
     Tensor::from_data(TensorData::new(v, [b, d]), dev)
 }
 
@@ -84,13 +86,13 @@ fn beta_free_bits_and_capacity_losses_match_hand_computation() {
     let dev = Device::flex();
     let vae = model(small(), &dev);
     let x = data(4, 6, &dev);
-    let eps = deepgen_distributions::noise::standard_normal(
-        &mut HostRng::seed_from_u64(1),
-        [4, 3],
-        &dev,
-    );
+    let eps =
+        deepgen_distributions::noise::standard_normal(&mut HostRng::seed_from_u64(1), [4, 3], &dev);
     let terms = vae.elbo_terms_with_noise(x.clone(), eps.clone());
-    let recon = host2(terms.recon_nll.clone().unsqueeze_dim(1)).iter().sum::<f64>() / 4.0;
+    let recon = host2(terms.recon_nll.clone().unsqueeze_dim(1))
+        .iter()
+        .sum::<f64>()
+        / 4.0;
     let kl_dim = host2(terms.kl_per_dim.clone());
     let kl = kl_dim.iter().sum::<f64>() / 4.0;
 
@@ -149,9 +151,20 @@ fn free_bits_stops_the_kl_gradient_of_dimensions_below_lambda() {
     );
     let no_kl = grad_of(VaeObjective::default(), &[("beta", 0.0)]);
     let with_kl = grad_of(VaeObjective::default(), &[("beta", 1.0)]);
-    let diff = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
-    assert!(diff(&free, &no_kl) < 1e-6, "free bits above every KL must cut the KL gradient");
-    assert!(diff(&with_kl, &no_kl) > 1e-3, "the KL gradient itself is not zero");
+    let diff = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
+    };
+    assert!(
+        diff(&free, &no_kl) < 1e-6,
+        "free bits above every KL must cut the KL gradient"
+    );
+    assert!(
+        diff(&with_kl, &no_kl) > 1e-3,
+        "the KL gradient itself is not zero"
+    );
 }
 
 #[test]
@@ -213,7 +226,10 @@ fn bn_vae_bounds_the_batch_kl_from_below() {
     for j in 0..3 {
         let m = (0..16).map(|b| mu[b * 3 + j]).sum::<f64>() / 16.0;
         let v = (0..16).map(|b| (mu[b * 3 + j] - m).powi(2)).sum::<f64>() / 16.0;
-        assert!((v - gamma * gamma).abs() < 1e-3, "dim {j}: batch variance {v}");
+        assert!(
+            (v - gamma * gamma).abs() < 1e-3,
+            "dim {j}: batch variance {v}"
+        );
     }
 }
 
@@ -244,8 +260,21 @@ fn gaussian_likelihoods_match_the_formula_and_parse() {
         .sum();
     assert!((lp - exp).abs() < 1e-4, "{lp} vs {exp}");
     assert_eq!("gaussian:0.1".parse::<LikelihoodConfig>().unwrap(), fixed);
-    assert_eq!("gaussian-learned".parse::<LikelihoodConfig>().unwrap(), learned);
-    assert!("gaussian:-1".parse::<LikelihoodConfig>().unwrap_err().contains("σ"));
-    assert!("poisson".parse::<LikelihoodConfig>().unwrap_err().contains("poisson"));
+    assert_eq!(
+        "gaussian-learned".parse::<LikelihoodConfig>().unwrap(),
+        learned
+    );
+    assert!(
+        "gaussian:-1"
+            .parse::<LikelihoodConfig>()
+            .unwrap_err()
+            .contains("σ")
+    );
+    assert!(
+        "poisson"
+            .parse::<LikelihoodConfig>()
+            .unwrap_err()
+            .contains("poisson")
+    );
     assert_eq!(fixed.label().parse::<LikelihoodConfig>().unwrap(), fixed);
 }
