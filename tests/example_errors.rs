@@ -110,3 +110,20 @@ fn invalid_flag_values() {
     let e = fails(&["--batch-size", "0", "--out", temp("bs0").to_str().unwrap()]);
     assert!(e.contains("batch-size"), "{e}");
 }
+
+#[test]
+fn invalid_vae_objectives_name_the_flag() {
+    let e = fails(&["--iw-samples", "0", "--out", temp("iw0").to_str().unwrap()]);
+    assert!(e.contains("iw-samples"), "{e}");
+    let e = fails(&[
+        "--iw-samples",
+        "5",
+        "--kl",
+        "free-bits:0.1",
+        "--out",
+        temp("iwfb").to_str().unwrap(),
+    ]);
+    assert!(e.contains("iw-samples") && e.contains("free bits"), "{e}");
+    let e = fails(&["--bn-gamma=-1", "--out", temp("bn").to_str().unwrap()]);
+    assert!(e.contains("bn-gamma"), "{e}");
+}
