@@ -12,10 +12,12 @@
 //! | [`autoencoders`] | `deepgen-autoencoders` | autoencoders and the VAE family |
 //! | [`train`] | `deepgen-train` | the shared training loop |
 //! | [`eval`] | `deepgen-eval` | the project's MNIST evaluator |
+//! | [`flows`] | `deepgen-flows` | MADE, IAF, MAF, autoregressive-flow priors |
 
 pub use deepgen_autoencoders as autoencoders;
 pub use deepgen_data as data;
 pub use deepgen_distributions as distributions;
 pub use deepgen_eval as eval;
+pub use deepgen_flows as flows;
 pub use deepgen_tensor as tensor;
 pub use deepgen_train as train;
