@@ -32,3 +32,9 @@ pub use error::{DistributionError, Result};
 pub use gaussian::{DiagGaussian, StandardNormal};
 pub use shape::DistShape;
 pub use traits::{Distribution, Entropy, KlDivergence, Rsample, monte_carlo_kl};
+
+mod continuous_bernoulli;
+mod discretized_logistic;
+
+pub use continuous_bernoulli::ContinuousBernoulli;
+pub use discretized_logistic::{DiscretizedLogisticMixture, MIN_LOG_SCALE, TinyMassRule};
