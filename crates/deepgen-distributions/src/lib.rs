@@ -20,23 +20,25 @@
 //! with their parameterisation and numerical technique.
 
 mod bernoulli;
+mod categorical;
 mod check;
+mod concrete;
+mod continuous_bernoulli;
+mod discretized_logistic;
 mod error;
 mod gaussian;
+mod gumbel;
 pub mod noise;
 mod shape;
 mod traits;
 
 pub use bernoulli::Bernoulli;
-pub use error::{DistributionError, Result};
-pub use gaussian::{DiagGaussian, StandardNormal};
-pub use shape::DistShape;
-pub use traits::{Distribution, Entropy, KlDivergence, Rsample, monte_carlo_kl};
-
-mod categorical;
-mod concrete;
-mod gumbel;
-
 pub use categorical::Categorical;
 pub use concrete::{Concrete, GumbelSoftmax};
+pub use continuous_bernoulli::ContinuousBernoulli;
+pub use discretized_logistic::{DiscretizedLogisticMixture, MIN_LOG_SCALE, TinyMassRule};
+pub use error::{DistributionError, Result};
+pub use gaussian::{DiagGaussian, StandardNormal};
 pub use gumbel::{EULER_GAMMA, Gumbel};
+pub use shape::DistShape;
+pub use traits::{Distribution, Entropy, KlDivergence, Rsample, monte_carlo_kl};
