@@ -49,7 +49,8 @@ struct Args {
     /// Hidden activation: `relu` or `tanh` (the IWAE paper's).
     #[arg(long, default_value = "relu", value_parser = parse_activation)]
     activation: ActivationConfig,
-    /// Observation model: `bernoulli`, `gaussian:SIGMA` or `gaussian-learned`.
+    /// Observation model: `bernoulli`, `gaussian:SIGMA`, `gaussian-learned`,
+    /// `continuous-bernoulli` or `logistic:K` (the last four want `--binarization none`).
     #[arg(long, default_value = "bernoulli")]
     likelihood: LikelihoodConfig,
     /// KL weight β: a number or a schedule (e.g. `linear:0:1:5000` for KL annealing,

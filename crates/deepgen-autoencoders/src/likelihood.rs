@@ -13,7 +13,9 @@ use std::str::FromStr;
 use burn::config::Config;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{sigmoid, softplus};
-use deepgen_distributions::{Bernoulli, DiagGaussian, Distribution as _};
+use deepgen_distributions::{
+    Bernoulli, ContinuousBernoulli, DiagGaussian, DiscretizedLogisticMixture, Distribution as _,
+};
 
 /// Floor of a learned Gaussian's σ (ln σ ≥ ln 0.01): without it the density of
 /// saturated MNIST pixels (exactly 0 or 1) grows without bound as σ → 0.
@@ -33,6 +35,16 @@ pub enum LikelihoodConfig {
     /// Gaussian with the decoder predicting mean and ln σ per pixel (two outputs per
     /// pixel), ln σ = ln 0.01 + softplus(raw − ln 0.01) ≥ ln 0.01.
     GaussianLearned,
+    /// Continuous Bernoulli (Loaiza-Ganem & Cunningham 2019) with logits: the normalised
+    /// density on [0, 1] for grey levels.
+    ContinuousBernoulli,
+    /// Discretised logistic mixture over 256 grey levels (PixelCNN++ likelihood, one
+    /// mixture per pixel, `3·components` outputs per pixel); x ∈ [0, 1] is mapped to the
+    /// level grid 2v/255 − 1. A probability (nats comparable to Bernoulli's on bits).
+    DiscretizedLogistic {
+        /// Mixture components K.
+        components: usize,
+    },
 }
 
 impl LikelihoodConfig {
@@ -41,6 +53,8 @@ impl LikelihoodConfig {
         match self {
             Self::Bernoulli | Self::GaussianFixed { .. } => 1,
             Self::GaussianLearned => 2,
+            Self::ContinuousBernoulli => 1,
+            Self::DiscretizedLogistic { components } => 3 * components,
         }
     }
 
@@ -50,6 +64,9 @@ impl LikelihoodConfig {
             Self::GaussianFixed { std } if !(std.is_finite() && *std > 0.0) => Err(format!(
                 "likelihood `gaussian:{std}`: σ must be finite and > 0"
             )),
+            Self::DiscretizedLogistic { components: 0 } => {
+                Err("likelihood `logistic:0`: the mixture needs at least 1 component".into())
+            }
             _ => Ok(()),
         }
     }
@@ -73,6 +90,13 @@ impl LikelihoodConfig {
                     .expect("equal shapes")
                     .log_prob(x)
             }
+            Self::ContinuousBernoulli => ContinuousBernoulli::new(out)
+                .expect("decoder output is non-empty")
+                .log_prob(x),
+            Self::DiscretizedLogistic { components } => {
+                let grid = DiscretizedLogisticMixture::grid_from_unit(x, 256);
+                mixture(out, *components).log_prob(grid)
+            }
         }
     }
 
@@ -82,8 +106,22 @@ impl LikelihoodConfig {
             Self::Bernoulli => sigmoid(out),
             Self::GaussianFixed { .. } => out.clamp(0.0, 1.0),
             Self::GaussianLearned => split_gaussian(out).0.clamp(0.0, 1.0),
+            Self::ContinuousBernoulli => ContinuousBernoulli::new(out)
+                .expect("decoder output is non-empty")
+                .mean(),
+            Self::DiscretizedLogistic { components } => {
+                DiscretizedLogisticMixture::grid_to_unit(mixture(out, *components).mean())
+            }
         }
     }
+}
+
+/// `[B, 3K·D]` decoder output → the mixture (channel-major: logits, means, log-scales).
+fn mixture(out: Tensor<2>, components: usize) -> DiscretizedLogisticMixture {
+    let [b, w] = out.dims();
+    let d = w / (3 * components);
+    DiscretizedLogisticMixture::from_channels(out.reshape([b, 3 * components, d]), components)
+        .expect("decoder output has 3·K·D columns")
 }
 
 fn split_gaussian(out: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
@@ -102,6 +140,8 @@ impl LikelihoodConfig {
             Self::Bernoulli => "bernoulli".into(),
             Self::GaussianFixed { std } => format!("gaussian:{std}"),
             Self::GaussianLearned => "gaussian-learned".into(),
+            Self::ContinuousBernoulli => "continuous-bernoulli".into(),
+            Self::DiscretizedLogistic { components } => format!("logistic:{components}"),
         }
     }
 }
@@ -109,11 +149,18 @@ impl LikelihoodConfig {
 impl FromStr for LikelihoodConfig {
     type Err = String;
 
-    /// `bernoulli`, `gaussian:SIGMA`, `gaussian-learned`.
+    /// `bernoulli`, `gaussian:SIGMA`, `gaussian-learned`, `continuous-bernoulli`,
+    /// `logistic:K`.
     fn from_str(s: &str) -> Result<Self, String> {
         let parsed = match s.split_once(':') {
             None if s == "bernoulli" => Self::Bernoulli,
             None if s == "gaussian-learned" => Self::GaussianLearned,
+            None if s == "continuous-bernoulli" => Self::ContinuousBernoulli,
+            Some(("logistic", v)) => Self::DiscretizedLogistic {
+                components: v
+                    .parse()
+                    .map_err(|_| format!("likelihood `{s}`: `{v}` is not a whole number"))?,
+            },
             Some(("gaussian", v)) => Self::GaussianFixed {
                 std: v
                     .parse()
@@ -121,7 +168,7 @@ impl FromStr for LikelihoodConfig {
             },
             _ => {
                 return Err(format!(
-                    "unknown likelihood `{s}`: expected bernoulli, gaussian:SIGMA or gaussian-learned"
+                    "unknown likelihood `{s}`: expected bernoulli, gaussian:SIGMA, gaussian-learned, continuous-bernoulli or logistic:K"
                 ));
             }
         };

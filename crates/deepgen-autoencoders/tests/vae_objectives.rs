@@ -278,3 +278,57 @@ fn gaussian_likelihoods_match_the_formula_and_parse() {
     );
     assert_eq!(fixed.label().parse::<LikelihoodConfig>().unwrap(), fixed);
 }
+
+#[test]
+fn grey_level_likelihoods_are_the_distributions_and_parse() {
+    // The likelihood adapters must be exactly the distributions of deepgen-distributions
+    // on the right domain: CB on [0, 1]; the logistic mixture on the level grid 2v/255 − 1
+    // with channel-major parameters (logits, means, log-scales).
+    use deepgen_distributions::{ContinuousBernoulli, DiscretizedLogisticMixture, Distribution};
+    let dev = Device::flex();
+    let d = 3;
+    let x = Tensor::<2>::from_data(
+        TensorData::new(vec![0.0f32, 128.0 / 255.0, 1.0], [1, d]),
+        &dev,
+    );
+    let out = Tensor::<2>::from_data(TensorData::new(vec![0.3f32, -2.0, 4.0], [1, d]), &dev);
+    let cb = LikelihoodConfig::ContinuousBernoulli;
+    let a = scalar(cb.log_prob(out.clone(), x.clone()));
+    let b = scalar(
+        ContinuousBernoulli::new(out.clone())
+            .unwrap()
+            .log_prob(x.clone()),
+    );
+    assert_eq!(a, b);
+    let k = 2;
+    let params: Vec<f32> = (0..3 * k * d)
+        .map(|i| ((i as f32) * 0.7).sin() * 0.8)
+        .collect();
+    let out = Tensor::<2>::from_data(TensorData::new(params.clone(), [1, 3 * k * d]), &dev);
+    let dl = LikelihoodConfig::DiscretizedLogistic { components: k };
+    let a = scalar(dl.log_prob(out, x));
+    let mix = DiscretizedLogisticMixture::from_channels(
+        Tensor::<3>::from_data(TensorData::new(params, [1, 3 * k, d]), &dev),
+        k,
+    )
+    .unwrap();
+    let grid = Tensor::<2>::from_data(
+        TensorData::new(vec![-1.0f32, 1.0 / 255.0, 1.0], [1, d]),
+        &dev,
+    );
+    let b = scalar(mix.log_prob(grid));
+    assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    assert!(a < 0.0, "a probability: {a}");
+    assert_eq!(
+        "continuous-bernoulli".parse::<LikelihoodConfig>().unwrap(),
+        cb
+    );
+    assert_eq!("logistic:2".parse::<LikelihoodConfig>().unwrap(), dl);
+    assert!(
+        "logistic:0"
+            .parse::<LikelihoodConfig>()
+            .unwrap_err()
+            .contains("component")
+    );
+    assert_eq!(dl.params_per_dim(), 6);
+}
