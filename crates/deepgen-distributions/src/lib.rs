@@ -32,3 +32,11 @@ pub use error::{DistributionError, Result};
 pub use gaussian::{DiagGaussian, StandardNormal};
 pub use shape::DistShape;
 pub use traits::{Distribution, Entropy, KlDivergence, Rsample, monte_carlo_kl};
+
+pub mod gamma;
+mod power_spherical;
+pub mod sphere;
+mod uniform_sphere;
+
+pub use power_spherical::{PowerSpherical, PowerSphericalNoise};
+pub use uniform_sphere::UniformSphere;
