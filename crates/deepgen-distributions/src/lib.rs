@@ -42,3 +42,11 @@ pub use gaussian::{DiagGaussian, StandardNormal};
 pub use gumbel::{EULER_GAMMA, Gumbel};
 pub use shape::DistShape;
 pub use traits::{Distribution, Entropy, KlDivergence, Rsample, monte_carlo_kl};
+
+pub mod gamma;
+mod power_spherical;
+pub mod sphere;
+mod uniform_sphere;
+
+pub use power_spherical::{PowerSpherical, PowerSphericalNoise};
+pub use uniform_sphere::UniformSphere;
