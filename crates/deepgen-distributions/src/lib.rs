@@ -26,11 +26,15 @@ mod concrete;
 mod continuous_bernoulli;
 mod discretized_logistic;
 mod error;
+pub mod gamma;
 mod gaussian;
 mod gumbel;
 pub mod noise;
+mod power_spherical;
 mod shape;
+pub mod sphere;
 mod traits;
+mod uniform_sphere;
 
 pub use bernoulli::Bernoulli;
 pub use categorical::Categorical;
@@ -40,13 +44,7 @@ pub use discretized_logistic::{DiscretizedLogisticMixture, MIN_LOG_SCALE, TinyMa
 pub use error::{DistributionError, Result};
 pub use gaussian::{DiagGaussian, StandardNormal};
 pub use gumbel::{EULER_GAMMA, Gumbel};
+pub use power_spherical::{PowerSpherical, PowerSphericalNoise};
 pub use shape::DistShape;
 pub use traits::{Distribution, Entropy, KlDivergence, Rsample, monte_carlo_kl};
-
-pub mod gamma;
-mod power_spherical;
-pub mod sphere;
-mod uniform_sphere;
-
-pub use power_spherical::{PowerSpherical, PowerSphericalNoise};
 pub use uniform_sphere::UniformSphere;
