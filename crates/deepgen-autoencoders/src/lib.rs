@@ -14,8 +14,14 @@
 //! - [`latent_report`]: writes reconstruction / interpolation / traversal grids and returns
 //!   the active units — what every VAE example ends with;
 //! - [`vae_task`]: the VAE on binarised MNIST-like images as a [`deepgen_train::Task`], so the
-//!   shared loop trains, evaluates (test ELBO in nats) and samples it.
+//!   shared loop trains, evaluates (test ELBO in nats) and samples it;
+//! - [`conv`]: convolutional encoder/decoder for any `[C, H, W]`, and the
+//!   [`EncoderNetConfig`]/[`DecoderNetConfig`] enums over MLP and conv nets on flattened data;
+//! - [`ae`]: the deterministic autoencoders (plain, denoising, sparse, k-sparse, contractive)
+//!   and [`ae::AeTask`].
 
+pub mod ae;
+pub mod conv;
 pub mod importance;
 pub mod latent_report;
 pub mod latent_tools;
@@ -26,6 +32,11 @@ pub mod posterior_bn;
 pub mod vae;
 pub mod vae_task;
 
+pub use ae::{AeKind, Autoencoder, AutoencoderConfig};
+pub use conv::{
+    ConvDecoder, ConvDecoderConfig, ConvEncoder, ConvEncoderConfig, DecoderNet, DecoderNetConfig,
+    EncoderNet, EncoderNetConfig,
+};
 pub use likelihood::LikelihoodConfig;
 pub use mlp::{Mlp, MlpConfig};
 pub use objective::{KlControl, VaeObjective};
