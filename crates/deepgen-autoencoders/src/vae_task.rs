@@ -1,11 +1,18 @@
-//! The VAE on binarised MNIST-like images as a [`Task`] for the shared loop.
+//! Variational autoencoders on MNIST-like images as a [`Task`] for the shared loop.
+//!
+//! [`VaeTask`] is generic over the model through [`VariationalModel`] (what a VAE variant
+//! provides: a training step, ELBO parts for evaluation, prior samples, importance weights), so
+//! the Gaussian VAE, the vMF-VAE and others share batching, evaluation and sampling.
 
+use std::marker::PhantomData;
+
+use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::{BatchPlan, Binarization, MnistSplit, images_host, images_tensor};
 use deepgen_tensor::HostRng;
 use deepgen_train::{Samples, StepContext, StepOutput, Task, TrainError};
 
-use crate::importance::{IwSettings, MeanSe, log_likelihood};
+use crate::importance::{ImportanceSampled, IwSettings, MeanSe, log_likelihood};
 use crate::objective::VaeObjective;
 use crate::vae::Vae;
 
@@ -16,7 +23,61 @@ pub const TEST_BINARIZATION_SEED: u64 = 0x7E57;
 /// Images per forward pass during evaluation.
 const EVAL_BATCH: usize = 1000;
 
-/// Trains a [`Vae`] on a split of images and evaluates the test ELBO.
+/// What [`VaeTask`] needs from a latent-variable model.
+pub trait VariationalModel: Module + ImportanceSampled {
+    /// Checks that `objective` applies to this model (e.g. free bits needs a per-dimension
+    /// KL); the message names the setting.
+    fn check_objective(&self, objective: &VaeObjective) -> Result<(), String> {
+        objective.validate()
+    }
+
+    /// Loss and metrics (nats per image) of one training batch `x` (`[B, D]`), with the
+    /// reparameterisation noise drawn from `rng`.
+    fn train_step(
+        &self,
+        objective: &VaeObjective,
+        x: Tensor<2>,
+        rng: &mut HostRng,
+        ctx: &StepContext,
+    ) -> StepOutput;
+
+    /// `(−ln p(x|z), KL(q(z|x) ‖ p(z)))` per example (`[B]` each), one z per example drawn
+    /// with `rng` — the two parts of the negative ELBO reported at evaluation.
+    fn elbo_parts(&self, x: Tensor<2>, rng: &mut HostRng) -> (Tensor<1>, Tensor<1>);
+
+    /// `n` images from the model (likelihood means at prior samples), `[n, D]` in [0, 1].
+    fn sample_means(&self, n: usize, device: &Device, rng: &mut HostRng) -> Tensor<2>;
+}
+
+impl VariationalModel for Vae {
+    fn train_step(
+        &self,
+        objective: &VaeObjective,
+        x: Tensor<2>,
+        rng: &mut HostRng,
+        ctx: &StepContext,
+    ) -> StepOutput {
+        let [b, _] = x.dims();
+        let eps = deepgen_distributions::noise::standard_normal(
+            rng,
+            [b * objective.iw_samples, self.latent_dim],
+            &x.device(),
+        );
+        objective.step(self, x, eps, ctx)
+    }
+
+    fn elbo_parts(&self, x: Tensor<2>, rng: &mut HostRng) -> (Tensor<1>, Tensor<1>) {
+        let t = self.elbo_terms(x, rng);
+        (t.recon_nll, t.kl)
+    }
+
+    fn sample_means(&self, n: usize, device: &Device, rng: &mut HostRng) -> Tensor<2> {
+        Vae::sample_means(self, n, device, rng)
+    }
+}
+
+/// Trains a [`VariationalModel`] (by default the Gaussian [`Vae`]) on a split of images and
+/// evaluates the test ELBO.
 ///
 /// - training inputs: `binarization` of the training split (dynamic by default in the example);
 /// - test inputs: the test split statically binarised with [`TEST_BINARIZATION_SEED`], one
@@ -31,7 +92,8 @@ const EVAL_BATCH: usize = 1000;
 /// Metrics, all in nats per image: those of [`VaeObjective::step`]; evaluation adds
 /// `test_elbo`, `test_loss` (= −test_elbo), `test_recon`, `test_kl`, and with
 /// [`VaeTask::with_eval_nll`] `test_nll` (importance-weighted, k samples, first n images).
-pub struct VaeTask {
+pub struct VaeTask<M = Vae> {
+    model: PhantomData<fn() -> M>,
     train: MnistSplit,
     test: MnistSplit,
     plan: BatchPlan,
@@ -42,7 +104,7 @@ pub struct VaeTask {
     eval_nll: Option<(usize, usize)>,
 }
 
-impl VaeTask {
+impl<M: VariationalModel> VaeTask<M> {
     /// A task over `train`/`test` with mini-batches of `batch_size` (last partial batch dropped).
     ///
     /// # Panics
@@ -61,6 +123,7 @@ impl VaeTask {
             test,
             plan,
             binarization,
+            model: PhantomData,
             epoch: None,
             seed,
             objective: VaeObjective::default(),
@@ -115,7 +178,7 @@ impl VaeTask {
     /// first `images` test images with `settings.k` samples each; seeded, so repeatable.
     pub fn test_nll(
         &self,
-        model: &Vae,
+        model: &M,
         device: &Device,
         settings: IwSettings,
         images: usize,
@@ -148,7 +211,7 @@ impl VaeTask {
     }
 
     /// Test ELBO terms averaged over the test split: `(recon, kl)` in nats per image.
-    pub fn test_terms(&self, model: &Vae, device: &Device) -> (f64, f64) {
+    pub fn test_terms(&self, model: &M, device: &Device) -> (f64, f64) {
         let n = self.test.len();
         let d = self.test.pixels();
         let bin = self.test_binarization();
@@ -159,16 +222,9 @@ impl VaeTask {
         for chunk in idx.chunks(EVAL_BATCH) {
             let x = images_host(&self.test, chunk, bin, &mut unused);
             let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), device);
-            let eps: Vec<f32> = (0..chunk.len() * model.latent_dim)
-                .map(|_| noise.normal() as f32)
-                .collect();
-            let eps = Tensor::<2>::from_data(
-                TensorData::new(eps, [chunk.len(), model.latent_dim]),
-                device,
-            );
-            let terms = model.elbo_terms_with_noise(x, eps);
-            recon += terms.recon_nll.sum().into_scalar::<f32>() as f64;
-            kl += terms.kl.sum().into_scalar::<f32>() as f64;
+            let (r, k) = model.elbo_parts(x, &mut noise);
+            recon += r.sum().into_scalar::<f32>() as f64;
+            kl += k.sum().into_scalar::<f32>() as f64;
         }
         (recon / n as f64, kl / n as f64)
     }
@@ -182,8 +238,8 @@ pub struct VaeBatch {
     pub noise_seed: u64,
 }
 
-impl Task for VaeTask {
-    type Model = Vae;
+impl<M: VariationalModel> Task for VaeTask<M> {
+    type Model = M;
     type Batch = VaeBatch;
 
     fn num_train_batches(&self) -> usize {
@@ -209,19 +265,12 @@ impl Task for VaeTask {
         batch.x.dims()[0]
     }
 
-    fn loss(&self, model: &Vae, batch: VaeBatch, ctx: &StepContext) -> StepOutput {
-        let [b, _] = batch.x.dims();
-        let k = self.objective.iw_samples;
+    fn loss(&self, model: &M, batch: VaeBatch, ctx: &StepContext) -> StepOutput {
         let mut rng = HostRng::seed_from_u64(batch.noise_seed);
-        let eps = deepgen_distributions::noise::standard_normal(
-            &mut rng,
-            [b * k, model.latent_dim],
-            &batch.x.device(),
-        );
-        self.objective.step(model, batch.x, eps, ctx)
+        model.train_step(&self.objective, batch.x, &mut rng, ctx)
     }
 
-    fn evaluate(&mut self, model: &Vae, device: &Device) -> Result<Vec<(String, f64)>, TrainError> {
+    fn evaluate(&mut self, model: &M, device: &Device) -> Result<Vec<(String, f64)>, TrainError> {
         let (recon, kl) = self.test_terms(model, device);
         let mut out = vec![
             ("test_elbo".into(), -(recon + kl)),
@@ -244,7 +293,7 @@ impl Task for VaeTask {
 
     fn sample(
         &mut self,
-        model: &Vae,
+        model: &M,
         n: usize,
         device: &Device,
     ) -> Result<Option<Samples>, TrainError> {
