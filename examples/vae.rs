@@ -23,14 +23,10 @@ use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
 use burn::optim::AdamConfig;
 use clap::Parser;
-use deepgen::autoencoders::importance::IwSettings;
-use deepgen::autoencoders::latent_report::write_latent_report;
+use deepgen::autoencoders::run_eval::{RunEvalSettings, evaluate_run};
 use deepgen::autoencoders::vae_task::VaeTask;
 use deepgen::autoencoders::{KlControl, LikelihoodConfig, VaeConfig, VaeObjective};
 use deepgen::data::{Binarization, Mnist};
-use deepgen::eval::MnistEvaluator;
-use deepgen::eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
-use deepgen::tensor::output::write_file_atomic;
 use deepgen::tensor::select_device;
 use deepgen::train::{CommonArgs, Schedule, TrainError, Trainer, exit_on_error};
 
@@ -163,72 +159,21 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let model = report.ema_model.unwrap_or(report.model).valid();
     let plain = ad.clone().without_autodiff();
-    let mut eval_json = vec![format!("\"test_elbo\":{elbo}")];
-    if args.nll_k > 0 {
-        let started = std::time::Instant::now();
-        let settings = IwSettings {
-            k: args.nll_k,
-            ..IwSettings::default()
-        };
-        let nll = task.test_nll(&model, &plain, settings, args.nll_images);
-        println!(
-            "test NLL (importance-weighted, k = {}, {} test images): {:.2} ± {:.2} nats ({:.0} s)",
-            args.nll_k,
-            args.nll_images.min(mnist.test.len()),
-            nll.mean,
-            nll.se,
-            started.elapsed().as_secs_f64()
-        );
-        eval_json.push(format!(
-            "\"test_nll\":{},\"test_nll_se\":{},\"nll_k\":{},\"nll_images\":{}",
-            nll.mean,
-            nll.se,
-            args.nll_k,
-            args.nll_images.min(mnist.test.len())
-        ));
-    }
-    let au = write_latent_report(
+    evaluate_run(
         &model,
-        task.test_inputs(mnist.test.len(), &plain),
-        [1, mnist.test.rows, mnist.test.cols],
+        &task,
+        &mnist,
+        elbo,
+        &[],
+        RunEvalSettings {
+            nll_k: args.nll_k,
+            nll_images: args.nll_images,
+            fd_samples: args.fd_samples,
+            seed: args.common.seed,
+        },
         trainer.out_dir(),
+        &plain,
     )?;
-    println!(
-        "active units (Cov_x E[z|x] > 0.01): {} of {}; reconstructions.png, interpolation.png, \
-         traversal.png written",
-        au.active, args.latent
-    );
-    eval_json.push(format!("\"active_units\":{}", au.active));
-    if args.fd_samples > 0 {
-        let evaluator = MnistEvaluator::load_with(&mnist, &evaluator_checkpoint()?, &plain)?;
-        let mut images = Vec::with_capacity(args.fd_samples * 784);
-        let mut left = args.fd_samples;
-        let mut rng = deepgen::tensor::HostRng::seed_from_u64(args.common.seed ^ 0xFD);
-        while left > 0 {
-            let n = left.min(1000);
-            images.extend(
-                model
-                    .sample_means(n, &plain, &mut rng)
-                    .into_data()
-                    .try_to_vec::<f32>()?,
-            );
-            left -= n;
-        }
-        let fd = evaluator.frechet_to_test(&images)?;
-        println!(
-            "Fréchet distance of {} samples to the MNIST test set (deepgen-eval classifier features, \
-             not Inception FID): {fd:.2}; floor (10 000 training images): {:.2}",
-            args.fd_samples,
-            evaluator.floor()
-        );
-        eval_json.push(format!(
-            "\"fd_samples\":{},\"frechet_to_test\":{fd},\"frechet_floor\":{}",
-            args.fd_samples,
-            evaluator.floor()
-        ));
-    }
-    let json = format!("{{{}}}\n", eval_json.join(","));
-    write_file_atomic(&trainer.out_dir().join("eval.json"), json.as_bytes())?;
     println!(
         "samples, metrics and checkpoints in {}",
         trainer.out_dir().display()
@@ -241,18 +186,5 @@ fn parse_activation(s: &str) -> Result<ActivationConfig, String> {
         "relu" => Ok(ActivationConfig::Relu),
         "tanh" => Ok(ActivationConfig::Tanh),
         _ => Err(format!("unknown activation `{s}`: expected relu or tanh")),
-    }
-}
-
-/// The evaluator's classifier: the committed checkpoint (or `$DEEPGEN_CLASSIFIER`); trained
-/// and cached once if neither exists.
-fn evaluator_checkpoint() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    match resolve_checkpoint() {
-        ResolvedCheckpoint::Found(source) => Ok(source.path().to_path_buf()),
-        ResolvedCheckpoint::Missing { .. } => Err(
-            "the deepgen-eval classifier checkpoint is missing: rebuild it with \
-             `cargo run --release -p deepgen-eval --bin train_classifier`, or pass --fd-samples 0"
-                .into(),
-        ),
     }
 }

@@ -13,6 +13,8 @@
 //!   active units for any model with a deterministic code ([`latent_tools::LatentCodec`]);
 //! - [`latent_report`]: writes reconstruction / interpolation / traversal grids and returns
 //!   the active units — what every VAE example ends with;
+//! - [`run_eval`]: the after-training evaluation every VAE example runs (IW NLL, latent
+//!   report, Fréchet distance → `eval.json`);
 //! - [`vae_task`]: the VAE on binarised MNIST-like images as a [`deepgen_train::Task`], so the
 //!   shared loop trains, evaluates (test ELBO in nats) and samples it;
 //! - [`conv`]: convolutional encoder/decoder for any `[C, H, W]`, and the
@@ -29,6 +31,7 @@ pub mod likelihood;
 pub mod mlp;
 pub mod objective;
 pub mod posterior_bn;
+pub mod run_eval;
 pub mod vae;
 pub mod vae_task;
 
