@@ -14,7 +14,10 @@
 //! - [`latent_report`]: writes reconstruction / interpolation / traversal grids and returns
 //!   the active units — what every VAE example ends with;
 //! - [`vae_task`]: the VAE on binarised MNIST-like images as a [`deepgen_train::Task`], so the
-//!   shared loop trains, evaluates (test ELBO in nats) and samples it.
+//!   shared loop trains, evaluates (test ELBO in nats) and samples it;
+//! - [`iaf_vae`] / [`iaf_vae_task`]: the VAE with an inverse-autoregressive-flow posterior and
+//!   a normal or autoregressive-flow prior (Kingma et al. 2016; MADEs from `deepgen-flows`),
+//!   single-sample KL estimate ln q(z_T|x) − ln p(z_T), IWAE, importance-weighted NLL.
 
 pub mod importance;
 pub mod latent_report;
@@ -31,3 +34,7 @@ pub use mlp::{Mlp, MlpConfig};
 pub use objective::{KlControl, VaeObjective};
 pub use posterior_bn::PosteriorBatchNorm;
 pub use vae::{ElboTerms, Vae, VaeConfig};
+
+pub mod iaf_vae;
+pub mod iaf_vae_task;
+pub use iaf_vae::{IafElboTerms, IafVae, IafVaeConfig, PriorKind};
