@@ -21,6 +21,10 @@
 //!   [`EncoderNetConfig`]/[`DecoderNetConfig`] enums over MLP and conv nets on flattened data;
 //! - [`ae`]: the deterministic autoencoders (plain, denoising, sparse, k-sparse, contractive)
 //!   and [`ae::AeTask`].
+//! - [`iaf_vae`]: the VAE with an inverse-autoregressive-flow posterior and
+//!   a normal or autoregressive-flow prior (Kingma et al. 2016; MADEs from `deepgen-flows`),
+//!   single-sample KL estimate ln q(z_T|x) − ln p(z_T), IWAE, importance-weighted NLL; trained
+//!   through the generic [`vae_task::VaeTask`].
 
 pub mod ae;
 pub mod conv;
@@ -45,3 +49,6 @@ pub use mlp::{Mlp, MlpConfig};
 pub use objective::{KlControl, VaeObjective};
 pub use posterior_bn::PosteriorBatchNorm;
 pub use vae::{ElboTerms, Vae, VaeConfig};
+
+pub mod iaf_vae;
+pub use iaf_vae::{IafElboTerms, IafVae, IafVaeConfig, PriorKind};
