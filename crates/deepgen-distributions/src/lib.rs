@@ -35,6 +35,8 @@ mod shape;
 pub mod sphere;
 mod traits;
 mod uniform_sphere;
+mod vmf;
+pub mod vmf_sampler;
 
 pub use bernoulli::Bernoulli;
 pub use categorical::Categorical;
@@ -48,3 +50,4 @@ pub use power_spherical::{PowerSpherical, PowerSphericalNoise};
 pub use shape::DistShape;
 pub use traits::{Distribution, Entropy, KlDivergence, Rsample, monte_carlo_kl};
 pub use uniform_sphere::UniformSphere;
+pub use vmf::{VmfNoise, VonMisesFisher};
