@@ -43,7 +43,7 @@ struct Args {
     #[arg(long, default_value = "512,256", value_delimiter = ',')]
     hidden: Vec<usize>,
     /// Hidden activation: `relu` or `tanh` (the IWAE paper's).
-    #[arg(long, default_value = "relu", value_parser = parse_activation)]
+    #[arg(long, default_value = "relu", value_parser = deepgen::autoencoders::mlp::parse_activation)]
     activation: ActivationConfig,
     /// Observation model: `bernoulli`, `gaussian:SIGMA`, `gaussian-learned`,
     /// `continuous-bernoulli` or `logistic:K` (the last four want `--binarization none`).
@@ -179,12 +179,4 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         trainer.out_dir().display()
     );
     Ok(())
-}
-
-fn parse_activation(s: &str) -> Result<ActivationConfig, String> {
-    match s {
-        "relu" => Ok(ActivationConfig::Relu),
-        "tanh" => Ok(ActivationConfig::Tanh),
-        _ => Err(format!("unknown activation `{s}`: expected relu or tanh")),
-    }
 }

@@ -15,6 +15,8 @@
 //!   the active units — what every VAE example ends with;
 //! - [`run_eval`]: the after-training evaluation every VAE example runs (IW NLL, latent
 //!   report, Fréchet distance → `eval.json`);
+//! - [`spherical_vae`]: hyperspherical VAEs — vMF posterior with learned κ (S-VAE) or fixed κ,
+//!   or the power spherical posterior — with the uniform prior on S^{m−1};
 //! - [`vae_task`]: the VAE on binarised MNIST-like images as a [`deepgen_train::Task`], so the
 //!   shared loop trains, evaluates (test ELBO in nats) and samples it;
 //! - [`conv`]: convolutional encoder/decoder for any `[C, H, W]`, and the
@@ -36,6 +38,7 @@ pub mod mlp;
 pub mod objective;
 pub mod posterior_bn;
 pub mod run_eval;
+pub mod spherical_vae;
 pub mod vae;
 pub mod vae_task;
 
@@ -48,6 +51,7 @@ pub use likelihood::LikelihoodConfig;
 pub use mlp::{Mlp, MlpConfig};
 pub use objective::{KlControl, VaeObjective};
 pub use posterior_bn::PosteriorBatchNorm;
+pub use spherical_vae::{SphericalPosterior, SphericalVae, SphericalVaeConfig};
 pub use vae::{ElboTerms, Vae, VaeConfig};
 
 pub mod iaf_vae;

@@ -61,3 +61,18 @@ impl Mlp {
         h
     }
 }
+
+/// Parses a hidden activation name for command lines: `relu`, `tanh`, `elu` (α = 1),
+/// `sigmoid` or `gelu`.
+pub fn parse_activation(s: &str) -> Result<ActivationConfig, String> {
+    match s {
+        "relu" => Ok(ActivationConfig::Relu),
+        "tanh" => Ok(ActivationConfig::Tanh),
+        "elu" => Ok(ActivationConfig::Elu(burn::nn::EluConfig::new())),
+        "sigmoid" => Ok(ActivationConfig::Sigmoid),
+        "gelu" => Ok(ActivationConfig::Gelu),
+        _ => Err(format!(
+            "unknown activation `{s}`: expected relu, tanh, elu, sigmoid or gelu"
+        )),
+    }
+}
