@@ -10,8 +10,13 @@
 //! - [`importance`]: importance log-weights, the IWAE bound and the k-sample estimate of
 //!   ln p(x) behind every test NLL;
 //! - [`vae_task`]: the VAE on binarised MNIST-like images as a [`deepgen_train::Task`], so the
-//!   shared loop trains, evaluates (test ELBO in nats) and samples it.
+//!   shared loop trains, evaluates (test ELBO in nats) and samples it;
+//! - [`cvae`] / [`cvae_task`]: the conditional VAE with an auxiliary classifier (one-hot class
+//!   code + Gaussian z, loss recon + β·KL + α·CE) and its task (test ELBO, classifier accuracy,
+//!   conditional-generation accuracy under an external digit classifier).
 
+pub mod cvae;
+pub mod cvae_task;
 pub mod importance;
 pub mod likelihood;
 pub mod mlp;
@@ -25,3 +30,5 @@ pub use likelihood::LikelihoodConfig;
 pub use objective::{KlControl, VaeObjective};
 pub use posterior_bn::PosteriorBatchNorm;
 pub use vae::{ElboTerms, Vae, VaeConfig};
+
+pub use cvae::{ClassCode, Cvae, CvaeConfig, CvaeTerms};
