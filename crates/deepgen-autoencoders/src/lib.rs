@@ -1,35 +1,38 @@
 //! # deepgen-autoencoders
 //!
-//! Autoencoders and the VAE family.
+//! Autoencoders and the VAE family, trained through `deepgen-train`'s loop.
 //!
-//! - [`mlp`]: the configurable MLP used as encoder and decoder;
-//! - [`likelihood`]: observation models p(x|z) a decoder parameterises (Bernoulli, Gaussian …);
-//! - [`vae`]: the Gaussian-latent VAE and its ELBO terms / importance weights;
-//! - [`posterior_bn`]: BN-VAE's fixed-scale batch norm on the posterior means;
+//! How the parts fit: networks ([`mlp`], [`conv`]) build encoders and decoders; a decoder's
+//! output parameterises an observation model ([`likelihood`]); the models ([`vae`],
+//! [`spherical_vae`], [`iaf_vae`], [`cvae`], [`ae`]) combine them with distributions from
+//! `deepgen-distributions`; objectives ([`objective`], [`importance`]) turn them into losses
+//! whose weights come from schedules; tasks ([`vae_task`] for every [`vae_task::VariationalModel`],
+//! [`cvae_task`], [`ae::AeTask`]) feed them MNIST; after training, [`run_eval`] measures the
+//! test NLL and writes the [`latent_report`].
+//!
+//! - [`mlp`], [`conv`]: MLP and convolutional encoder/decoder for any `[C, H, W]`, and the
+//!   [`EncoderNetConfig`]/[`DecoderNetConfig`] enums over them;
+//! - [`likelihood`]: Bernoulli, Gaussian (fixed/learned σ), continuous Bernoulli, discretized
+//!   logistic mixture;
+//! - [`vae`]: the Gaussian-latent VAE (optionally BN-VAE, [`posterior_bn`]);
+//! - [`spherical_vae`]: hyperspherical VAEs — vMF with learned κ (S-VAE) or fixed κ, or the
+//!   power spherical posterior — with the uniform prior on S^{m−1};
+//! - [`iaf_vae`]: inverse-autoregressive-flow posterior and normal or autoregressive-flow
+//!   prior (MADEs from `deepgen-flows`);
+//! - [`cvae`] / [`cvae_task`]: the conditional VAE with an auxiliary classifier (one-hot class
+//!   code + Gaussian z, loss recon + β·KL + α·CE), with conditional-generation accuracy;
+//! - [`ae`]: the deterministic autoencoders (plain, denoising, sparse, k-sparse, contractive);
 //! - [`objective`]: ELBO with β, free bits or capacity control, and the IWAE bound;
-//! - [`importance`]: importance log-weights, the IWAE bound and the k-sample estimate of
-//!   ln p(x) behind every test NLL;
-//! - [`latent_tools`]: reconstructions, linear/spherical interpolation, traversals and
-//!   active units for any model with a deterministic code ([`latent_tools::LatentCodec`]);
-//! - [`latent_report`]: writes reconstruction / interpolation / traversal grids and returns
-//!   the active units — what every VAE example ends with;
-//! - [`run_eval`]: the after-training evaluation every VAE example runs (IW NLL, latent
-//!   report, Fréchet distance → `eval.json`);
-//! - [`spherical_vae`]: hyperspherical VAEs — vMF posterior with learned κ (S-VAE) or fixed κ,
-//!   or the power spherical posterior — with the uniform prior on S^{m−1};
-//! - [`vae_task`]: the VAE on binarised MNIST-like images as a [`deepgen_train::Task`], so the
-//!   shared loop trains, evaluates (test ELBO in nats) and samples it;
-//! - [`conv`]: convolutional encoder/decoder for any `[C, H, W]`, and the
-//!   [`EncoderNetConfig`]/[`DecoderNetConfig`] enums over MLP and conv nets on flattened data;
-//! - [`ae`]: the deterministic autoencoders (plain, denoising, sparse, k-sparse, contractive)
-//!   and [`ae::AeTask`].
-//! - [`iaf_vae`]: the VAE with an inverse-autoregressive-flow posterior and
-//!   a normal or autoregressive-flow prior (Kingma et al. 2016; MADEs from `deepgen-flows`),
-//!   single-sample KL estimate ln q(z_T|x) − ln p(z_T), IWAE, importance-weighted NLL; trained
-//!   through the generic [`vae_task::VaeTask`].
+//! - [`importance`]: importance log-weights and the chunked k-sample estimate of ln p(x);
+//! - [`latent_tools`], [`latent_report`]: interpolation (linear, spherical), traversals,
+//!   reconstructions, active units;
+//! - [`vae_task`]: the generic VAE task; [`run_eval`]: the after-training evaluation.
 
 pub mod ae;
 pub mod conv;
+pub mod cvae;
+pub mod cvae_task;
+pub mod iaf_vae;
 pub mod importance;
 pub mod latent_report;
 pub mod latent_tools;
@@ -47,12 +50,11 @@ pub use conv::{
     ConvDecoder, ConvDecoderConfig, ConvEncoder, ConvEncoderConfig, DecoderNet, DecoderNetConfig,
     EncoderNet, EncoderNetConfig,
 };
+pub use cvae::{ClassCode, Cvae, CvaeConfig, CvaeTerms};
+pub use iaf_vae::{IafElboTerms, IafVae, IafVaeConfig, PriorKind};
 pub use likelihood::LikelihoodConfig;
 pub use mlp::{Mlp, MlpConfig};
 pub use objective::{KlControl, VaeObjective};
 pub use posterior_bn::PosteriorBatchNorm;
 pub use spherical_vae::{SphericalPosterior, SphericalVae, SphericalVaeConfig};
 pub use vae::{ElboTerms, Vae, VaeConfig};
-
-pub mod iaf_vae;
-pub use iaf_vae::{IafElboTerms, IafVae, IafVaeConfig, PriorKind};
