@@ -214,8 +214,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &model,
         &task,
         &mnist,
-        elbo,
         &[
+            ("test_elbo", elbo),
             ("test_recon", get("test_recon")),
             ("test_kl", get("test_kl")),
             ("iaf_steps", args.iaf_steps as f64),

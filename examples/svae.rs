@@ -166,8 +166,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &model,
         &task,
         &mnist,
-        elbo,
         &[
+            ("test_elbo", elbo),
             ("test_recon", get("test_recon")),
             ("test_kl", get("test_kl")),
         ],

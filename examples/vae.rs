@@ -163,8 +163,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &model,
         &task,
         &mnist,
-        elbo,
-        &[],
+        &[("test_elbo", elbo)],
         RunEvalSettings {
             nll_k: args.nll_k,
             nll_images: args.nll_images,

@@ -32,13 +32,13 @@ pub fn write_latent_report<M: LatentCodec>(
         model,
         (0..n)
             .step_by(1000)
-            .map(|s| inputs.clone().slice([s..(s + 1000).min(n)])),
+            .map(|s| inputs.clone().narrow(0, s, (s + 1000).min(n) - s)),
         0.01,
     );
 
     let m = n.min(64) / 16 * 16;
     if m >= 16 {
-        let x = inputs.clone().slice([0..m]);
+        let x = inputs.clone().narrow(0, 0, m);
         let r = reconstruct(model, x.clone());
         let (xs, rs) = (host(x), host(r));
         let d = c * h * w;
@@ -52,7 +52,7 @@ pub fn write_latent_report<M: LatentCodec>(
 
     let pairs = (n / 2).min(8);
     if pairs > 0 {
-        let codes: Vec<f64> = host(model.encode_mean(inputs.clone().slice([0..2 * pairs])))
+        let codes: Vec<f64> = host(model.encode_mean(inputs.clone().narrow(0, 0, 2 * pairs)))
             .into_iter()
             .map(f64::from)
             .collect();

@@ -62,19 +62,21 @@ pub enum RunEvalError {
 }
 
 /// Evaluates a trained model (on a device without autodiff), prints one line per result and
-/// writes `eval.json` (with `test_elbo` and `extra` entries) into `out_dir`.
+/// writes `eval.json` into `out_dir`, starting with the `summary` entries (e.g. the final
+/// `test_elbo` from training).
 pub fn evaluate_run<M: VariationalModel + LatentCodec>(
     model: &M,
     task: &VaeTask<M>,
     mnist: &Mnist,
-    test_elbo: f64,
-    extra: &[(&str, f64)],
+    summary: &[(&str, f64)],
     settings: RunEvalSettings,
     out_dir: &Path,
     device: &Device,
 ) -> Result<RunEval, RunEvalError> {
-    let mut json = vec![format!("\"test_elbo\":{test_elbo}")];
-    json.extend(extra.iter().map(|(k, v)| format!("\"{k}\":{v}")));
+    let mut json: Vec<String> = summary
+        .iter()
+        .map(|(k, v)| format!("\"{k}\":{v}"))
+        .collect();
     let test_nll = (settings.nll_k > 0).then(|| {
         let started = Instant::now();
         let images = settings.nll_images.min(mnist.test.len());

@@ -304,7 +304,7 @@ impl<M: VariationalModel> Task for VaeTask<M> {
             .sample_means(
                 n,
                 device,
-                &mut HostRng::seed_from_u64(self.seed ^ 0x5A3B_1E5),
+                &mut HostRng::seed_from_u64(self.seed ^ 0x05A3_B1E5),
             )
             .into_data()
             .try_to_vec()

@@ -112,7 +112,7 @@ fn iw_estimate_converges_to_the_exact_marginal_and_bounds_are_ordered() {
     }
     // E[ELBO] ≤ E[IWAE_10] ≤ ln p(x): averages over 2000 draws (SE ≈ 0.01).
     let rows = 2000;
-    let xb = x.clone().slice([0..1]).repeat_dim(0, rows);
+    let xb = x.clone().narrow(0, 0, 1).repeat_dim(0, rows);
     let elbo = MeanSe::of(&host(iwae_bound(vae.log_weights(xb.clone(), 1, &mut rng))));
     let iw10 = MeanSe::of(&host(iwae_bound(vae.log_weights(xb, 10, &mut rng))));
     let exact = exact_log_marginal(&vae, xs[0], &dev);

@@ -83,7 +83,7 @@ fn active_units_counts_dimensions_with_posterior_mean_variance_above_threshold()
     let x = Tensor::<2>::from_data(TensorData::new(v, [n, 3]), &dev);
     let au = active_units(
         &Linear2,
-        [x.clone().slice([0..40]), x.slice([40..100])],
+        [x.clone().narrow(0, 0, 40), x.narrow(0, 40, 60)],
         0.01,
     );
     let expected = n as f64 / (n - 1) as f64;

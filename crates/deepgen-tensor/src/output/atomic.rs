@@ -77,6 +77,15 @@ pub(crate) fn write_err(path: &Path) -> impl Fn(std::io::Error) -> OutputError +
     }
 }
 
+/// Writes `bytes` to `path` atomically (temporary sibling, `fsync`, rename), creating missing
+/// parent directories. A crash leaves either the old file or the new one, never a torn file.
+///
+/// # Errors
+/// [`OutputError::Io`] naming the path and the failed action.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    write_atomic(path, |out| out.write_all(bytes).map_err(write_err(path)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,13 +136,4 @@ mod tests {
             "{msg}"
         );
     }
-}
-
-/// Writes `bytes` to `path` atomically (temporary sibling, `fsync`, rename), creating missing
-/// parent directories. A crash leaves either the old file or the new one, never a torn file.
-///
-/// # Errors
-/// [`OutputError::Io`] naming the path and the failed action.
-pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    write_atomic(path, |out| out.write_all(bytes).map_err(write_err(path)))
 }
