@@ -96,3 +96,19 @@ pub(crate) fn scalar(
     }
     Ok(())
 }
+
+/// `v + g·(κ − stopgrad κ)` on κ's device: the value `v` (computed on the host in f64) with
+/// the exact derivative `g` attached for autodiff — the way the spherical distributions put
+/// host-computed values and implicit-reparameterisation gradients into the graph.
+pub(crate) fn surrogate(value: &[f64], slope: &[f64], kappa: &Tensor<1>) -> Tensor<1> {
+    let device = kappa.device();
+    let n = value.len();
+    let v: Vec<f32> = value.iter().map(|&x| x as f32).collect();
+    let g: Vec<f32> = slope.iter().map(|&x| x as f32).collect();
+    let v = Tensor::<1>::from_data(burn::tensor::TensorData::new(v, [n]), &device);
+    if !kappa.is_autodiff() {
+        return v;
+    }
+    let g = Tensor::<1>::from_data(burn::tensor::TensorData::new(g, [n]), &device);
+    v + g * (kappa.clone() - kappa.clone().detach())
+}

@@ -2,7 +2,7 @@
 //! distribution", arXiv:2006.04437): a stable, rejection-free alternative to the
 //! von Mises–Fisher distribution on the unit hypersphere.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use deepgen_tensor::numerics::host::{digamma, lgamma};
 use deepgen_tensor::rng::HostRng;
 
@@ -116,17 +116,6 @@ fn host_terms(kappa: f64, m: usize) -> (f64, f64, f64, f64) {
     (log_norm, -e_log, entropy, dentropy)
 }
 
-/// `value + slope·(κ − detach(κ))`: the value of `value` with gradient `slope` in κ.
-fn surrogate(value: &[f64], slope: &[f64], kappa: &Tensor<1>) -> Tensor<1> {
-    let device = kappa.device();
-    let n = value.len();
-    let v: Vec<f32> = value.iter().map(|&x| x as f32).collect();
-    let g: Vec<f32> = slope.iter().map(|&x| x as f32).collect();
-    let v = Tensor::<1>::from_data(TensorData::new(v, [n]), &device);
-    let g = Tensor::<1>::from_data(TensorData::new(g, [n]), &device);
-    v + g * (kappa.clone() - kappa.clone().detach())
-}
-
 impl PowerSpherical {
     /// Builds the distribution from μ (`loc`, `[B, m]`, `m ≥ 2`, every row of unit
     /// norm within 1e-4) and κ (`concentration`, `[B]`, finite, ≥ 0).
@@ -222,7 +211,7 @@ impl PowerSpherical {
     /// `ln N(κ, m) = −[(α+β) ln 2 + β ln π + lgamma(α) − lgamma(α+β)]`, `[B]`
     /// (f64 on the host; gradient in κ `−[ln 2 + ψ(α) − ψ(α+β)]`).
     pub fn log_normalizer(&self) -> Tensor<1> {
-        surrogate(&self.log_norm, &self.dlog_norm, &self.concentration)
+        check::surrogate(&self.log_norm, &self.dlog_norm, &self.concentration)
     }
 
     /// Mean resultant length `E[μᵀx] = (α−β)/(α+β) = κ/(κ + m − 1)`, `[B]`
@@ -327,8 +316,8 @@ impl Rsample for PowerSpherical {
             dt.push(0.5 * si * si * g);
             ds.push(-0.5 * ti * si * g);
         }
-        let t = surrogate(&t, &dt, &self.concentration);
-        let s = surrogate(&s, &ds, &self.concentration);
+        let t = check::surrogate(&t, &dt, &self.concentration);
+        let s = check::surrogate(&s, &ds, &self.concentration);
         let y = tangent_embed_with_sine(t, s, noise.direction);
         householder_reflect(self.loc.clone(), y)
     }
@@ -339,7 +328,7 @@ impl Entropy for PowerSpherical {
     /// `E[ln(1 + μᵀx)] = E[ln 2z]`, `z ~ Beta(α, β)`), f64 on the host; gradient
     /// in κ `−κ·(ψ₁(α) − ψ₁(α+β))`.
     fn entropy(&self) -> Tensor<1> {
-        surrogate(&self.entropy, &self.dentropy, &self.concentration)
+        check::surrogate(&self.entropy, &self.dentropy, &self.concentration)
     }
 }
 

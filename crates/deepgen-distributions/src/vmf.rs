@@ -1,7 +1,7 @@
 //! The von Mises–Fisher distribution on the unit hypersphere `S^{m−1}`, any
 //! `m ≥ 2`, with exact reparameterisation gradients in both parameters.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use deepgen_tensor::numerics::host::{vmf_log_normalizer, vmf_mean_resultant_length};
 use deepgen_tensor::rng::HostRng;
 
@@ -98,20 +98,6 @@ pub struct VmfNoise {
     pub direction: Tensor<2>,
 }
 
-/// `value + slope·(κ − detach(κ))`: the value of `value` with gradient `slope` in κ.
-fn surrogate(value: &[f64], slope: &[f64], kappa: &Tensor<1>) -> Tensor<1> {
-    let device = kappa.device();
-    let n = value.len();
-    let v: Vec<f32> = value.iter().map(|&x| x as f32).collect();
-    let v = Tensor::<1>::from_data(TensorData::new(v, [n]), &device);
-    if !kappa.is_autodiff() {
-        return v;
-    }
-    let g: Vec<f32> = slope.iter().map(|&x| x as f32).collect();
-    let g = Tensor::<1>::from_data(TensorData::new(g, [n]), &device);
-    v + g * (kappa.clone() - kappa.clone().detach())
-}
-
 impl VonMisesFisher {
     /// Default cap on the rounds of Wood's rejection sampler.
     pub const DEFAULT_MAX_ROUNDS: usize = 1000;
@@ -205,14 +191,14 @@ impl VonMisesFisher {
     /// `ln C_m(κ)`, `[B]` (f64 on the host, gradient in κ `−A_m(κ)`).
     pub fn log_normalizer(&self) -> Tensor<1> {
         let slope: Vec<f64> = self.mrl.iter().map(|a| -a).collect();
-        surrogate(&self.log_norm, &slope, &self.concentration)
+        check::surrogate(&self.log_norm, &slope, &self.concentration)
     }
 
     /// Mean resultant length `A_m(κ) = I_{m/2}(κ)/I_{m/2−1}(κ) = E[μᵀx]`, `[B]`
     /// (f64 Bessel ratio; gradient `A'_m(κ)` from
     /// [`mean_resultant_length_dk`], one quadrature per row and call).
     pub fn mean_resultant_length(&self) -> Tensor<1> {
-        surrogate(&self.mrl, &self.mrl_dk(), &self.concentration)
+        check::surrogate(&self.mrl, &self.mrl_dk(), &self.concentration)
     }
 
     /// Mean `E[x] = A_m(κ)·μ`, `[B, m]`.
@@ -276,8 +262,8 @@ impl VonMisesFisher {
                 ds[i] = if s[i] > 0.0 { -w[i] * g / s[i] } else { 0.0 };
             }
         }
-        let w = surrogate(&w, &dw, &self.concentration);
-        let s = surrogate(&s, &ds, &self.concentration);
+        let w = check::surrogate(&w, &dw, &self.concentration);
+        let s = check::surrogate(&s, &ds, &self.concentration);
         let y = tangent_embed_with_sine(w, s, noise.direction);
         householder_reflect(self.loc.clone(), y)
     }
@@ -331,7 +317,8 @@ impl Distribution for VonMisesFisher {
             .map(|(c, k)| c + k)
             .collect();
         let slope: Vec<f64> = self.mrl.iter().map(|a| 1.0 - a).collect();
-        surrogate(&shifted, &slope, &self.concentration) + self.concentration.clone() * (dot - 1.0)
+        check::surrogate(&shifted, &slope, &self.concentration)
+            + self.concentration.clone() * (dot - 1.0)
     }
 
     /// [`try_sample`](VonMisesFisher::try_sample); panics with the
@@ -366,7 +353,7 @@ impl Entropy for VonMisesFisher {
     /// gradient in κ `−κA'_m(κ)`.
     fn entropy(&self) -> Tensor<1> {
         let (h, dh) = self.entropy_terms();
-        surrogate(&h, &dh, &self.concentration)
+        check::surrogate(&h, &dh, &self.concentration)
     }
 }
 
@@ -389,6 +376,6 @@ impl KlDivergence<UniformSphere> for VonMisesFisher {
         let (h, dh) = self.entropy_terms();
         let kl: Vec<f64> = h.iter().map(|h| log_area - h).collect();
         let dkl: Vec<f64> = dh.iter().map(|d| -d).collect();
-        surrogate(&kl, &dkl, &self.concentration)
+        check::surrogate(&kl, &dkl, &self.concentration)
     }
 }
