@@ -83,6 +83,18 @@ pub enum NetConfigError {
         /// 1-based block at which a side reaches zero.
         block: usize,
     },
+    /// A convolutional body whose image shape does not flatten to the model's input size.
+    #[error(
+        "conv body: image shape {shape:?} has {} values but `input_dim` is {input_dim}; \
+         give the shape of your images ([C, H, W] with C·H·W = input_dim)",
+        shape.iter().product::<usize>()
+    )]
+    ShapeMismatch {
+        /// The `[C, H, W]` given.
+        shape: [usize; 3],
+        /// The model's flattened input size.
+        input_dim: usize,
+    },
 }
 
 /// Padding of a stride-2 block with this kernel: `⌊(kernel − 1)/2⌋`.
@@ -524,6 +536,22 @@ pub enum EncoderNet {
 }
 
 impl EncoderNet {
+    /// The MLP, if this encoder is one (e.g. to reach a layer's parameters).
+    pub fn as_mlp(&self) -> Option<&Mlp> {
+        match self {
+            Self::Mlp(m) => Some(m),
+            Self::Conv(_) => None,
+        }
+    }
+
+    /// Mutable access to the MLP, if this encoder is one.
+    pub fn as_mlp_mut(&mut self) -> Option<&mut Mlp> {
+        match self {
+            Self::Mlp(m) => Some(m),
+            Self::Conv(_) => None,
+        }
+    }
+
     /// `[B, D]` → `[B, d_output]`; for a convolutional net `D = C·H·W`, row-major.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         match self {
@@ -606,6 +634,22 @@ pub enum DecoderNet {
 }
 
 impl DecoderNet {
+    /// The MLP, if this decoder is one (e.g. to reach a layer's parameters).
+    pub fn as_mlp(&self) -> Option<&Mlp> {
+        match self {
+            Self::Mlp(m) => Some(m),
+            Self::Conv(_) => None,
+        }
+    }
+
+    /// Mutable access to the MLP, if this decoder is one.
+    pub fn as_mlp_mut(&mut self) -> Option<&mut Mlp> {
+        match self {
+            Self::Mlp(m) => Some(m),
+            Self::Conv(_) => None,
+        }
+    }
+
     /// `[B, d_input]` → `[B, D]`; for a convolutional net `D = C·H·W`, row-major.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         match self {

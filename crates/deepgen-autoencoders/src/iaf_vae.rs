@@ -3,7 +3,7 @@
 //! autoregressive flow"; the "VAE with AF prior" of the same line of work).
 //!
 //! ```text
-//! encoder:   x ↦ [μ, ln σ, h]                          (one MLP, widths L, L, C)
+//! encoder:   x ↦ [μ, ln σ, h]                (one MLP or conv net, outputs L, L, C)
 //! z_0      = μ + σ ⊙ ε,            ε ~ N(0, I)
 //! ln q_0   = ln N(z_0; μ, σ²) = Σ_i (−½ε_i² − ln σ_i − ½ ln 2π)
 //! (z_T, ln q(z_T|x)) = Flow::push_forward(z_0, ln q_0, h)   (IAF steps, reversal between them)
@@ -35,9 +35,10 @@ use deepgen_flows::{AfPrior, AfPriorConfig, Flow, IafFlowConfig, Transform as _}
 use deepgen_tensor::HostRng;
 use deepgen_train::StepOutput;
 
+use crate::body::{BodyConfig, ConvBodyConfig};
+use crate::conv::{DecoderNet, EncoderNet};
 use crate::importance::{ImportanceSampled, iwae_bound};
 use crate::likelihood::LikelihoodConfig;
-use crate::mlp::{Mlp, MlpConfig};
 
 /// ½·ln(2π).
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
@@ -75,9 +76,12 @@ pub struct IafVaeConfig {
     /// Flattened input size (784 for MNIST).
     #[config(default = 784)]
     pub input_dim: usize,
-    /// Encoder hidden widths; the decoder mirrors them.
+    /// Encoder hidden widths of the MLP body; the decoder mirrors them (unused with `conv`).
     #[config(default = "vec![512, 256]")]
     pub hidden: Vec<usize>,
+    /// Convolutional body instead of the MLP (`None`: MLP); see [`crate::body`].
+    #[config(default = "None")]
+    pub conv: Option<ConvBodyConfig>,
     /// Latent dimensionality L.
     #[config(default = 32)]
     pub latent_dim: usize,
@@ -110,13 +114,13 @@ pub struct IafVaeConfig {
 #[derive(Module, Debug)]
 pub struct IafVae {
     /// x → [μ, ln σ, h] (`2L + C` outputs).
-    pub encoder: Mlp,
+    pub encoder: EncoderNet,
     /// The IAF posterior flow `z_0 → z_T` (`None` when `iaf_steps = 0`).
     pub flow: Option<Flow>,
     /// The AF prior (`None`: N(0, I)).
     pub prior: Option<AfPrior>,
     /// z_T → likelihood parameters.
-    pub decoder: Mlp,
+    pub decoder: DecoderNet,
     /// L.
     pub latent_dim: usize,
     /// C.
@@ -170,13 +174,20 @@ impl IafVaeConfig {
             panic!("IafVaeConfig: {e}");
         }
         let l = self.latent_dim;
-        let encoder = MlpConfig::new(
-            self.input_dim,
-            self.hidden.clone(),
-            2 * l + self.context_dim,
-        )
-        .with_activation(self.activation.clone())
-        .init(device);
+        let body = BodyConfig {
+            input_dim: self.input_dim,
+            hidden: &self.hidden,
+            activation: &self.activation,
+            conv: self.conv.as_ref(),
+        };
+        let (encoder, decoder) = body
+            .nets(
+                2 * l + self.context_dim,
+                l,
+                self.likelihood.params_per_dim(),
+            )
+            .unwrap_or_else(|e| panic!("IafVaeConfig: {e}"));
+        let (encoder, decoder) = (encoder.init(device), decoder.init(device));
         let flow = (self.iaf_steps > 0).then(|| {
             IafFlowConfig::new(l, self.iaf_steps, self.made_hidden.clone())
                 .with_d_context(self.context_dim)
@@ -189,11 +200,6 @@ impl IafVaeConfig {
                 Some(AfPriorConfig::new(l, *steps, hidden.clone()).init(device))
             }
         };
-        let mut rev = self.hidden.clone();
-        rev.reverse();
-        let decoder = MlpConfig::new(l, rev, self.input_dim * self.likelihood.params_per_dim())
-            .with_activation(self.activation.clone())
-            .init(device);
         IafVae {
             encoder,
             flow,

@@ -2,7 +2,7 @@
 //!
 //! Autoencoders and the VAE family, trained through `deepgen-train`'s loop.
 //!
-//! How the parts fit: networks ([`mlp`], [`conv`]) build encoders and decoders; a decoder's
+//! How the parts fit: networks ([`mlp`], [`conv`], [`body`]) build encoders and decoders; a decoder's
 //! output parameterises an observation model ([`likelihood`]); the models ([`vae`],
 //! [`spherical_vae`], [`iaf_vae`], [`cvae`], [`ae`]) combine them with distributions from
 //! `deepgen-distributions`; objectives ([`objective`], [`importance`]) turn them into losses
@@ -11,7 +11,8 @@
 //! test NLL and writes the [`latent_report`].
 //!
 //! - [`mlp`], [`conv`]: MLP and convolutional encoder/decoder for any `[C, H, W]`, and the
-//!   [`EncoderNetConfig`]/[`DecoderNetConfig`] enums over them;
+//!   [`EncoderNetConfig`]/[`DecoderNetConfig`] enums over them; [`body`] builds a model's
+//!   mirrored encoder/decoder pair (MLP, or conv with [`ConvBodyConfig`]);
 //! - [`likelihood`]: Bernoulli, Gaussian (fixed/learned σ), continuous Bernoulli, discretized
 //!   logistic mixture;
 //! - [`vae`]: the Gaussian-latent VAE (optionally BN-VAE, [`posterior_bn`]);
@@ -29,6 +30,7 @@
 //! - [`vae_task`]: the generic VAE task; [`run_eval`]: the after-training evaluation.
 
 pub mod ae;
+pub mod body;
 pub mod conv;
 pub mod cvae;
 pub mod cvae_task;
@@ -46,6 +48,7 @@ pub mod vae;
 pub mod vae_task;
 
 pub use ae::{AeKind, Autoencoder, AutoencoderConfig};
+pub use body::{BodyConfig, ConvBodyConfig};
 pub use conv::{
     ConvDecoder, ConvDecoderConfig, ConvEncoder, ConvEncoderConfig, DecoderNet, DecoderNetConfig,
     EncoderNet, EncoderNetConfig,

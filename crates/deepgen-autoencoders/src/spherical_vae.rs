@@ -25,10 +25,11 @@ use deepgen_distributions::{
 use deepgen_tensor::HostRng;
 use deepgen_train::{StepContext, StepOutput};
 
+use crate::body::{BodyConfig, ConvBodyConfig};
+use crate::conv::{DecoderNet, EncoderNet};
 use crate::importance::{ImportanceSampled, iwae_bound};
 use crate::latent_tools::LatentCodec;
 use crate::likelihood::LikelihoodConfig;
-use crate::mlp::{Mlp, MlpConfig};
 use crate::objective::{KlControl, VaeObjective};
 use crate::vae_task::VariationalModel;
 
@@ -63,9 +64,12 @@ pub struct SphericalVaeConfig {
     /// Flattened input size.
     #[config(default = 784)]
     pub input_dim: usize,
-    /// Encoder hidden widths (decoder mirrors them).
+    /// Encoder hidden widths of the MLP body (decoder mirrors them; unused with `conv`).
     #[config(default = "vec![256, 128]")]
     pub hidden: Vec<usize>,
+    /// Convolutional body instead of the MLP (`None`: MLP); see [`crate::body`].
+    #[config(default = "None")]
+    pub conv: Option<ConvBodyConfig>,
     /// Ambient dimension m of the latent sphere S^{m−1} ⊂ R^m (m ≥ 2).
     #[config(default = 11)]
     pub latent_dim: usize,
@@ -87,9 +91,9 @@ pub struct SphericalVaeConfig {
 #[derive(Module, Debug)]
 pub struct SphericalVae {
     /// x → [direction (m), κ pre-activation (1, absent with a fixed κ)].
-    pub encoder: Mlp,
+    pub encoder: EncoderNet,
     /// z → likelihood parameters.
-    pub decoder: Mlp,
+    pub decoder: DecoderNet,
     /// Ambient latent dimension m.
     pub latent_dim: usize,
     /// Fixed κ, if any.
@@ -127,21 +131,18 @@ impl SphericalVaeConfig {
             panic!("SphericalVaeConfig: {e}");
         }
         let heads = self.latent_dim + usize::from(self.fixed_kappa.is_none());
-        let encoder = MlpConfig::new(self.input_dim, self.hidden.clone(), heads)
-            .with_activation(self.activation.clone())
-            .init(device);
-        let mut rev = self.hidden.clone();
-        rev.reverse();
-        let decoder = MlpConfig::new(
-            self.latent_dim,
-            rev,
-            self.input_dim * self.likelihood.params_per_dim(),
-        )
-        .with_activation(self.activation.clone())
-        .init(device);
+        let body = BodyConfig {
+            input_dim: self.input_dim,
+            hidden: &self.hidden,
+            activation: &self.activation,
+            conv: self.conv.as_ref(),
+        };
+        let (encoder, decoder) = body
+            .nets(heads, self.latent_dim, self.likelihood.params_per_dim())
+            .unwrap_or_else(|e| panic!("SphericalVaeConfig: {e}"));
         SphericalVae {
-            encoder,
-            decoder,
+            encoder: encoder.init(device),
+            decoder: decoder.init(device),
             latent_dim: self.latent_dim,
             fixed_kappa: self.fixed_kappa,
             likelihood: self.likelihood.clone(),

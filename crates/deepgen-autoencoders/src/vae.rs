@@ -1,5 +1,6 @@
-//! The Gaussian-latent VAE (Kingma & Welling 2014) with MLP encoder and decoder,
-//! a choice of observation model, and optional BN on the posterior means (BN-VAE).
+//! The Gaussian-latent VAE (Kingma & Welling 2014) with MLP or convolutional encoder and
+//! decoder ([`crate::body`]), a choice of observation model, and optional BN on the posterior
+//! means (BN-VAE).
 
 use burn::config::Config;
 use burn::module::Module;
@@ -10,21 +11,27 @@ use deepgen_distributions::{
 };
 use deepgen_tensor::HostRng;
 
+use crate::body::{BodyConfig, ConvBodyConfig};
+use crate::conv::{DecoderNet, EncoderNet};
 use crate::likelihood::LikelihoodConfig;
-use crate::mlp::{Mlp, MlpConfig};
 use crate::posterior_bn::PosteriorBatchNorm;
 
 /// Configuration of a [`Vae`]. Defaults: 784-512-256-32 with ReLU and a Bernoulli
 /// decoder (the benchmark network). The IWAE paper's network is
-/// `hidden = [200, 200]`, `latent_dim = 50`, `activation = Tanh`.
+/// `hidden = [200, 200]`, `latent_dim = 50`, `activation = Tanh`. With
+/// `conv = Some(ConvBodyConfig::new([1, 28, 28], vec![32, 64]))` the encoder and decoder are
+/// convolutional instead (see [`crate::body`]).
 #[derive(Config, Debug)]
 pub struct VaeConfig {
     /// Flattened input size (784 for MNIST).
     #[config(default = 784)]
     pub input_dim: usize,
-    /// Encoder hidden widths; the decoder mirrors them.
+    /// Encoder hidden widths of the MLP body; the decoder mirrors them (unused with `conv`).
     #[config(default = "vec![512, 256]")]
     pub hidden: Vec<usize>,
+    /// Convolutional body instead of the MLP: image shape and channels (`None`: MLP).
+    #[config(default = "None")]
+    pub conv: Option<ConvBodyConfig>,
     /// Latent dimensionality.
     #[config(default = 32)]
     pub latent_dim: usize,
@@ -65,9 +72,9 @@ impl ElboTerms {
 #[derive(Module, Debug)]
 pub struct Vae {
     /// x → [μ, ln σ].
-    pub encoder: Mlp,
+    pub encoder: EncoderNet,
     /// z → likelihood parameters.
-    pub decoder: Mlp,
+    pub decoder: DecoderNet,
     /// BN-VAE's batch norm on μ, if enabled.
     pub posterior_bn: Option<PosteriorBatchNorm>,
     /// Latent dimensionality.
@@ -81,8 +88,8 @@ impl VaeConfig {
     /// Initialises the model on `device`.
     ///
     /// # Panics
-    /// If `input_dim` or `latent_dim` is zero, or the likelihood or `bn_gamma` is
-    /// invalid (the message names the field).
+    /// If `input_dim` or `latent_dim` is zero, the conv body does not fit `input_dim`, or the
+    /// likelihood or `bn_gamma` is invalid (the message names the field).
     pub fn init(&self, device: &Device) -> Vae {
         assert!(
             self.input_dim > 0,
@@ -95,21 +102,22 @@ impl VaeConfig {
         if let Err(e) = self.likelihood.validate() {
             panic!("VaeConfig: {e}");
         }
-        let encoder = MlpConfig::new(self.input_dim, self.hidden.clone(), 2 * self.latent_dim)
-            .with_activation(self.activation.clone())
-            .init(device);
-        let mut rev = self.hidden.clone();
-        rev.reverse();
-        let decoder = MlpConfig::new(
-            self.latent_dim,
-            rev,
-            self.input_dim * self.likelihood.params_per_dim(),
-        )
-        .with_activation(self.activation.clone())
-        .init(device);
+        let body = BodyConfig {
+            input_dim: self.input_dim,
+            hidden: &self.hidden,
+            activation: &self.activation,
+            conv: self.conv.as_ref(),
+        };
+        let (encoder, decoder) = body
+            .nets(
+                2 * self.latent_dim,
+                self.latent_dim,
+                self.likelihood.params_per_dim(),
+            )
+            .unwrap_or_else(|e| panic!("VaeConfig: {e}"));
         Vae {
-            encoder,
-            decoder,
+            encoder: encoder.init(device),
+            decoder: decoder.init(device),
             posterior_bn: self
                 .bn_gamma
                 .map(|g| PosteriorBatchNorm::new(self.latent_dim, g, device)),

@@ -330,8 +330,8 @@ fn elbo_terms_match_an_independent_f64_computation() {
         host(t.kl()),
     );
 
-    let enc = host_mlp(&model.encoder);
-    let dec = host_mlp(&model.decoder);
+    let enc = host_mlp(model.encoder.as_mlp().unwrap());
+    let dec = host_mlp(model.decoder.as_mlp().unwrap());
     let iaf = host_steps(&model.flow.as_ref().unwrap().steps);
     let maf = host_steps(&model.prior.as_ref().unwrap().flow.steps);
     assert_eq!(iaf.len(), 3, "IAF, reversal, IAF");
@@ -461,7 +461,7 @@ fn kl_estimate_is_unbiased_for_the_closed_form_of_an_affine_flow() {
     make_flow_affine(&mut model, &biases);
     let l = 3;
     let xs = bits(1, 6, 11);
-    let enc = mlp_forward(&host_mlp(&model.encoder), &xs, relu);
+    let enc = mlp_forward(&host_mlp(model.encoder.as_mlp().unwrap()), &xs, relu);
     let sig = |s: f64| 1.0 / (1.0 + (-s).exp());
     // Step 1, reversal, step 2 on the per-dimension mean and scale.
     let (mut mean, mut std): (Vec<f64>, Vec<f64>) = (
@@ -558,7 +558,13 @@ fn scale_weight(p: &Param<Tensor<2>>, scale: f64) -> Param<Tensor<2>> {
 /// k = 40 000 undershoots ln p(x) by ~0.3 nats.
 fn tame(model: &mut IafVae, log_std_shift: f64, gate: f64, prior_scale: f64) {
     let l = model.latent_dim;
-    let enc = model.encoder.layers.last_mut().unwrap();
+    let enc = model
+        .encoder
+        .as_mlp_mut()
+        .unwrap()
+        .layers
+        .last_mut()
+        .unwrap();
     enc.bias = Some(add_to_bias(
         enc.bias.as_ref().unwrap(),
         l,

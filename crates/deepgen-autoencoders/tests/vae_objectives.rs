@@ -139,7 +139,7 @@ fn free_bits_stops_the_kl_gradient_of_dimensions_below_lambda() {
         let vae = model(small(), &ad);
         let out = obj.step(&vae, x.clone(), eps.clone(), &ctx(w));
         let g = out.loss.backward();
-        let last = vae.encoder.layers.last().unwrap();
+        let last = vae.encoder.as_mlp().unwrap().layers.last().unwrap();
         host2(last.weight.grad(&g).unwrap())
     };
     let free = grad_of(

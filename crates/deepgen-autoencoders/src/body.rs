@@ -1,0 +1,162 @@
+//! The encoder/decoder pair of a latent-variable model, MLP or convolutional, from one
+//! description: [`BodyConfig`].
+//!
+//! Every VAE-style model here ([`Vae`](crate::Vae), [`SphericalVae`](crate::SphericalVae),
+//! [`IafVae`](crate::IafVae)) has an encoder `x → heads` and a mirrored decoder
+//! `z → likelihood parameters`. [`BodyConfig::nets`] builds both:
+//!
+//! - **MLP** (`conv = None`): `D → hidden… → heads` and `latent → reversed hidden… → P·D`.
+//! - **Convolutional** (`conv = Some`): stride-2 convolutions on `[C, H, W]` then a linear
+//!   layer to the heads, and the mirrored transposed convolutions to `[P·C, H, W]`, where
+//!   `P` is the likelihood's parameters per pixel. Flattened row-major, parameter block `p`
+//!   of pixel `i` sits at column `p·D + i` — the layout [`LikelihoodConfig`] reads.
+//!
+//! [`LikelihoodConfig`]: crate::LikelihoodConfig
+
+use burn::config::Config;
+use burn::nn::activation::ActivationConfig;
+
+use crate::conv::{
+    ConvDecoderConfig, ConvEncoderConfig, DecoderNetConfig, EncoderNetConfig, NetConfigError,
+};
+use crate::mlp::MlpConfig;
+
+/// A convolutional body: image shape, channels per stride-2 block and kernel size.
+#[derive(Config, Debug, PartialEq)]
+pub struct ConvBodyConfig {
+    /// Image shape `[C, H, W]`; `C·H·W` must equal the model's `input_dim`.
+    pub shape: [usize; 3],
+    /// Output channels of each encoder block, e.g. `[32, 64]` (the decoder mirrors them).
+    pub channels: Vec<usize>,
+    /// Square kernel of every block (4 or 3 are usual).
+    #[config(default = 4)]
+    pub kernel: usize,
+}
+
+/// How to build an encoder and its mirrored decoder.
+#[derive(Debug, Clone)]
+pub struct BodyConfig<'a> {
+    /// Flattened data size `D`.
+    pub input_dim: usize,
+    /// MLP hidden widths, encoder order (ignored with `conv`).
+    pub hidden: &'a [usize],
+    /// Hidden activation (both nets).
+    pub activation: &'a ActivationConfig,
+    /// The convolutional body, if any.
+    pub conv: Option<&'a ConvBodyConfig>,
+}
+
+impl BodyConfig<'_> {
+    /// The encoder `D → encoder_out` and the decoder `decoder_in → params_per_dim · D`.
+    ///
+    /// # Errors
+    /// A [`NetConfigError`] naming the field, including a `conv.shape` whose `C·H·W` differs
+    /// from `input_dim`.
+    pub fn nets(
+        &self,
+        encoder_out: usize,
+        decoder_in: usize,
+        params_per_dim: usize,
+    ) -> Result<(EncoderNetConfig, DecoderNetConfig), NetConfigError> {
+        let (enc, dec) = match self.conv {
+            None => {
+                let mut rev = self.hidden.to_vec();
+                rev.reverse();
+                (
+                    EncoderNetConfig::Mlp(
+                        MlpConfig::new(self.input_dim, self.hidden.to_vec(), encoder_out)
+                            .with_activation(self.activation.clone()),
+                    ),
+                    DecoderNetConfig::Mlp(
+                        MlpConfig::new(decoder_in, rev, self.input_dim * params_per_dim)
+                            .with_activation(self.activation.clone()),
+                    ),
+                )
+            }
+            Some(conv) => {
+                let [c, h, w] = conv.shape;
+                if c * h * w != self.input_dim {
+                    return Err(NetConfigError::ShapeMismatch {
+                        shape: conv.shape,
+                        input_dim: self.input_dim,
+                    });
+                }
+                (
+                    EncoderNetConfig::Conv(
+                        ConvEncoderConfig::new(conv.shape, conv.channels.clone(), encoder_out)
+                            .with_kernel(conv.kernel)
+                            .with_activation(self.activation.clone()),
+                    ),
+                    DecoderNetConfig::Conv(
+                        ConvDecoderConfig::new(
+                            [c * params_per_dim, h, w],
+                            conv.channels.clone(),
+                            decoder_in,
+                        )
+                        .with_kernel(conv.kernel)
+                        .with_activation(self.activation.clone()),
+                    ),
+                )
+            }
+        };
+        enc.check()?;
+        dec.check()?;
+        Ok((enc, dec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mlp_body_mirrors_the_hidden_widths() {
+        let act = ActivationConfig::Tanh;
+        let body = BodyConfig {
+            input_dim: 12,
+            hidden: &[8, 4],
+            activation: &act,
+            conv: None,
+        };
+        let (enc, dec) = body.nets(6, 3, 2).unwrap();
+        assert_eq!((enc.d_input(), enc.d_output()), (12, 6));
+        assert_eq!((dec.d_input(), dec.d_output()), (3, 24));
+        match dec {
+            DecoderNetConfig::Mlp(m) => assert_eq!(m.hidden, vec![4, 8]),
+            DecoderNetConfig::Conv(_) => panic!("expected an MLP decoder"),
+        }
+    }
+
+    #[test]
+    fn conv_body_stacks_likelihood_parameters_as_channels() {
+        let act = ActivationConfig::Relu;
+        let conv = ConvBodyConfig::new([2, 7, 5], vec![3, 4]);
+        let body = BodyConfig {
+            input_dim: 70,
+            hidden: &[],
+            activation: &act,
+            conv: Some(&conv),
+        };
+        let (enc, dec) = body.nets(10, 5, 3).unwrap();
+        assert_eq!((enc.d_input(), enc.d_output()), (70, 10));
+        assert_eq!((dec.d_input(), dec.d_output()), (5, 210));
+        match dec {
+            DecoderNetConfig::Conv(c) => assert_eq!(c.output, [6, 7, 5]),
+            DecoderNetConfig::Mlp(_) => panic!("expected a conv decoder"),
+        }
+    }
+
+    #[test]
+    fn conv_shape_must_match_input_dim() {
+        let act = ActivationConfig::Relu;
+        let conv = ConvBodyConfig::new([1, 28, 28], vec![32]);
+        let body = BodyConfig {
+            input_dim: 700,
+            hidden: &[],
+            activation: &act,
+            conv: Some(&conv),
+        };
+        let err = body.nets(4, 2, 1).unwrap_err().to_string();
+        assert!(err.contains("[1, 28, 28]") && err.contains("700"), "{err}");
+    }
+}
