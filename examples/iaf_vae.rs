@@ -19,17 +19,12 @@
 //! samples, reconstructions / interpolations / traversals of the code z_T(ε = 0), active units
 //! and the Fréchet distance, with the numbers in `eval.json`.
 
-use burn::module::Module;
-use burn::nn::activation::ActivationConfig;
-use burn::optim::AdamConfig;
 use clap::{Parser, ValueEnum};
-use deepgen::autoencoders::run_eval::{RunEvalSettings, evaluate_run};
-use deepgen::autoencoders::vae_task::{VaeTask, VariationalModel};
-use deepgen::autoencoders::{IafVae, IafVaeConfig, LikelihoodConfig, PriorKind};
-use deepgen::autoencoders::{KlControl, VaeObjective};
-use deepgen::data::{Binarization, Mnist};
+use deepgen::autoencoders::cli::{RunDefaults, VaeFamilyArgs, load_mnist};
+use deepgen::autoencoders::vae_task::VariationalModel;
+use deepgen::autoencoders::{IafVaeConfig, PriorKind};
 use deepgen::tensor::select_device;
-use deepgen::train::{CommonArgs, Schedule, TrainError, Trainer, exit_on_error};
+use deepgen::train::{CommonArgs, TrainError, exit_on_error};
 
 /// The prior p(z).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,15 +44,9 @@ struct Args {
     /// Latent dimensionality.
     #[arg(long, default_value_t = 32)]
     latent: usize,
-    /// Encoder hidden widths, comma-separated (the decoder mirrors them).
+    /// Encoder hidden widths of the MLP, comma-separated (the decoder mirrors them).
     #[arg(long, default_value = "512,256", value_delimiter = ',')]
     hidden: Vec<usize>,
-    /// Hidden activation of encoder and decoder: `relu` or `tanh`.
-    #[arg(long, default_value = "relu", value_parser = deepgen::autoencoders::mlp::parse_activation)]
-    activation: ActivationConfig,
-    /// Observation model: `bernoulli`, `gaussian:SIGMA` or `gaussian-learned`.
-    #[arg(long, default_value = "bernoulli")]
-    likelihood: LikelihoodConfig,
     /// Number of IAF steps in the posterior (0: Gaussian posterior).
     #[arg(long, default_value_t = 2)]
     iaf_steps: usize,
@@ -76,28 +65,8 @@ struct Args {
     /// Hidden widths of each AF-prior MADE.
     #[arg(long, default_value = "64,64", value_delimiter = ',')]
     prior_hidden: Vec<usize>,
-    /// KL weight β: a number or a schedule (e.g. `linear:0:1:5000` for KL annealing).
-    #[arg(long, default_value = "1")]
-    beta: Schedule,
-    /// Importance samples per training example: 1 = ELBO, k > 1 = the IWAE bound (β = 1).
-    #[arg(long, default_value_t = 1)]
-    iw_samples: usize,
-    /// Importance samples per test image for the final test NLL (0 skips it).
-    #[arg(long, default_value_t = 100)]
-    nll_k: usize,
-    /// Test images used for the final NLL (default: all).
-    #[arg(long, default_value_t = 10_000)]
-    nll_images: usize,
-    /// Also report the IW test NLL every epoch with this many samples on 1000 test images.
-    #[arg(long, default_value_t = 0)]
-    eval_nll_k: usize,
-    /// Training-set binarisation: `dynamic` (fresh draw per batch) or `static` (one fixed draw).
-    #[arg(long, default_value = "dynamic")]
-    binarization: Binarization,
-    /// Samples drawn after training for the Fréchet distance to the MNIST test set in the
-    /// feature space of deepgen-eval's classifier (0 skips it).
-    #[arg(long, default_value_t = 10_000)]
-    fd_samples: usize,
+    #[command(flatten)]
+    family: VaeFamilyArgs,
 }
 
 fn main() {
@@ -113,25 +82,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.latent == 0 {
         return Err(TrainError::config("latent", "must be at least 1").into());
     }
-    if args.iw_samples == 0 {
-        return Err(TrainError::config("iw-samples", "must be at least 1").into());
-    }
-    if args.iw_samples > 1 && args.beta != Schedule::Constant(1.0) {
-        return Err(TrainError::config(
-            "beta",
-            format!(
-                "`--iw-samples {}` trains the IWAE bound, which has no separate KL term to weight; \
-                 leave `--beta` at 1",
-                args.iw_samples
-            ),
-        )
-        .into());
-    }
     if args.prior == Prior::Af && args.prior_steps == 0 {
         return Err(
             TrainError::config("prior-steps", "must be at least 1 with `--prior af`").into(),
         );
     }
+    let objective = args.family.objective()?;
     let prior = match args.prior {
         Prior::Normal => PriorKind::StandardNormal,
         Prior::Af => PriorKind::Af {
@@ -139,11 +95,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             hidden: args.prior_hidden.clone(),
         },
     };
+    let mnist = load_mnist(&args.common, "iaf_vae", backend)?;
     let config = IafVaeConfig::new()
         .with_latent_dim(args.latent)
         .with_hidden(args.hidden.clone())
-        .with_activation(args.activation.clone())
-        .with_likelihood(args.likelihood.clone())
+        .with_conv(
+            args.family
+                .conv_body([1, mnist.test.rows, mnist.test.cols])?,
+        )
+        .with_activation(args.family.activation.clone())
+        .with_likelihood(args.family.likelihood.clone())
         .with_iaf_steps(args.iaf_steps)
         .with_context_dim(if args.iaf_steps > 0 { args.context } else { 0 })
         .with_made_hidden(args.made_hidden.clone())
@@ -151,14 +112,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config
         .validate()
         .map_err(|e| TrainError::config("model", e))?;
-
-    let mnist = Mnist::load(args.common.data.as_deref())?;
     println!(
-        "deepgen iaf_vae: device {backend}, MNIST from {} ({} train / {} test); {} IAF step(s), \
-         context {}, prior {}",
-        mnist.source.display(),
-        mnist.train.len(),
-        mnist.test.len(),
+        "{} IAF step(s), context {}, prior {}",
         args.iaf_steps,
         config.context_dim,
         config.prior.label()
@@ -167,72 +122,25 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let ad = device.autodiff();
     ad.seed(args.common.seed);
     let model = config.init(&ad);
-    let objective = VaeObjective {
-        iw_samples: args.iw_samples,
-        kl: KlControl::Plain,
-    };
     model
         .check_objective(&objective)
-        .map_err(|e| TrainError::config("iw-samples", e))?;
-    let mut task = VaeTask::<IafVae>::new(
-        mnist.train.clone(),
-        mnist.test.clone(),
-        batch_size,
-        args.binarization,
-        args.common.seed,
-    )
-    .with_objective(objective)
-    .with_eval_nll(args.eval_nll_k, 1000);
-
-    let trainer = Trainer::new("runs/iaf_vae")
-        .epochs(20)
-        .lr(Schedule::Constant(1e-3))
-        .num_samples(100)
-        .with_args(&args.common)?
-        .weight_schedule("beta", args.beta.clone())
-        .plot_metrics(vec!["train_loss".into(), "test_loss".into()])
-        .plot_labels(
-            "IAF-VAE on binarised MNIST: negative ELBO",
-            "nats per image",
-        );
-    let started = std::time::Instant::now();
-    let report = trainer.fit(&mut task, model, AdamConfig::new().init(), &ad)?;
-    let last = report.last.as_ref();
-    let get = |name: &str| last.and_then(|r| r.get(name)).unwrap_or(f64::NAN);
-    let elbo = get("test_elbo");
-    println!(
-        "done: {} epochs in {:.0} s, test ELBO {elbo:.2} nats (recon {:.2}, KL {:.2})",
-        report.epochs_completed,
-        started.elapsed().as_secs_f64(),
-        get("test_recon"),
-        get("test_kl"),
-    );
-
-    let model = report.ema_model.unwrap_or(report.model).valid();
-    let plain = ad.clone().without_autodiff();
-    evaluate_run(
-        &model,
-        &task,
+        .map_err(|e| TrainError::config("kl", e))?;
+    let defaults = RunDefaults {
+        out_dir: "runs/iaf_vae",
+        plot_title: "IAF-VAE on binarised MNIST",
+        epochs: 20,
+    };
+    args.family.run(
+        &args.common,
+        defaults,
+        model,
         &mnist,
+        &ad,
+        batch_size,
         &[
-            ("test_elbo", elbo),
-            ("test_recon", get("test_recon")),
-            ("test_kl", get("test_kl")),
             ("iaf_steps", args.iaf_steps as f64),
             ("context", config.context_dim as f64),
         ],
-        RunEvalSettings {
-            nll_k: args.nll_k,
-            nll_images: args.nll_images,
-            fd_samples: args.fd_samples,
-            seed: args.common.seed,
-        },
-        trainer.out_dir(),
-        &plain,
     )?;
-    println!(
-        "samples, metrics and checkpoints in {}",
-        trainer.out_dir().display()
-    );
     Ok(())
 }

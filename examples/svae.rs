@@ -13,18 +13,12 @@
 //! example; after training: importance-weighted test NLL, reconstructions / interpolations /
 //! traversals, active units, Fréchet distance → `eval.json`.
 
-use burn::module::Module;
-use burn::nn::activation::ActivationConfig;
-use burn::optim::AdamConfig;
 use clap::Parser;
-use deepgen::autoencoders::run_eval::{RunEvalSettings, evaluate_run};
-use deepgen::autoencoders::vae_task::{VaeTask, VariationalModel};
-use deepgen::autoencoders::{
-    KlControl, SphericalPosterior, SphericalVae, SphericalVaeConfig, VaeObjective,
-};
-use deepgen::data::{Binarization, Mnist};
+use deepgen::autoencoders::cli::{RunDefaults, VaeFamilyArgs, load_mnist};
+use deepgen::autoencoders::vae_task::VariationalModel;
+use deepgen::autoencoders::{SphericalPosterior, SphericalVaeConfig};
 use deepgen::tensor::select_device;
-use deepgen::train::{CommonArgs, Schedule, TrainError, Trainer, exit_on_error};
+use deepgen::train::{CommonArgs, TrainError, exit_on_error};
 
 /// Train a hyperspherical (vMF / power spherical) VAE on binarised MNIST.
 #[derive(Parser, Debug)]
@@ -35,45 +29,17 @@ struct Args {
     /// Ambient dimension m of the latent sphere S^{m−1} ⊂ R^m.
     #[arg(long, default_value_t = 11)]
     latent: usize,
-    /// Encoder hidden widths, comma-separated (the decoder mirrors them).
+    /// Encoder hidden widths of the MLP, comma-separated (the decoder mirrors them).
     #[arg(long, default_value = "256,128", value_delimiter = ',')]
     hidden: Vec<usize>,
-    /// Hidden activation: relu, tanh, elu, sigmoid or gelu.
-    #[arg(long, default_value = "relu", value_parser = deepgen::autoencoders::mlp::parse_activation)]
-    activation: ActivationConfig,
     /// Posterior family: `vmf` or `power-spherical`.
     #[arg(long, default_value = "vmf")]
     posterior: SphericalPosterior,
     /// Fixed concentration κ (Xu & Durrett 2018); default: learned κ(x) = softplus(·) + 1.
     #[arg(long)]
     fixed_kappa: Option<f64>,
-    /// KL weight β: a number or a schedule.
-    #[arg(long, default_value = "1")]
-    beta: Schedule,
-    /// KL treatment: `plain` or `capacity:GAMMA` (free bits needs a per-dimension KL).
-    #[arg(long, default_value = "plain")]
-    kl: KlControl,
-    /// Target KL C for `--kl capacity:GAMMA`.
-    #[arg(long, default_value = "0")]
-    capacity: Schedule,
-    /// Importance samples per training example: 1 = ELBO, k > 1 = IWAE bound.
-    #[arg(long, default_value_t = 1)]
-    iw_samples: usize,
-    /// Training-set binarisation: `dynamic` or `static`.
-    #[arg(long, default_value = "dynamic")]
-    binarization: Binarization,
-    /// Importance samples per test image for the final test NLL (0 skips it).
-    #[arg(long, default_value_t = 100)]
-    nll_k: usize,
-    /// Test images used for the final NLL.
-    #[arg(long, default_value_t = 10_000)]
-    nll_images: usize,
-    /// Also report the IW test NLL every epoch with this many samples on 1000 test images.
-    #[arg(long, default_value_t = 0)]
-    eval_nll_k: usize,
-    /// Samples for the Fréchet distance after training (0 skips it).
-    #[arg(long, default_value_t = 10_000)]
-    fd_samples: usize,
+    #[command(flatten)]
+    family: VaeFamilyArgs,
 }
 
 fn main() {
@@ -96,13 +62,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             TrainError::config("fixed-kappa", format!("must be finite and ≥ 0, got {k}")).into(),
         );
     }
-    let mnist = Mnist::load(args.common.data.as_deref())?;
+    let objective = args.family.objective()?;
+    let mnist = load_mnist(&args.common, "svae", backend)?;
     println!(
-        "deepgen svae: device {backend}, MNIST from {} ({} train / {} test); posterior {:?} on \
-         S^{} ⊂ R^{}, κ {}",
-        mnist.source.display(),
-        mnist.train.len(),
-        mnist.test.len(),
+        "posterior {:?} on S^{} ⊂ R^{}, κ {}",
         args.posterior,
         args.latent - 1,
         args.latent,
@@ -115,74 +78,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let model = SphericalVaeConfig::new()
         .with_latent_dim(args.latent)
         .with_hidden(args.hidden.clone())
-        .with_activation(args.activation.clone())
+        .with_conv(
+            args.family
+                .conv_body([1, mnist.test.rows, mnist.test.cols])?,
+        )
+        .with_activation(args.family.activation.clone())
+        .with_likelihood(args.family.likelihood.clone())
         .with_posterior(args.posterior.clone())
         .with_fixed_kappa(args.fixed_kappa)
         .init(&ad);
-    let objective = VaeObjective {
-        iw_samples: args.iw_samples,
-        kl: args.kl,
-    };
     model
         .check_objective(&objective)
         .map_err(|e| TrainError::config("kl", e))?;
-    let mut task = VaeTask::<SphericalVae>::new(
-        mnist.train.clone(),
-        mnist.test.clone(),
-        batch_size,
-        args.binarization,
-        args.common.seed,
-    )
-    .with_objective(objective)
-    .with_eval_nll(args.eval_nll_k, 1000);
-
-    let trainer = Trainer::new("runs/svae")
-        .epochs(20)
-        .lr(Schedule::Constant(1e-3))
-        .num_samples(100)
-        .with_args(&args.common)?
-        .weight_schedule("beta", args.beta.clone())
-        .weight_schedule("capacity", args.capacity.clone())
-        .plot_metrics(vec!["train_loss".into(), "test_loss".into()])
-        .plot_labels(
-            "Hyperspherical VAE on binarised MNIST: negative ELBO",
-            "nats per image",
-        );
-    let started = std::time::Instant::now();
-    let report = trainer.fit(&mut task, model, AdamConfig::new().init(), &ad)?;
-    let last = report.last.as_ref();
-    let get = |name: &str| last.and_then(|r| r.get(name)).unwrap_or(f64::NAN);
-    let elbo = get("test_elbo");
-    println!(
-        "done: {} epochs in {:.0} s, test ELBO {elbo:.2} nats (recon {:.2}, KL {:.2})",
-        report.epochs_completed,
-        started.elapsed().as_secs_f64(),
-        get("test_recon"),
-        get("test_kl")
-    );
-    let model = report.ema_model.unwrap_or(report.model).valid();
-    let plain = ad.clone().without_autodiff();
-    evaluate_run(
-        &model,
-        &task,
-        &mnist,
-        &[
-            ("test_elbo", elbo),
-            ("test_recon", get("test_recon")),
-            ("test_kl", get("test_kl")),
-        ],
-        RunEvalSettings {
-            nll_k: args.nll_k,
-            nll_images: args.nll_images,
-            fd_samples: args.fd_samples,
-            seed: args.common.seed,
-        },
-        trainer.out_dir(),
-        &plain,
-    )?;
-    println!(
-        "samples, metrics and checkpoints in {}",
-        trainer.out_dir().display()
-    );
+    let defaults = RunDefaults {
+        out_dir: "runs/svae",
+        plot_title: "Hyperspherical VAE on binarised MNIST",
+        epochs: 20,
+    };
+    args.family
+        .run(&args.common, defaults, model, &mnist, &ad, batch_size, &[])?;
     Ok(())
 }

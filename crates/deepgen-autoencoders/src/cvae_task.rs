@@ -1,16 +1,14 @@
 //! The conditional VAE on binarised, labelled MNIST-like images as a [`Task`] for the shared
 //! loop.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use deepgen_data::{
-    BatchPlan, Binarization, MnistSplit, images_host, images_tensor, labels_tensor,
-};
+use burn::tensor::{Device, Int, Tensor};
+use deepgen_data::{Binarization, MnistSplit, images_tensor, labels_tensor};
 use deepgen_distributions::noise::standard_normal;
 use deepgen_tensor::HostRng;
 use deepgen_train::{Samples, StepContext, StepOutput, Task, TrainError};
 
 use crate::cvae::{ClassCode, Cvae};
-use crate::vae_task::TEST_BINARIZATION_SEED;
+use crate::feed::ImageFeed;
 
 /// Images per forward pass during evaluation.
 const EVAL_BATCH: usize = 1000;
@@ -100,7 +98,7 @@ pub struct CvaeTestTerms {
 ///   run is reproducible and `--resume` continues the same stream;
 /// - loss weights from the loop's schedules: `"beta"` (KL, default 1) and `"alpha"`
 ///   (cross-entropy, default 1);
-/// - test inputs: the test split statically binarised with [`TEST_BINARIZATION_SEED`] (grey
+/// - test inputs: the test split statically binarised with [`crate::feed::TEST_BINARIZATION_SEED`] (grey
 ///   levels if training uses grey levels), one z per image from a fixed host seed.
 ///
 /// Training metrics (nats per image, logged as `train_<name>`): `recon`, `kl`, `ce`,
@@ -113,11 +111,7 @@ pub struct CvaeTestTerms {
 /// judge ([`CvaeTask::with_judge`]) `cond_accuracy`, the conditional-generation accuracy of
 /// `per_digit` images per digit.
 pub struct CvaeTask {
-    train: MnistSplit,
-    test: MnistSplit,
-    plan: BatchPlan,
-    binarization: Binarization,
-    epoch: Option<(usize, Vec<Vec<usize>>)>,
+    feed: ImageFeed,
     seed: u64,
     judge: Option<(DigitJudge, usize)>,
 }
@@ -134,14 +128,10 @@ impl CvaeTask {
         binarization: Binarization,
         seed: u64,
     ) -> Self {
-        let plan = BatchPlan::new(train.len(), batch_size, true, seed, true)
+        let feed = ImageFeed::new(train, test, batch_size, binarization, seed)
             .expect("CvaeTask::new: `batch_size` must be at least 1");
         Self {
-            train,
-            test,
-            plan,
-            binarization,
-            epoch: None,
+            feed,
             seed,
             judge: None,
         }
@@ -154,39 +144,20 @@ impl CvaeTask {
         self
     }
 
-    /// How test inputs are made: grey levels if training uses grey levels, otherwise the fixed
-    /// binarisation with [`TEST_BINARIZATION_SEED`].
+    /// How test inputs are made (see [`ImageFeed::test_binarization`]).
     pub fn test_binarization(&self) -> Binarization {
-        match self.binarization {
-            Binarization::None => Binarization::None,
-            _ => Binarization::Static {
-                seed: TEST_BINARIZATION_SEED,
-            },
-        }
-    }
-
-    fn batches(&mut self, epoch: usize) -> &Vec<Vec<usize>> {
-        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            self.epoch = Some((epoch, self.plan.epoch(epoch as u64)));
-        }
-        &self.epoch.as_ref().expect("just set").1
+        self.feed.test_binarization()
     }
 
     /// The loss terms averaged over the test split (fixed inputs and noise: repeatable), with
     /// the one-hot true label as class code whatever the training code: `recon + kl` is the
     /// negative ELBO of ln p(x | y) of the model that generation samples from.
     pub fn test_terms(&self, model: &Cvae, device: &Device) -> CvaeTestTerms {
-        let n = self.test.len();
-        let d = self.test.pixels();
-        let bin = self.test_binarization();
-        let mut unused = HostRng::seed_from_u64(0);
+        let n = self.feed.test.len();
         let mut noise = HostRng::seed_from_u64(self.seed ^ TEST_NOISE_SEED);
         let mut sums = [0.0f64; 4];
-        let idx: Vec<usize> = (0..n).collect();
-        for chunk in idx.chunks(EVAL_BATCH) {
-            let x = images_host(&self.test, chunk, bin, &mut unused);
-            let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), device);
-            let y = labels_tensor(&self.test, chunk, device);
+        for (chunk, x) in self.feed.test_chunks(n, EVAL_BATCH, device) {
+            let y = labels_tensor(&self.feed.test, &chunk, device);
             let eps = standard_normal(&mut noise, [chunk.len(), model.latent_dim], device);
             let terms = model.terms_with_code(x, y, eps, ClassCode::Label);
             let parts = [terms.recon_nll, terms.kl, terms.ce, terms.correct];
@@ -218,7 +189,7 @@ impl CvaeTask {
         let k = model.num_classes;
         let labels: Vec<usize> = (0..k * per_digit).map(|i| i / per_digit).collect();
         let mut rng = HostRng::seed_from_u64(self.seed ^ SAMPLE_SEED);
-        let mut data = Vec::with_capacity(labels.len() * self.test.pixels());
+        let mut data = Vec::with_capacity(labels.len() * self.feed.test.pixels());
         for chunk in labels.chunks(EVAL_BATCH) {
             let images = model.sample_digits(chunk, device, &mut rng);
             data.extend(images.into_data().try_to_vec::<f32>().map_err(|e| {
@@ -274,7 +245,7 @@ impl Task for CvaeTask {
     type Batch = CvaeBatch;
 
     fn num_train_batches(&self) -> usize {
-        self.plan.batches_per_epoch()
+        self.feed.batches_per_epoch()
     }
 
     fn train_batch(
@@ -284,11 +255,11 @@ impl Task for CvaeTask {
         rng: &mut HostRng,
         device: &Device,
     ) -> CvaeBatch {
-        let bin = self.binarization;
-        let idx = self.batches(epoch)[index].clone();
+        let idx = self.feed.batch(epoch, index);
+        let feed = &self.feed;
         CvaeBatch {
-            x: images_tensor(&self.train, &idx, bin, rng, device),
-            y: labels_tensor(&self.train, &idx, device),
+            x: images_tensor(&feed.train, &idx, feed.binarization, rng, device),
+            y: labels_tensor(&feed.train, &idx, device),
             noise_seed: rng.next_u64(),
         }
     }
@@ -351,7 +322,7 @@ impl Task for CvaeTask {
         let (data, labels) = self.generate_by_digit(model, per_digit, device)?;
         Ok(Some(Samples {
             data,
-            shape: [labels.len(), 1, self.test.rows, self.test.cols],
+            shape: [labels.len(), 1, self.feed.test.rows, self.feed.test.cols],
             nrow: per_digit,
             labels: Some(labels.iter().map(|&l| i64::from(l)).collect()),
         }))

@@ -27,13 +27,17 @@
 //! - [`importance`]: importance log-weights and the chunked k-sample estimate of ln p(x);
 //! - [`latent_tools`], [`latent_report`]: interpolation (linear, spherical), traversals,
 //!   reconstructions, active units;
-//! - [`vae_task`]: the generic VAE task; [`run_eval`]: the after-training evaluation.
+//! - [`feed`]: seeded training batches and fixed-binarisation test chunks shared by the tasks;
+//! - [`vae_task`]: the generic VAE task; [`run_eval`]: the after-training evaluation;
+//!   [`cli`]: the flags and fit-then-evaluate driver shared by the VAE-family examples.
 
 pub mod ae;
 pub mod body;
+pub mod cli;
 pub mod conv;
 pub mod cvae;
 pub mod cvae_task;
+pub mod feed;
 pub mod iaf_vae;
 pub mod importance;
 pub mod latent_report;

@@ -7,18 +7,16 @@
 use std::marker::PhantomData;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
-use deepgen_data::{BatchPlan, Binarization, MnistSplit, images_host, images_tensor};
+use burn::tensor::{Device, Tensor};
+use deepgen_data::{Binarization, MnistSplit, images_tensor};
 use deepgen_tensor::HostRng;
 use deepgen_train::{Samples, StepContext, StepOutput, Task, TrainError};
 
+use crate::feed::ImageFeed;
+pub use crate::feed::TEST_BINARIZATION_SEED;
 use crate::importance::{ImportanceSampled, IwSettings, MeanSe, log_likelihood};
 use crate::objective::VaeObjective;
 use crate::vae::Vae;
-
-/// Seed of the fixed binarisation of the test split, so the test ELBO of every epoch (and of
-/// every run) is measured on the same bits.
-pub const TEST_BINARIZATION_SEED: u64 = 0x7E57;
 
 /// Images per forward pass during evaluation.
 const EVAL_BATCH: usize = 1000;
@@ -94,11 +92,7 @@ impl VariationalModel for Vae {
 /// [`VaeTask::with_eval_nll`] `test_nll` (importance-weighted, k samples, first n images).
 pub struct VaeTask<M = Vae> {
     model: PhantomData<fn() -> M>,
-    train: MnistSplit,
-    test: MnistSplit,
-    plan: BatchPlan,
-    binarization: Binarization,
-    epoch: Option<(usize, Vec<Vec<usize>>)>,
+    feed: ImageFeed,
     seed: u64,
     objective: VaeObjective,
     eval_nll: Option<(usize, usize)>,
@@ -116,15 +110,11 @@ impl<M: VariationalModel> VaeTask<M> {
         binarization: Binarization,
         seed: u64,
     ) -> Self {
-        let plan = BatchPlan::new(train.len(), batch_size, true, seed, true)
+        let feed = ImageFeed::new(train, test, batch_size, binarization, seed)
             .expect("VaeTask::new: `batch_size` must be at least 1");
         Self {
-            train,
-            test,
-            plan,
-            binarization,
+            feed,
             model: PhantomData,
-            epoch: None,
             seed,
             objective: VaeObjective::default(),
             eval_nll: None,
@@ -146,32 +136,18 @@ impl<M: VariationalModel> VaeTask<M> {
     /// Also evaluate the importance-weighted test NLL with `k` samples on the first `images`
     /// test images every epoch (0 images: off).
     pub fn with_eval_nll(mut self, k: usize, images: usize) -> Self {
-        self.eval_nll = (k > 0 && images > 0).then_some((k, images.min(self.test.len())));
+        self.eval_nll = (k > 0 && images > 0).then_some((k, images.min(self.feed.test.len())));
         self
     }
 
-    /// How test inputs are made: grey levels if training uses grey levels, otherwise the fixed
-    /// binarisation with [`TEST_BINARIZATION_SEED`].
+    /// How test inputs are made (see [`ImageFeed::test_binarization`]).
     pub fn test_binarization(&self) -> Binarization {
-        match self.binarization {
-            Binarization::None => Binarization::None,
-            _ => Binarization::Static {
-                seed: TEST_BINARIZATION_SEED,
-            },
-        }
+        self.feed.test_binarization()
     }
 
     /// The first `n` test images as model inputs (test binarisation), `[n, D]`.
     pub fn test_inputs(&self, n: usize, device: &Device) -> Tensor<2> {
-        let n = n.min(self.test.len());
-        let idx: Vec<usize> = (0..n).collect();
-        let x = images_host(
-            &self.test,
-            &idx,
-            self.test_binarization(),
-            &mut HostRng::seed_from_u64(0),
-        );
-        Tensor::from_data(TensorData::new(x, [n, self.test.pixels()]), device)
+        self.feed.test_inputs(n, device)
     }
 
     /// Importance-weighted test NLL −ln p̂(x) (nats per image, mean ± SE over images) of the
@@ -183,17 +159,10 @@ impl<M: VariationalModel> VaeTask<M> {
         settings: IwSettings,
         images: usize,
     ) -> MeanSe {
-        let n = images.min(self.test.len());
-        let d = self.test.pixels();
-        let bin = self.test_binarization();
-        let mut unused = HostRng::seed_from_u64(0);
         let mut rng = HostRng::seed_from_u64(self.seed ^ 0x1A5E_11DE);
         let rows = (settings.max_rows_times_samples / settings.k).clamp(1, 100);
-        let idx: Vec<usize> = (0..n).collect();
-        let mut nll = Vec::with_capacity(n);
-        for chunk in idx.chunks(rows) {
-            let x = images_host(&self.test, chunk, bin, &mut unused);
-            let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), device);
+        let mut nll = Vec::with_capacity(images);
+        for (_, x) in self.feed.test_chunks(images, rows, device) {
             nll.extend(
                 log_likelihood(model, x, settings, &mut rng)
                     .iter()
@@ -203,25 +172,12 @@ impl<M: VariationalModel> VaeTask<M> {
         MeanSe::of(&nll)
     }
 
-    fn batches(&mut self, epoch: usize) -> &Vec<Vec<usize>> {
-        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            self.epoch = Some((epoch, self.plan.epoch(epoch as u64)));
-        }
-        &self.epoch.as_ref().expect("just set").1
-    }
-
     /// Test ELBO terms averaged over the test split: `(recon, kl)` in nats per image.
     pub fn test_terms(&self, model: &M, device: &Device) -> (f64, f64) {
-        let n = self.test.len();
-        let d = self.test.pixels();
-        let bin = self.test_binarization();
-        let mut unused = HostRng::seed_from_u64(0);
+        let n = self.feed.test.len();
         let mut noise = HostRng::seed_from_u64(self.seed ^ 0xE7A1);
         let (mut recon, mut kl) = (0.0f64, 0.0f64);
-        let idx: Vec<usize> = (0..n).collect();
-        for chunk in idx.chunks(EVAL_BATCH) {
-            let x = images_host(&self.test, chunk, bin, &mut unused);
-            let x = Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), device);
+        for (_, x) in self.feed.test_chunks(n, EVAL_BATCH, device) {
             let (r, k) = model.elbo_parts(x, &mut noise);
             recon += r.sum().into_scalar::<f32>() as f64;
             kl += k.sum().into_scalar::<f32>() as f64;
@@ -243,7 +199,7 @@ impl<M: VariationalModel> Task for VaeTask<M> {
     type Batch = VaeBatch;
 
     fn num_train_batches(&self) -> usize {
-        self.plan.batches_per_epoch()
+        self.feed.batches_per_epoch()
     }
 
     fn train_batch(
@@ -253,10 +209,10 @@ impl<M: VariationalModel> Task for VaeTask<M> {
         rng: &mut HostRng,
         device: &Device,
     ) -> VaeBatch {
-        let bin = self.binarization;
-        let idx = self.batches(epoch)[index].clone();
+        let idx = self.feed.batch(epoch, index);
+        let feed = &self.feed;
         VaeBatch {
-            x: images_tensor(&self.train, &idx, bin, rng, device),
+            x: images_tensor(&feed.train, &idx, feed.binarization, rng, device),
             noise_seed: rng.next_u64(),
         }
     }
@@ -314,7 +270,7 @@ impl<M: VariationalModel> Task for VaeTask<M> {
         let nrow = (n as f64).sqrt().ceil() as usize;
         Ok(Some(Samples {
             data,
-            shape: [n, 1, self.test.rows, self.test.cols],
+            shape: [n, 1, self.feed.test.rows, self.feed.test.cols],
             nrow,
             labels: None,
         }))
