@@ -16,8 +16,11 @@
 use burn::config::Config;
 use burn::nn::activation::ActivationConfig;
 
+use burn::tensor::Device;
+
 use crate::conv::{
-    ConvDecoderConfig, ConvEncoderConfig, DecoderNetConfig, EncoderNetConfig, NetConfigError,
+    ConvDecoderConfig, ConvEncoderConfig, DecoderNet, DecoderNetConfig, EncoderNet,
+    EncoderNetConfig, NetConfigError,
 };
 use crate::mlp::MlpConfig;
 
@@ -46,7 +49,40 @@ pub struct BodyConfig<'a> {
     pub conv: Option<&'a ConvBodyConfig>,
 }
 
-impl BodyConfig<'_> {
+impl<'a> BodyConfig<'a> {
+    /// The body of a model with these fields (`conv = None`: MLP with `hidden`).
+    pub fn new(
+        input_dim: usize,
+        hidden: &'a [usize],
+        activation: &'a ActivationConfig,
+        conv: Option<&'a ConvBodyConfig>,
+    ) -> Self {
+        Self {
+            input_dim,
+            hidden,
+            activation,
+            conv,
+        }
+    }
+
+    /// [`nets`](Self::nets), initialised on `device`.
+    ///
+    /// # Panics
+    /// With the [`NetConfigError`] message prefixed by `owner` (the model's config type).
+    pub fn init_nets(
+        &self,
+        encoder_out: usize,
+        decoder_in: usize,
+        params_per_dim: usize,
+        owner: &str,
+        device: &Device,
+    ) -> (EncoderNet, DecoderNet) {
+        let (enc, dec) = self
+            .nets(encoder_out, decoder_in, params_per_dim)
+            .unwrap_or_else(|e| panic!("{owner}: {e}"));
+        (enc.init(device), dec.init(device))
+    }
+
     /// The encoder `D → encoder_out` and the decoder `decoder_in → params_per_dim · D`.
     ///
     /// # Errors

@@ -174,20 +174,19 @@ impl IafVaeConfig {
             panic!("IafVaeConfig: {e}");
         }
         let l = self.latent_dim;
-        let body = BodyConfig {
-            input_dim: self.input_dim,
-            hidden: &self.hidden,
-            activation: &self.activation,
-            conv: self.conv.as_ref(),
-        };
-        let (encoder, decoder) = body
-            .nets(
-                2 * l + self.context_dim,
-                l,
-                self.likelihood.params_per_dim(),
-            )
-            .unwrap_or_else(|e| panic!("IafVaeConfig: {e}"));
-        let (encoder, decoder) = (encoder.init(device), decoder.init(device));
+        let (encoder, decoder) = BodyConfig::new(
+            self.input_dim,
+            &self.hidden,
+            &self.activation,
+            self.conv.as_ref(),
+        )
+        .init_nets(
+            2 * l + self.context_dim,
+            l,
+            self.likelihood.params_per_dim(),
+            "IafVaeConfig",
+            device,
+        );
         let flow = (self.iaf_steps > 0).then(|| {
             IafFlowConfig::new(l, self.iaf_steps, self.made_hidden.clone())
                 .with_d_context(self.context_dim)

@@ -131,18 +131,22 @@ impl SphericalVaeConfig {
             panic!("SphericalVaeConfig: {e}");
         }
         let heads = self.latent_dim + usize::from(self.fixed_kappa.is_none());
-        let body = BodyConfig {
-            input_dim: self.input_dim,
-            hidden: &self.hidden,
-            activation: &self.activation,
-            conv: self.conv.as_ref(),
-        };
-        let (encoder, decoder) = body
-            .nets(heads, self.latent_dim, self.likelihood.params_per_dim())
-            .unwrap_or_else(|e| panic!("SphericalVaeConfig: {e}"));
+        let (encoder, decoder) = BodyConfig::new(
+            self.input_dim,
+            &self.hidden,
+            &self.activation,
+            self.conv.as_ref(),
+        )
+        .init_nets(
+            heads,
+            self.latent_dim,
+            self.likelihood.params_per_dim(),
+            "SphericalVaeConfig",
+            device,
+        );
         SphericalVae {
-            encoder: encoder.init(device),
-            decoder: decoder.init(device),
+            encoder,
+            decoder,
             latent_dim: self.latent_dim,
             fixed_kappa: self.fixed_kappa,
             likelihood: self.likelihood.clone(),

@@ -102,22 +102,22 @@ impl VaeConfig {
         if let Err(e) = self.likelihood.validate() {
             panic!("VaeConfig: {e}");
         }
-        let body = BodyConfig {
-            input_dim: self.input_dim,
-            hidden: &self.hidden,
-            activation: &self.activation,
-            conv: self.conv.as_ref(),
-        };
-        let (encoder, decoder) = body
-            .nets(
-                2 * self.latent_dim,
-                self.latent_dim,
-                self.likelihood.params_per_dim(),
-            )
-            .unwrap_or_else(|e| panic!("VaeConfig: {e}"));
+        let (encoder, decoder) = BodyConfig::new(
+            self.input_dim,
+            &self.hidden,
+            &self.activation,
+            self.conv.as_ref(),
+        )
+        .init_nets(
+            2 * self.latent_dim,
+            self.latent_dim,
+            self.likelihood.params_per_dim(),
+            "VaeConfig",
+            device,
+        );
         Vae {
-            encoder: encoder.init(device),
-            decoder: decoder.init(device),
+            encoder,
+            decoder,
             posterior_bn: self
                 .bn_gamma
                 .map(|g| PosteriorBatchNorm::new(self.latent_dim, g, device)),

@@ -153,25 +153,25 @@ fn conv_shape_that_does_not_match_input_dim_is_rejected() {
         .init(&dev);
 }
 
+/// Trains `vae` with Adam at `lr` for 300 steps on one fixed batch and noise; returns the
+/// trained model and the negative ELBO before and after.
+fn overfit(mut vae: Vae, x: &Tensor<2>, eps: &Tensor<2>, lr: f64) -> (Vae, f32, f32) {
+    let loss = |v: &Vae| v.elbo_terms_with_noise(x.clone(), eps.clone()).loss(1.0);
+    let mut optim = AdamConfig::new().init();
+    let first = loss(&vae).into_scalar::<f32>();
+    for _ in 0..300 {
+        let grads = GradientsParams::from_grads(loss(&vae).backward(), &vae);
+        vae = optim.step(lr, vae, grads);
+    }
+    let last = loss(&vae).into_scalar::<f32>();
+    (vae, first, last)
+}
+
 #[test]
 fn conv_vae_save_load_round_trip_and_overfit() {
     let ad = Device::flex().autodiff();
-    let mut vae = tiny_conv(&ad);
     let (x, eps) = conv_batch(&ad);
-    let mut optim = AdamConfig::new().init();
-    let first = vae
-        .elbo_terms_with_noise(x.clone(), eps.clone())
-        .loss(1.0)
-        .into_scalar::<f32>();
-    for _ in 0..300 {
-        let loss = vae.elbo_terms_with_noise(x.clone(), eps.clone()).loss(1.0);
-        let grads = GradientsParams::from_grads(loss.backward(), &vae);
-        vae = optim.step(1e-2, vae, grads);
-    }
-    let last = vae
-        .elbo_terms_with_noise(x.clone(), eps.clone())
-        .loss(1.0)
-        .into_scalar::<f32>();
+    let (vae, first, last) = overfit(tiny_conv(&ad), &x, &eps, 1e-2);
     // Start ≈ 35·ln 2 = 24.3 nats; two fixed 35-pixel images are memorised to a few nats.
     assert!(first > 20.0 && last < 8.0, "negative ELBO {first} → {last}");
 
@@ -285,26 +285,13 @@ fn save_load_round_trip_preserves_outputs() {
 fn overfits_one_batch() {
     let ad = Device::flex().autodiff();
     ad.seed(2);
-    let mut vae = VaeConfig::new()
+    let vae = VaeConfig::new()
         .with_hidden(vec![128])
         .with_latent_dim(8)
         .init(&ad);
     let x = Tensor::<2>::random([16, 784], Distribution::Bernoulli(0.2), &ad);
     let eps = Tensor::<2>::zeros([16, 8], &ad);
-    let mut optim = AdamConfig::new().init();
-    let first = vae
-        .elbo_terms_with_noise(x.clone(), eps.clone())
-        .loss(1.0)
-        .into_scalar::<f32>();
-    for _ in 0..300 {
-        let loss = vae.elbo_terms_with_noise(x.clone(), eps.clone()).loss(1.0);
-        let grads = GradientsParams::from_grads(loss.backward(), &vae);
-        vae = optim.step(3e-3, vae, grads);
-    }
-    let last = vae
-        .elbo_terms_with_noise(x, eps)
-        .loss(1.0)
-        .into_scalar::<f32>();
+    let (_, first, last) = overfit(vae, &x, &eps, 3e-3);
     // Start: ≈ 784·ln 2 = 543 nats. Memorising 16 random images with a deterministic code
     // (ε = 0) drives the reconstruction far below the 784·H(0.2) = 392 nats of the best
     // pixel-independent model.
