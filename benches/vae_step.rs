@@ -25,7 +25,8 @@
 //! measured to completion.
 //!
 //! ```sh
-//! cargo bench --bench vae_step                            # flex + ndarray, both groups
+//! cargo bench --bench vae_step                            # flex (every compiled backend)
+//! cargo bench --features ndarray --bench vae_step         # + ndarray
 //! cargo bench --bench vae_step -- vae_step_               # only the full-step group
 //! cargo bench --features wgpu --bench vae_step            # + wgpu
 //! RAYON_NUM_THREADS=1 cargo bench --bench vae_step        # single-threaded Burn

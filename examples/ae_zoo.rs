@@ -28,7 +28,7 @@ use deepgen::autoencoders::ae::{AeKind, AeTask, AutoencoderConfig, CodeActivatio
 use deepgen::data::Mnist;
 use deepgen::tensor::output::{save_image_grid, write_file_atomic};
 use deepgen::tensor::select_device;
-use deepgen::train::{CommonArgs, Schedule, TrainError, Trainer, exit_on_error};
+use deepgen::train::{CommonArgs, EvalReport, Schedule, TrainError, Trainer, exit_on_error};
 
 /// Train the deterministic autoencoders (plain, denoising, sparse, k-sparse, contractive) on
 /// MNIST grey levels and tabulate their test reconstruction error.
@@ -258,20 +258,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     write_file_atomic(&root.join("results.md"), table.as_bytes())?;
     let mut jsonl = String::new();
     for r in &rows {
-        let fields: Vec<String> = r
-            .metrics
-            .iter()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(n, v)| format!("\"{n}\":{v}"))
-            .collect();
-        let _ = writeln!(
-            jsonl,
-            "{{\"kind\":\"{}\",\"epochs\":{},\"wall_s\":{},{}}}",
-            r.kind,
-            r.epochs,
-            r.wall_s,
-            fields.join(",")
-        );
+        let mut record = EvalReport::new();
+        record
+            .push("kind", r.kind.to_string())
+            .push("epochs", r.epochs)
+            .push("wall_s", r.wall_s);
+        for (name, value) in &r.metrics {
+            record.push(name.clone(), *value);
+        }
+        jsonl.push_str(&record.to_json_line()?);
     }
     write_file_atomic(&root.join("results.jsonl"), jsonl.as_bytes())?;
     write_zoo_grid(&root.join("reconstructions.png"), &mnist, &rows, args.grid)?;

@@ -30,9 +30,7 @@
 //! beside `metrics.jsonl`, `loss.png`, `samples/epoch-NNNN.png` and `checkpoint/`.
 
 use std::rc::Rc;
-use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::AdamConfig;
 use clap::Parser;
 use deepgen::autoencoders::cvae_task::{ConditionalAccuracy, CvaeTask};
@@ -40,9 +38,10 @@ use deepgen::autoencoders::{ClassCode, CvaeConfig};
 use deepgen::data::{Binarization, Mnist};
 use deepgen::eval::MnistEvaluator;
 use deepgen::eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
-use deepgen::tensor::output::{save_image_grid, write_file_atomic, write_npy_f32, write_npy_i64};
-use deepgen::tensor::select_device;
-use deepgen::train::{CommonArgs, Schedule, Task as _, TrainError, Trainer, exit_on_error};
+use deepgen::tensor::output::{save_image_grid, write_npy_f32, write_npy_i64};
+use deepgen::train::{
+    CommonArgs, EvalReport, RunDefaults, Schedule, Task as _, TrainError, exit_on_error, run::Run,
+};
 
 /// Train a conditional VAE with an auxiliary digit classifier on binarised MNIST.
 #[derive(Parser, Debug)]
@@ -88,21 +87,7 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let started = Instant::now();
-    let (backend, device) = select_device(args.common.device.as_deref())?;
-    let mnist = Mnist::load(args.common.data.as_deref())?;
-    println!(
-        "deepgen cvae: device {backend}, MNIST from {} ({} train / {} test), class code {}",
-        mnist.source.display(),
-        mnist.train.len(),
-        mnist.test.len(),
-        args.class_code.label()
-    );
     let classes = 10;
-    let batch_size = args.common.batch_size.unwrap_or(128);
-    if batch_size == 0 {
-        return Err(TrainError::config("batch-size", "must be at least 1").into());
-    }
     if args.latent == 0 {
         return Err(TrainError::config("latent", "must be at least 1").into());
     }
@@ -127,8 +112,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
+    let mut run = Run::start(
+        &args.common,
+        RunDefaults {
+            name: "cvae",
+            out_dir: "runs/cvae",
+            plot_title: "CVAE on binarised MNIST: loss",
+            epochs: 30,
+            ..RunDefaults::default()
+        },
+    )?;
+    let mnist = Mnist::load(args.common.data.as_deref())?;
+    run.announce(format!(
+        "{}, class code {}",
+        mnist.describe(),
+        args.class_code.label()
+    ));
 
-    let plain = device.clone();
+    let plain = run.eval_device();
     let evaluator = Rc::new(MnistEvaluator::load_with(
         &mnist,
         &evaluator_checkpoint()?,
@@ -138,9 +139,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let evaluator = Rc::clone(&evaluator);
         Box::new(move |images: &[f32]| evaluator.classify(images).map_err(|e| e.to_string()))
     };
-
-    let ad = device.autodiff();
-    ad.seed(args.common.seed);
     let model = CvaeConfig::new()
         .with_num_classes(classes)
         .with_latent_dim(args.latent)
@@ -148,51 +146,47 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_class_code(args.class_code)
         .with_conditional_encoder(!args.plain_encoder)
         .with_code_in_every_layer(!args.code_first_layer_only)
-        .init(&ad);
+        .init(&run.device);
     let mut task = CvaeTask::new(
         mnist.train.clone(),
         mnist.test.clone(),
-        batch_size,
+        run.batch_size,
         args.binarization,
-        args.common.seed,
+        run.seed,
     )
     .with_judge(judge, args.eval_per_digit);
 
-    // Default: 30 epochs, cosine decay of the learning rate from 2e-3 to 1e-4 over all of them.
-    let epochs = args.common.epochs.unwrap_or(30);
-    let steps = (epochs * task.num_train_batches()) as u64;
-    let trainer = Trainer::new("runs/cvae")
-        .epochs(epochs)
-        .lr(Schedule::Cosine {
+    // Default learning rate: cosine decay from 2e-3 to 1e-4 over all the run's steps.
+    let steps = (run.trainer.num_epochs() * task.num_train_batches()) as u64;
+    let mut trainer = run.trainer.clone();
+    if args.common.lr.is_none() {
+        trainer = trainer.lr(Schedule::Cosine {
             base: 2e-3,
             min: 1e-4,
             warmup_steps: 0,
             total_steps: steps.max(1),
-        })
-        .with_args(&args.common)?
+        });
+    }
+    run.trainer = trainer
         // The per-epoch grid: one row of `grid_cols` per digit.
         .num_samples(classes * args.grid_cols)
         .weight_schedule("beta", args.beta.clone())
-        .weight_schedule("alpha", args.alpha.clone())
-        .plot_metrics(vec!["train_loss".into(), "test_loss".into()])
-        .plot_labels("CVAE on binarised MNIST: loss", "nats per image");
-    let report = trainer.fit(&mut task, model, AdamConfig::new().init(), &ad)?;
-    let last = report.last.as_ref();
-    let get = |name: &str| last.and_then(|r| r.get(name)).unwrap_or(f64::NAN);
-    let (elbo, test_acc) = (get("test_elbo"), get("test_accuracy"));
+        .weight_schedule("alpha", args.alpha.clone());
+    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let elbo = fitted.last_metric("test_elbo").unwrap_or(f64::NAN);
+    let test_acc = fitted.last_metric("test_accuracy").unwrap_or(f64::NAN);
     println!(
-        "done: {} epochs, test ELBO {elbo:.2} nats (ln p(x | y) bound with the true label), \
-         encoder test accuracy {:.2} %",
-        report.epochs_completed,
+        "test ELBO {elbo:.2} nats (ln p(x | y) bound with the true label), encoder test \
+         accuracy {:.2} %",
         100.0 * test_acc
     );
 
     // Final samples: `per_digit` of every digit in label order, judged by the classifier.
-    let model = report.ema_model.unwrap_or(report.model).valid();
+    let model = fitted.eval_model();
     let (images, labels) = task.generate_by_digit(&model, per_digit, &plain)?;
     let predicted = evaluator.classify(&images)?;
     let acc = ConditionalAccuracy::of(&predicted, &labels, classes);
-    let out = trainer.out_dir();
+    let out = run.out_dir();
     write_npy_f32(&out.join("samples.npy"), &[total, 1, 28, 28], &images)?;
     let labels_i64: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
     write_npy_i64(&out.join("labels.npy"), &[total], &labels_i64)?;
@@ -217,7 +211,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .enumerate()
         .map(|(d, a)| format!("{d}: {:.1}", 100.0 * a))
         .collect();
-    let wall = started.elapsed().as_secs_f64();
     println!(
         "conditional generation: {:.2} % of {total} samples ({per_digit} per digit, z ~ N(0, I)) \
          are classified as the requested digit by the deepgen-eval classifier (99.17 % on MNIST \
@@ -225,25 +218,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         100.0 * acc.overall,
         per_digit_text.join(", ")
     );
-    let json = format!(
-        "{{\"conditional_accuracy\":{},\"conditional_accuracy_per_digit\":[{}],\
-         \"samples_per_digit\":{per_digit},\"test_elbo\":{elbo},\"test_accuracy\":{test_acc},\
-         \"class_code\":\"{}\",\"epochs\":{},\"invocation_wall_time_s\":{wall:.1}}}\n",
-        acc.overall,
-        acc.per_digit
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-        args.class_code.label(),
-        report.epochs_completed,
-    );
-    write_file_atomic(&out.join("eval.json"), json.as_bytes())?;
-    println!(
-        "samples.png (one row per digit), samples.npy + labels.npy, eval.json, metrics and \
-         checkpoints in {} ({wall:.0} s)",
-        out.display()
-    );
+    let mut report = EvalReport::new();
+    report
+        .push("conditional_accuracy", acc.overall)
+        .push("conditional_accuracy_per_digit", acc.per_digit.clone())
+        .push("samples_per_digit", per_digit);
+    fitted.push_last(&mut report, &["test_elbo", "test_accuracy"]);
+    report
+        .push("class_code", args.class_code.label())
+        .push("epochs", fitted.epochs_completed);
+    run.finish(&report)?;
+    println!("samples.png has one row per digit; labels.npy gives each sample's digit");
     Ok(())
 }
 

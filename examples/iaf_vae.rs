@@ -20,11 +20,12 @@
 //! and the Fréchet distance, with the numbers in `eval.json`.
 
 use clap::{Parser, ValueEnum};
-use deepgen::autoencoders::cli::{RunDefaults, VaeFamilyArgs, load_mnist};
+use deepgen::autoencoders::cli::VaeFamilyArgs;
 use deepgen::autoencoders::vae_task::VariationalModel;
 use deepgen::autoencoders::{IafVaeConfig, PriorKind};
-use deepgen::tensor::select_device;
-use deepgen::train::{CommonArgs, TrainError, exit_on_error};
+use deepgen::data::Mnist;
+use deepgen::tensor::Validate;
+use deepgen::train::{CommonArgs, RunDefaults, TrainError, exit_on_error};
 
 /// The prior p(z).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,11 +75,6 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (backend, device) = select_device(args.common.device.as_deref())?;
-    let batch_size = args.common.batch_size.unwrap_or(128);
-    if batch_size == 0 {
-        return Err(TrainError::config("batch-size", "must be at least 1").into());
-    }
     if args.latent == 0 {
         return Err(TrainError::config("latent", "must be at least 1").into());
     }
@@ -95,7 +91,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             hidden: args.prior_hidden.clone(),
         },
     };
-    let mnist = load_mnist(&args.common, "iaf_vae", backend)?;
+    let run = args.family.start(
+        &args.common,
+        RunDefaults {
+            name: "iaf_vae",
+            out_dir: "runs/iaf_vae",
+            plot_title: "IAF-VAE on binarised MNIST: negative ELBO",
+            epochs: 20,
+            ..RunDefaults::default()
+        },
+    )?;
+    let mnist = Mnist::load(args.common.data.as_deref())?;
+    run.announce(mnist.describe());
     let config = IafVaeConfig::new()
         .with_latent_dim(args.latent)
         .with_hidden(args.hidden.clone())
@@ -109,37 +116,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_context_dim(if args.iaf_steps > 0 { args.context } else { 0 })
         .with_made_hidden(args.made_hidden.clone())
         .with_prior(prior);
-    config
-        .validate()
-        .map_err(|e| TrainError::config("model", e))?;
+    config.validate().map_err(TrainError::from)?;
     println!(
         "{} IAF step(s), context {}, prior {}",
         args.iaf_steps,
         config.context_dim,
         config.prior.label()
     );
-
-    let ad = device.autodiff();
-    ad.seed(args.common.seed);
-    let model = config.init(&ad);
+    let model = config.init(&run.device);
     model
         .check_objective(&objective)
-        .map_err(|e| TrainError::config("kl", e))?;
-    let defaults = RunDefaults {
-        out_dir: "runs/iaf_vae",
-        plot_title: "IAF-VAE on binarised MNIST",
-        epochs: 20,
-    };
+        .map_err(TrainError::from)?;
     args.family.run(
-        &args.common,
-        defaults,
+        &run,
         model,
         &mnist,
-        &ad,
-        batch_size,
         &[
-            ("iaf_steps", args.iaf_steps as f64),
-            ("context", config.context_dim as f64),
+            ("iaf_steps", args.iaf_steps.into()),
+            ("context", config.context_dim.into()),
         ],
     )?;
     Ok(())

@@ -14,11 +14,11 @@
 //! traversals, active units, Fréchet distance → `eval.json`.
 
 use clap::Parser;
-use deepgen::autoencoders::cli::{RunDefaults, VaeFamilyArgs, load_mnist};
+use deepgen::autoencoders::cli::VaeFamilyArgs;
 use deepgen::autoencoders::vae_task::VariationalModel;
 use deepgen::autoencoders::{SphericalPosterior, SphericalVaeConfig};
-use deepgen::tensor::select_device;
-use deepgen::train::{CommonArgs, TrainError, exit_on_error};
+use deepgen::data::Mnist;
+use deepgen::train::{CommonArgs, RunDefaults, TrainError, exit_on_error};
 
 /// Train a hyperspherical (vMF / power spherical) VAE on binarised MNIST.
 #[derive(Parser, Debug)]
@@ -47,11 +47,6 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (backend, device) = select_device(args.common.device.as_deref())?;
-    let batch_size = args.common.batch_size.unwrap_or(100);
-    if batch_size == 0 {
-        return Err(TrainError::config("batch-size", "must be at least 1").into());
-    }
     if args.latent < 2 {
         return Err(TrainError::config("latent", "the sphere needs m ≥ 2").into());
     }
@@ -63,7 +58,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let objective = args.family.objective()?;
-    let mnist = load_mnist(&args.common, "svae", backend)?;
+    let run = args.family.start(
+        &args.common,
+        RunDefaults {
+            name: "svae",
+            out_dir: "runs/svae",
+            plot_title: "Hyperspherical VAE on binarised MNIST: negative ELBO",
+            epochs: 20,
+            batch_size: 100,
+            ..RunDefaults::default()
+        },
+    )?;
+    let mnist = Mnist::load(args.common.data.as_deref())?;
+    run.announce(mnist.describe());
     println!(
         "posterior {:?} on S^{} ⊂ R^{}, κ {}",
         args.posterior,
@@ -72,9 +79,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.fixed_kappa
             .map_or("learned".to_string(), |k| format!("fixed at {k}"))
     );
-
-    let ad = device.autodiff();
-    ad.seed(args.common.seed);
     let model = SphericalVaeConfig::new()
         .with_latent_dim(args.latent)
         .with_hidden(args.hidden.clone())
@@ -86,16 +90,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_likelihood(args.family.likelihood.clone())
         .with_posterior(args.posterior.clone())
         .with_fixed_kappa(args.fixed_kappa)
-        .init(&ad);
+        .init(&run.device);
     model
         .check_objective(&objective)
-        .map_err(|e| TrainError::config("kl", e))?;
-    let defaults = RunDefaults {
-        out_dir: "runs/svae",
-        plot_title: "Hyperspherical VAE on binarised MNIST",
-        epochs: 20,
-    };
-    args.family
-        .run(&args.common, defaults, model, &mnist, &ad, batch_size, &[])?;
+        .map_err(TrainError::from)?;
+    args.family.run(&run, model, &mnist, &[])?;
     Ok(())
 }

@@ -23,9 +23,9 @@
 
 use clap::Parser;
 use deepgen::autoencoders::VaeConfig;
-use deepgen::autoencoders::cli::{RunDefaults, VaeFamilyArgs, load_mnist};
-use deepgen::tensor::select_device;
-use deepgen::train::{CommonArgs, TrainError, exit_on_error};
+use deepgen::autoencoders::cli::VaeFamilyArgs;
+use deepgen::data::Mnist;
+use deepgen::train::{CommonArgs, RunDefaults, TrainError, exit_on_error};
 
 /// Train a Gaussian-latent VAE on binarised MNIST.
 #[derive(Parser, Debug)]
@@ -51,11 +51,6 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (backend, device) = select_device(args.common.device.as_deref())?;
-    let batch_size = args.common.batch_size.unwrap_or(128);
-    if batch_size == 0 {
-        return Err(TrainError::config("batch-size", "must be at least 1").into());
-    }
     if args.latent == 0 {
         return Err(TrainError::config("latent", "must be at least 1").into());
     }
@@ -66,11 +61,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             TrainError::config("bn-gamma", format!("must be finite and > 0, got {g}")).into(),
         );
     }
-    args.family.objective()?;
-    let mnist = load_mnist(&args.common, "vae", backend)?;
-
-    let ad = device.autodiff();
-    ad.seed(args.common.seed);
+    let run = args.family.start(
+        &args.common,
+        RunDefaults {
+            name: "vae",
+            out_dir: "runs/vae",
+            plot_title: "VAE on binarised MNIST: negative ELBO",
+            epochs: 20,
+            ..RunDefaults::default()
+        },
+    )?;
+    let mnist = Mnist::load(args.common.data.as_deref())?;
+    run.announce(mnist.describe());
     let model = VaeConfig::new()
         .with_latent_dim(args.latent)
         .with_hidden(args.hidden.clone())
@@ -81,13 +83,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_activation(args.family.activation.clone())
         .with_likelihood(args.family.likelihood.clone())
         .with_bn_gamma(args.bn_gamma)
-        .init(&ad);
-    let defaults = RunDefaults {
-        out_dir: "runs/vae",
-        plot_title: "VAE on binarised MNIST",
-        epochs: 20,
-    };
-    args.family
-        .run(&args.common, defaults, model, &mnist, &ad, batch_size, &[])?;
+        .init(&run.device);
+    args.family.run(&run, model, &mnist, &[])?;
     Ok(())
 }

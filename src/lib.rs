@@ -6,11 +6,12 @@
 //!
 //! | module | crate | holds |
 //! | --- | --- | --- |
-//! | [`tensor`] | `deepgen-tensor` | device choice, stable numerics, PNG/npy output |
+//! | [`tensor`] | `deepgen-tensor` | device choice, host RNG streams, stable numerics, PNG/npy/plot output, `Validate` |
 //! | [`data`] | `deepgen-data` | MNIST, 2-D toy densities, batching |
 //! | [`distributions`] | `deepgen-distributions` | Gaussian, Bernoulli, … |
+//! | [`nn`] | `deepgen-nn` | shared networks: MLP, conv encoder/decoder, ResBlock, attention, time embedding, U-Net |
 //! | [`autoencoders`] | `deepgen-autoencoders` | autoencoders and the VAE family |
-//! | [`train`] | `deepgen-train` | the shared training loop |
+//! | [`train`] | `deepgen-train` | the training loop, the examples' run driver, `eval.json` reports |
 //! | [`eval`] | `deepgen-eval` | the project's MNIST evaluator |
 //! | [`flows`] | `deepgen-flows` | MADE, IAF, MAF, autoregressive-flow priors |
 
@@ -19,5 +20,6 @@ pub use deepgen_data as data;
 pub use deepgen_distributions as distributions;
 pub use deepgen_eval as eval;
 pub use deepgen_flows as flows;
+pub use deepgen_nn as nn;
 pub use deepgen_tensor as tensor;
 pub use deepgen_train as train;

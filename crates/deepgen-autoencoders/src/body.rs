@@ -18,11 +18,11 @@ use burn::nn::activation::ActivationConfig;
 
 use burn::tensor::Device;
 
-use crate::conv::{
+use deepgen_nn::{
     ConvDecoderConfig, ConvEncoderConfig, DecoderNet, DecoderNetConfig, EncoderNet,
-    EncoderNetConfig, NetConfigError,
+    EncoderNetConfig, MlpConfig,
 };
-use crate::mlp::MlpConfig;
+use deepgen_tensor::{ConfigError, Validate};
 
 /// A convolutional body: image shape, channels per stride-2 block and kernel size.
 #[derive(Config, Debug, PartialEq)]
@@ -68,7 +68,7 @@ impl<'a> BodyConfig<'a> {
     /// [`nets`](Self::nets), initialised on `device`.
     ///
     /// # Panics
-    /// With the [`NetConfigError`] message prefixed by `owner` (the model's config type).
+    /// With the [`ConfigError`] message prefixed by `owner` (the model's config type).
     pub fn init_nets(
         &self,
         encoder_out: usize,
@@ -86,14 +86,14 @@ impl<'a> BodyConfig<'a> {
     /// The encoder `D → encoder_out` and the decoder `decoder_in → params_per_dim · D`.
     ///
     /// # Errors
-    /// A [`NetConfigError`] naming the field, including a `conv.shape` whose `C·H·W` differs
+    /// A [`ConfigError`] naming the field, including a `conv.shape` whose `C·H·W` differs
     /// from `input_dim`.
     pub fn nets(
         &self,
         encoder_out: usize,
         decoder_in: usize,
         params_per_dim: usize,
-    ) -> Result<(EncoderNetConfig, DecoderNetConfig), NetConfigError> {
+    ) -> Result<(EncoderNetConfig, DecoderNetConfig), ConfigError> {
         let (enc, dec) = match self.conv {
             None => {
                 let mut rev = self.hidden.to_vec();
@@ -112,10 +112,17 @@ impl<'a> BodyConfig<'a> {
             Some(conv) => {
                 let [c, h, w] = conv.shape;
                 if c * h * w != self.input_dim {
-                    return Err(NetConfigError::ShapeMismatch {
-                        shape: conv.shape,
-                        input_dim: self.input_dim,
-                    });
+                    return Err(ConfigError::new(
+                        "ConvBodyConfig",
+                        "shape",
+                        format!(
+                            "{:?} has {} values but the model's `input_dim` is {}; give the \
+                             shape of your images ([C, H, W] with C·H·W = input_dim)",
+                            conv.shape,
+                            c * h * w,
+                            self.input_dim
+                        ),
+                    ));
                 }
                 (
                     EncoderNetConfig::Conv(
@@ -135,8 +142,8 @@ impl<'a> BodyConfig<'a> {
                 )
             }
         };
-        enc.check()?;
-        dec.check()?;
+        enc.validate()?;
+        dec.validate()?;
         Ok((enc, dec))
     }
 }
@@ -155,8 +162,8 @@ mod tests {
             conv: None,
         };
         let (enc, dec) = body.nets(6, 3, 2).unwrap();
-        assert_eq!((enc.d_input(), enc.d_output()), (12, 6));
-        assert_eq!((dec.d_input(), dec.d_output()), (3, 24));
+        assert_eq!((enc.input_dim(), enc.output_dim()), (12, 6));
+        assert_eq!((dec.input_dim(), dec.output_dim()), (3, 24));
         match dec {
             DecoderNetConfig::Mlp(m) => assert_eq!(m.hidden, vec![4, 8]),
             DecoderNetConfig::Conv(_) => panic!("expected an MLP decoder"),
@@ -174,8 +181,8 @@ mod tests {
             conv: Some(&conv),
         };
         let (enc, dec) = body.nets(10, 5, 3).unwrap();
-        assert_eq!((enc.d_input(), enc.d_output()), (70, 10));
-        assert_eq!((dec.d_input(), dec.d_output()), (5, 210));
+        assert_eq!((enc.input_dim(), enc.output_dim()), (70, 10));
+        assert_eq!((dec.input_dim(), dec.output_dim()), (5, 210));
         match dec {
             DecoderNetConfig::Conv(c) => assert_eq!(c.output, [6, 7, 5]),
             DecoderNetConfig::Mlp(_) => panic!("expected a conv decoder"),

@@ -1,20 +1,23 @@
-//! The command line and run driver shared by the VAE-family examples (`vae`, `svae`,
-//! `iaf_vae`): one [`VaeFamilyArgs`] flattened into each example's clap arguments, and
-//! [`VaeFamilyArgs::fit_and_evaluate`] — train through `deepgen-train`'s loop, then
+//! The command line shared by the VAE-family examples (`vae`, `svae`, `iaf_vae`): one
+//! [`VaeFamilyArgs`] flattened into each example's clap arguments. It plugs the family into
+//! `deepgen-train`'s run driver: [`VaeFamilyArgs::start`] is [`Run::start`] plus the β and
+//! capacity schedules, and [`VaeFamilyArgs::run`] trains through [`Run::fit`], then
 //! [`evaluate_run`](crate::run_eval::evaluate_run) (IW test NLL, latent report, Fréchet
-//! distance → `eval.json`).
+//! distance) and writes `eval.json` with [`Run::finish`].
 //!
 //! An example keeps only what is its own: the network sizes (their defaults differ per
 //! model) and the model-specific flags.
 
 use std::error::Error;
-use std::time::Instant;
 
 use burn::nn::activation::ActivationConfig;
 use burn::optim::AdamConfig;
-use burn::tensor::Device;
 use deepgen_data::{Binarization, Mnist};
-use deepgen_train::{CommonArgs, Schedule, TrainError, Trainer};
+use deepgen_train::{
+    CommonArgs, EvalReport, ReportValue, Run, RunDefaults, RunError, Schedule, TrainError,
+};
+
+use deepgen_tensor::config::Validate;
 
 use crate::body::ConvBodyConfig;
 use crate::latent_tools::LatentCodec;
@@ -27,7 +30,7 @@ use crate::vae_task::{VaeTask, VariationalModel};
 #[derive(clap::Args, Debug, Clone)]
 pub struct VaeFamilyArgs {
     /// Hidden activation: relu, tanh (the IWAE paper's), elu, sigmoid or gelu.
-    #[arg(long, default_value = "relu", value_parser = crate::mlp::parse_activation)]
+    #[arg(long, default_value = "relu", value_parser = deepgen_nn::parse_activation)]
     pub activation: ActivationConfig,
     /// Convolutional encoder/decoder instead of the MLP: output channels of each stride-2
     /// block, comma-separated (e.g. `32,64`); the image shape comes from the data.
@@ -72,37 +75,6 @@ pub struct VaeFamilyArgs {
     pub fd_samples: usize,
 }
 
-/// Loads MNIST from `--data` (or the default search order) and prints the example's first
-/// line: `deepgen NAME: device BACKEND, MNIST from DIR (60000 train / 10000 test)`.
-///
-/// # Errors
-/// The loader's error, naming the file or directory.
-pub fn load_mnist(
-    common: &CommonArgs,
-    example: &str,
-    backend: impl std::fmt::Display,
-) -> Result<Mnist, deepgen_data::DataError> {
-    let mnist = Mnist::load(common.data.as_deref())?;
-    println!(
-        "deepgen {example}: device {backend}, MNIST from {} ({} train / {} test)",
-        mnist.source.display(),
-        mnist.train.len(),
-        mnist.test.len()
-    );
-    Ok(mnist)
-}
-
-/// What one example passes to [`VaeFamilyArgs::trainer`].
-#[derive(Debug, Clone, Copy)]
-pub struct RunDefaults<'a> {
-    /// Output directory when `--out` is not given, e.g. `runs/vae`.
-    pub out_dir: &'a str,
-    /// Title of `loss.png`.
-    pub plot_title: &'a str,
-    /// Epochs when `--epochs` is not given.
-    pub epochs: usize,
-}
-
 impl VaeFamilyArgs {
     /// The training objective, checked.
     ///
@@ -128,9 +100,7 @@ impl VaeFamilyArgs {
             iw_samples: self.iw_samples,
             kl: self.kl,
         };
-        objective
-            .validate()
-            .map_err(|e| TrainError::config("kl", e))?;
+        objective.validate()?;
         Ok(objective)
     }
 
@@ -151,128 +121,104 @@ impl VaeFamilyArgs {
         }
     }
 
-    /// The VAE task on `mnist` with this objective and the per-epoch NLL setting.
+    /// The VAE task on `mnist` with this objective, the run's batch size and seed, and the
+    /// per-epoch NLL setting.
     ///
     /// # Errors
     /// As [`objective`](Self::objective).
     pub fn task<M: VariationalModel>(
         &self,
         mnist: &Mnist,
-        batch_size: usize,
-        seed: u64,
+        run: &Run,
     ) -> Result<VaeTask<M>, TrainError> {
         Ok(VaeTask::<M>::new(
             mnist.train.clone(),
             mnist.test.clone(),
-            batch_size,
+            run.batch_size,
             self.binarization,
-            seed,
+            run.seed,
         )
         .with_objective(self.objective()?)
         .with_eval_nll(self.eval_nll_k, 1000))
     }
 
-    /// The trainer: Adam-friendly constant LR 1e-3, 100 samples per grid, the β and capacity
-    /// schedules, the negative-ELBO plot, then the common flags (`--epochs`, `--lr`, `--out`…).
+    /// The run driver for a VAE-family example: [`Run::start`] with `defaults` (whose
+    /// `plot_metrics` default, `train_loss`/`test_loss`, is the negative ELBO in nats per
+    /// image) plus the `--beta` and `--capacity` schedules, after checking the objective
+    /// flags so a bad flag fails before any data is loaded.
     ///
     /// # Errors
-    /// [`TrainError::Config`] for an invalid common flag.
-    pub fn trainer(
-        &self,
-        common: &CommonArgs,
-        defaults: RunDefaults<'_>,
-    ) -> Result<Trainer, TrainError> {
-        Ok(Trainer::new(defaults.out_dir)
-            .epochs(defaults.epochs)
-            .lr(Schedule::Constant(1e-3))
-            .num_samples(100)
-            .with_args(common)?
+    /// [`RunError`] for an unknown device, an invalid common flag, or an invalid objective
+    /// flag (naming it).
+    pub fn start(&self, common: &CommonArgs, defaults: RunDefaults<'_>) -> Result<Run, RunError> {
+        self.objective()?;
+        let mut run = Run::start(common, defaults)?;
+        run.trainer = run
+            .trainer
+            .clone()
             .weight_schedule("beta", self.beta.clone())
-            .weight_schedule("capacity", self.capacity.clone())
-            .plot_metrics(vec!["train_loss".into(), "test_loss".into()])
-            .plot_labels(
-                format!("{}: negative ELBO", defaults.plot_title),
-                "nats per image",
-            ))
+            .weight_schedule("capacity", self.capacity.clone());
+        Ok(run)
     }
 
-    /// The whole run of an example: [`task`](Self::task), [`trainer`](Self::trainer) and
-    /// [`fit_and_evaluate`](Self::fit_and_evaluate) with `common.seed`.
+    /// The whole run of an example after [`start`](Self::start): [`task`](Self::task), then
+    /// [`fit_and_evaluate`](Self::fit_and_evaluate).
     ///
     /// # Errors
-    /// As those three.
-    #[allow(clippy::too_many_arguments)]
+    /// As those two.
     pub fn run<M: VariationalModel + LatentCodec>(
         &self,
-        common: &CommonArgs,
-        defaults: RunDefaults<'_>,
+        run: &Run,
         model: M,
         mnist: &Mnist,
-        device: &Device,
-        batch_size: usize,
-        extra: &[(&str, f64)],
+        extra: &[(&str, ReportValue)],
     ) -> Result<RunEval, Box<dyn Error>> {
-        let mut task = self.task::<M>(mnist, batch_size, common.seed)?;
-        let trainer = self.trainer(common, defaults)?;
-        self.fit_and_evaluate(
-            &trainer,
-            &mut task,
-            model,
-            mnist,
-            device,
-            common.seed,
-            extra,
-        )
+        let mut task = self.task::<M>(mnist, run)?;
+        self.fit_and_evaluate(run, &mut task, model, mnist, extra)
     }
 
-    /// Trains `model` with Adam through `trainer`, prints the final test ELBO, then runs
-    /// [`evaluate_run`] on the (EMA, if on) weights and writes `eval.json` with the final
-    /// test ELBO, reconstruction and KL followed by `extra`.
+    /// Trains `model` with Adam through [`Run::fit`], prints the final test ELBO, runs
+    /// [`evaluate_run`] on the (EMA, if on) weights and writes `eval.json`: the final
+    /// `test_elbo`, `test_recon` and `test_kl`, then `extra`, then the evaluation.
     ///
     /// # Errors
-    /// Training errors ([`TrainError`]) and evaluation errors.
-    #[allow(clippy::too_many_arguments)]
+    /// Training errors ([`RunError`]) and evaluation errors.
     pub fn fit_and_evaluate<M: VariationalModel + LatentCodec>(
         &self,
-        trainer: &Trainer,
+        run: &Run,
         task: &mut VaeTask<M>,
         model: M,
         mnist: &Mnist,
-        device: &Device,
-        seed: u64,
-        extra: &[(&str, f64)],
+        extra: &[(&str, ReportValue)],
     ) -> Result<RunEval, Box<dyn Error>> {
-        let started = Instant::now();
-        let report = trainer.fit(task, model, AdamConfig::new().init(), device)?;
-        let last = report.last.as_ref();
-        let get = |name: &str| last.and_then(|r| r.get(name)).unwrap_or(f64::NAN);
-        let (elbo, recon, kl) = (get("test_elbo"), get("test_recon"), get("test_kl"));
+        let fitted = run.fit(task, model, AdamConfig::new().init())?;
+        let get = |name: &str| fitted.last_metric(name).unwrap_or(f64::NAN);
         println!(
-            "done: {} epochs ({:.0} s in this process), test ELBO {elbo:.2} nats (recon {recon:.2}, KL {kl:.2})",
-            report.epochs_completed,
-            started.elapsed().as_secs_f64(),
+            "test ELBO {:.2} nats (recon {:.2}, KL {:.2})",
+            get("test_elbo"),
+            get("test_recon"),
+            get("test_kl")
         );
-        let model = report.ema_model.unwrap_or(report.model).valid();
-        let mut summary = vec![("test_elbo", elbo), ("test_recon", recon), ("test_kl", kl)];
-        summary.extend_from_slice(extra);
+        let mut report = EvalReport::new();
+        fitted.push_last(&mut report, &["test_elbo", "test_recon", "test_kl"]);
+        for (name, value) in extra {
+            report.push(*name, value.clone());
+        }
         let eval = evaluate_run(
-            &model,
+            &fitted.eval_model(),
             task,
             mnist,
-            &summary,
+            &mut report,
             RunEvalSettings {
                 nll_k: self.nll_k,
                 nll_images: self.nll_images,
                 fd_samples: self.fd_samples,
-                seed,
+                seed: run.seed,
             },
-            trainer.out_dir(),
-            &device.clone().without_autodiff(),
+            &run.out_dir(),
+            &run.eval_device(),
         )?;
-        println!(
-            "samples, metrics and checkpoints in {}",
-            trainer.out_dir().display()
-        );
+        run.finish(&report)?;
         Ok(eval)
     }
 }

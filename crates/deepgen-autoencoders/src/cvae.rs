@@ -61,10 +61,11 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_distributions::{DiagGaussian, Rsample as _, noise::standard_normal};
+use deepgen_nn::{Mlp, MlpConfig};
 use deepgen_tensor::HostRng;
+use deepgen_tensor::config::Validate;
 
 use crate::likelihood::LikelihoodConfig;
-use crate::mlp::{Mlp, MlpConfig};
 
 /// What the decoder receives as its class code π (see the [module docs](self)).
 #[derive(Config, Debug, PartialEq, Eq, Copy)]
@@ -156,7 +157,7 @@ impl CvaeConfig {
             "CvaeConfig: `latent_dim` must be positive"
         );
         if let Err(e) = self.likelihood.validate() {
-            panic!("CvaeConfig: {e}");
+            panic!("{}", e.within("CvaeConfig", "likelihood"));
         }
         let encoder = MlpConfig::new(
             self.input_dim,

@@ -4,21 +4,14 @@
 use burn::tensor::{Device, Int, Tensor};
 use deepgen_data::{Binarization, MnistSplit, images_tensor, labels_tensor};
 use deepgen_distributions::noise::standard_normal;
-use deepgen_tensor::HostRng;
-use deepgen_train::{Samples, StepContext, StepOutput, Task, TrainError};
+use deepgen_tensor::{HostRng, Stream};
+use deepgen_train::{ImageSamples, Samples, StepContext, StepOutput, Task, TrainError};
 
 use crate::cvae::{ClassCode, Cvae};
 use crate::feed::ImageFeed;
 
 /// Images per forward pass during evaluation.
 const EVAL_BATCH: usize = 1000;
-
-/// Seed (xor the run seed) of the latents behind the per-epoch sample grid and
-/// [`CvaeTask::generate_by_digit`], so every epoch draws the same z.
-const SAMPLE_SEED: u64 = 0x05A3_B1E5;
-
-/// Seed (xor the run seed) of the reparameterisation noise of the test terms.
-const TEST_NOISE_SEED: u64 = 0xE7A1;
 
 /// An external digit classifier for conditional-generation accuracy: images (`N × D` pixels
 /// in [0, 1], image-major) → predicted digits. In the example it is deepgen-eval's
@@ -154,7 +147,7 @@ impl CvaeTask {
     /// negative ELBO of ln p(x | y) of the model that generation samples from.
     pub fn test_terms(&self, model: &Cvae, device: &Device) -> CvaeTestTerms {
         let n = self.feed.test.len();
-        let mut noise = HostRng::seed_from_u64(self.seed ^ TEST_NOISE_SEED);
+        let mut noise = HostRng::stream(self.seed, Stream::EvalNoise);
         let mut sums = [0.0f64; 4];
         for (chunk, x) in self.feed.test_chunks(n, EVAL_BATCH, device) {
             let y = labels_tensor(&self.feed.test, &chunk, device);
@@ -188,7 +181,7 @@ impl CvaeTask {
     ) -> Result<(Vec<f32>, Vec<u8>), TrainError> {
         let k = model.num_classes;
         let labels: Vec<usize> = (0..k * per_digit).map(|i| i / per_digit).collect();
-        let mut rng = HostRng::seed_from_u64(self.seed ^ SAMPLE_SEED);
+        let mut rng = HostRng::stream(self.seed, Stream::Samples);
         let mut data = Vec::with_capacity(labels.len() * self.feed.test.pixels());
         for chunk in labels.chunks(EVAL_BATCH) {
             let images = model.sample_digits(chunk, device, &mut rng);
@@ -320,11 +313,11 @@ impl Task for CvaeTask {
         }
         let per_digit = (n / model.num_classes).max(1);
         let (data, labels) = self.generate_by_digit(model, per_digit, device)?;
-        Ok(Some(Samples {
+        Ok(Some(Samples::Images(ImageSamples {
             data,
             shape: [labels.len(), 1, self.feed.test.rows, self.feed.test.cols],
             nrow: per_digit,
             labels: Some(labels.iter().map(|&l| i64::from(l)).collect()),
-        }))
+        })))
     }
 }

@@ -32,16 +32,16 @@ use burn::nn::activation::ActivationConfig;
 use burn::tensor::{Device, Tensor};
 use deepgen_distributions::noise::standard_normal;
 use deepgen_flows::{AfPrior, AfPriorConfig, Flow, IafFlowConfig, Transform as _};
+use deepgen_nn::{DecoderNet, EncoderNet};
 use deepgen_tensor::HostRng;
+use deepgen_tensor::config::{ConfigError, Validate, positive};
+use deepgen_tensor::numerics::HALF_LN_2PI;
 use deepgen_train::StepOutput;
 
 use crate::body::{BodyConfig, ConvBodyConfig};
-use crate::conv::{DecoderNet, EncoderNet};
-use crate::importance::{ImportanceSampled, iwae_bound};
+use crate::importance::ImportanceSampled;
 use crate::likelihood::LikelihoodConfig;
-
-/// ½·ln(2π).
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+use crate::objective::{ElboParts, KlWeights, VaeObjective, iwae_step};
 
 /// The prior p(z) of an [`IafVae`].
 #[derive(Config, Debug, PartialEq)]
@@ -130,40 +130,43 @@ pub struct IafVae {
     pub likelihood: LikelihoodConfig,
 }
 
-impl IafVaeConfig {
-    /// Checks the configuration; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.input_dim == 0 {
-            return Err("`input_dim` must be positive".into());
-        }
-        if self.latent_dim == 0 {
-            return Err("`latent_dim` must be positive".into());
-        }
+impl Validate for IafVaeConfig {
+    /// Checks the configuration; the error names the field.
+    fn validate(&self) -> Result<(), ConfigError> {
+        const C: &str = "IafVaeConfig";
+        positive(C, "input_dim", self.input_dim)?;
+        positive(C, "latent_dim", self.latent_dim)?;
         if self.iaf_steps > 0 && self.made_hidden.contains(&0) {
-            return Err(format!(
-                "`made_hidden` widths must be ≥ 1, got {:?}",
-                self.made_hidden
+            return Err(ConfigError::new(
+                C,
+                "made_hidden",
+                format!("widths must be ≥ 1, got {:?}", self.made_hidden),
             ));
         }
         if !self.forget_bias.is_finite() {
-            return Err(format!(
-                "`forget_bias` must be finite, got {}",
-                self.forget_bias
+            return Err(ConfigError::new(
+                C,
+                "forget_bias",
+                format!("must be finite, got {}", self.forget_bias),
             ));
         }
         if let PriorKind::Af { steps, hidden } = &self.prior {
-            if *steps == 0 {
-                return Err("`prior` Af: `steps` must be ≥ 1".into());
-            }
+            positive(C, "prior.steps", *steps)?;
             if hidden.contains(&0) {
-                return Err(format!(
-                    "`prior` Af: hidden widths must be ≥ 1, got {hidden:?}"
+                return Err(ConfigError::new(
+                    C,
+                    "prior.hidden",
+                    format!("widths must be ≥ 1, got {hidden:?}"),
                 ));
             }
         }
-        self.likelihood.validate()
+        self.likelihood
+            .validate()
+            .map_err(|e| e.within(C, "likelihood"))
     }
+}
 
+impl IafVaeConfig {
     /// Initialises the model on `device`.
     ///
     /// # Panics
@@ -171,7 +174,7 @@ impl IafVaeConfig {
     /// field).
     pub fn init(&self, device: &Device) -> IafVae {
         if let Err(e) = self.validate() {
-            panic!("IafVaeConfig: {e}");
+            panic!("{e}");
         }
         let l = self.latent_dim;
         let (encoder, decoder) = BodyConfig::new(
@@ -189,7 +192,7 @@ impl IafVaeConfig {
         );
         let flow = (self.iaf_steps > 0).then(|| {
             IafFlowConfig::new(l, self.iaf_steps, self.made_hidden.clone())
-                .with_d_context(self.context_dim)
+                .with_context_dim(self.context_dim)
                 .with_forget_bias(self.forget_bias)
                 .init(device)
         });
@@ -380,22 +383,26 @@ impl IafVae {
     ) -> StepOutput {
         assert!(iw_samples >= 1, "IafVae: `iw_samples` must be at least 1");
         if iw_samples > 1 {
-            let lw = self.log_weights_with_noise(x, eps, iw_samples);
-            let neg_bound = iwae_bound(lw.clone()).neg().mean();
-            return StepOutput::new(neg_bound.clone())
-                .with_metric("iwae", neg_bound.detach())
-                .with_metric("neg_elbo", lw.mean().neg().detach());
+            return iwae_step(self.log_weights_with_noise(x, eps, iw_samples));
         }
         let t = self.elbo_terms_with_noise(x, eps);
-        let recon = t.recon_nll.clone().mean();
-        let kl = t.kl().mean();
-        StepOutput::new(recon.clone() + kl.clone() * beta)
-            .with_metric("recon", recon.clone().detach())
-            .with_metric("kl", kl.clone().detach())
-            .with_metric("neg_elbo", (recon + kl).detach())
-            .with_metric("flow_ladj", t.flow_ladj.mean().detach())
-            .with_metric("log_q", t.log_q.mean().detach())
-            .with_metric("log_p", t.log_p.mean().detach())
+        let kl = t.kl();
+        let (flow_ladj, log_q, log_p) = (t.flow_ladj.mean(), t.log_q.mean(), t.log_p.mean());
+        VaeObjective::default()
+            .elbo_step(
+                ElboParts {
+                    recon: t.recon_nll,
+                    kl,
+                    kl_per_dim: None,
+                },
+                KlWeights {
+                    beta,
+                    capacity: 0.0,
+                },
+            )
+            .with_metric("flow_ladj", flow_ladj.detach())
+            .with_metric("log_q", log_q.detach())
+            .with_metric("log_p", log_p.detach())
     }
 
     /// `n` latent codes from the prior, `[n, L]` (detached). With an AF prior this inverts the
@@ -476,12 +483,16 @@ fn sum_rows(t: Tensor<2>) -> Tensor<1> {
 impl crate::vae_task::VariationalModel for IafVae {
     /// β (`"beta"` schedule) and IWAE k; free bits and capacity control are Gaussian-VAE
     /// objectives and are refused with a message naming the flag.
-    fn check_objective(&self, objective: &crate::objective::VaeObjective) -> Result<(), String> {
+    fn check_objective(&self, objective: &VaeObjective) -> Result<(), ConfigError> {
         objective.validate()?;
         if objective.kl != crate::objective::KlControl::Plain {
-            return Err(format!(
-                "the IAF-VAE supports `--kl plain` (with `--beta`) and `--iw-samples`, not {}",
-                objective.kl
+            return Err(ConfigError::new(
+                "VaeObjective",
+                "kl",
+                format!(
+                    "the IAF-VAE supports `--kl plain` (with `--beta`) and `--iw-samples`, not {}",
+                    objective.kl
+                ),
             ));
         }
         Ok(())

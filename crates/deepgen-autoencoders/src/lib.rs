@@ -2,17 +2,17 @@
 //!
 //! Autoencoders and the VAE family, trained through `deepgen-train`'s loop.
 //!
-//! How the parts fit: networks ([`mlp`], [`conv`], [`body`]) build encoders and decoders; a decoder's
-//! output parameterises an observation model ([`likelihood`]); the models ([`vae`],
-//! [`spherical_vae`], [`iaf_vae`], [`cvae`], [`ae`]) combine them with distributions from
+//! How the parts fit: networks (from `deepgen-nn`, paired by [`body`]) build encoders and
+//! decoders; a decoder's output parameterises an observation model ([`likelihood`]); the models
+//! ([`vae`], [`spherical_vae`], [`iaf_vae`], [`cvae`], [`ae`]) combine them with distributions from
 //! `deepgen-distributions`; objectives ([`objective`], [`importance`]) turn them into losses
 //! whose weights come from schedules; tasks ([`vae_task`] for every [`vae_task::VariationalModel`],
 //! [`cvae_task`], [`ae::AeTask`]) feed them MNIST; after training, [`run_eval`] measures the
 //! test NLL and writes the [`latent_report`].
 //!
-//! - [`mlp`], [`conv`]: MLP and convolutional encoder/decoder for any `[C, H, W]`, and the
-//!   [`EncoderNetConfig`]/[`DecoderNetConfig`] enums over them; [`body`] builds a model's
-//!   mirrored encoder/decoder pair (MLP, or conv with [`ConvBodyConfig`]);
+//! - [`body`] builds a model's mirrored encoder/decoder pair (MLP, or conv with
+//!   [`ConvBodyConfig`]) from `deepgen-nn`'s nets, re-exported here ([`Mlp`],
+//!   [`EncoderNetConfig`]/[`DecoderNetConfig`], …);
 //! - [`likelihood`]: Bernoulli, Gaussian (fixed/learned σ), continuous Bernoulli, discretized
 //!   logistic mixture;
 //! - [`vae`]: the Gaussian-latent VAE (optionally BN-VAE, [`posterior_bn`]);
@@ -34,7 +34,6 @@
 pub mod ae;
 pub mod body;
 pub mod cli;
-pub mod conv;
 pub mod cvae;
 pub mod cvae_task;
 pub mod feed;
@@ -43,7 +42,6 @@ pub mod importance;
 pub mod latent_report;
 pub mod latent_tools;
 pub mod likelihood;
-pub mod mlp;
 pub mod objective;
 pub mod posterior_bn;
 pub mod run_eval;
@@ -53,14 +51,13 @@ pub mod vae_task;
 
 pub use ae::{AeKind, Autoencoder, AutoencoderConfig};
 pub use body::{BodyConfig, ConvBodyConfig};
-pub use conv::{
-    ConvDecoder, ConvDecoderConfig, ConvEncoder, ConvEncoderConfig, DecoderNet, DecoderNetConfig,
-    EncoderNet, EncoderNetConfig,
-};
 pub use cvae::{ClassCode, Cvae, CvaeConfig, CvaeTerms};
+pub use deepgen_nn::{
+    ConvDecoder, ConvDecoderConfig, ConvEncoder, ConvEncoderConfig, DecoderNet, DecoderNetConfig,
+    EncoderNet, EncoderNetConfig, Mlp, MlpConfig, parse_activation,
+};
 pub use iaf_vae::{IafElboTerms, IafVae, IafVaeConfig, PriorKind};
 pub use likelihood::LikelihoodConfig;
-pub use mlp::{Mlp, MlpConfig};
 pub use objective::{KlControl, VaeObjective};
 pub use posterior_bn::PosteriorBatchNorm;
 pub use spherical_vae::{SphericalPosterior, SphericalVae, SphericalVaeConfig};

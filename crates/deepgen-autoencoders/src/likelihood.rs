@@ -16,6 +16,7 @@ use burn::tensor::activation::{sigmoid, softplus};
 use deepgen_distributions::{
     Bernoulli, ContinuousBernoulli, DiagGaussian, DiscretizedLogisticMixture, Distribution as _,
 };
+use deepgen_tensor::config::{ConfigError, Validate};
 
 /// Floor of a learned Gaussian's σ (ln σ ≥ ln 0.01): without it the density of
 /// saturated MNIST pixels (exactly 0 or 1) grows without bound as σ → 0.
@@ -55,19 +56,6 @@ impl LikelihoodConfig {
             Self::GaussianLearned => 2,
             Self::ContinuousBernoulli => 1,
             Self::DiscretizedLogistic { components } => 3 * components,
-        }
-    }
-
-    /// Checks the parameters (σ > 0 …); the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            Self::GaussianFixed { std } if !(std.is_finite() && *std > 0.0) => Err(format!(
-                "likelihood `gaussian:{std}`: σ must be finite and > 0"
-            )),
-            Self::DiscretizedLogistic { components: 0 } => {
-                Err("likelihood `logistic:0`: the mixture needs at least 1 component".into())
-            }
-            _ => Ok(()),
         }
     }
 
@@ -172,7 +160,29 @@ impl FromStr for LikelihoodConfig {
                 ));
             }
         };
-        parsed.validate()?;
+        parsed.validate().map_err(|e| e.reason)?;
         Ok(parsed)
+    }
+}
+
+impl Validate for LikelihoodConfig {
+    /// Checks the parameters (σ > 0, at least one mixture component).
+    fn validate(&self) -> Result<(), ConfigError> {
+        const C: &str = "LikelihoodConfig";
+        match self {
+            Self::GaussianFixed { std } if !(std.is_finite() && *std > 0.0) => {
+                Err(ConfigError::new(
+                    C,
+                    "std",
+                    format!("likelihood `gaussian:{std}`: σ must be finite and > 0"),
+                ))
+            }
+            Self::DiscretizedLogistic { components: 0 } => Err(ConfigError::new(
+                C,
+                "components",
+                "likelihood `logistic:0`: the mixture needs at least 1 component",
+            )),
+            _ => Ok(()),
+        }
     }
 }

@@ -11,6 +11,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use burn::tensor::Tensor;
+use deepgen_tensor::config::{ConfigError, Validate, positive};
 use deepgen_train::{StepContext, StepOutput};
 
 use crate::importance::iwae_bound;
@@ -54,51 +55,81 @@ impl Default for VaeObjective {
     }
 }
 
-impl VaeObjective {
-    /// Checks the combination; the message names the offending setting.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.iw_samples == 0 {
-            return Err("`iw-samples` must be at least 1".into());
-        }
+impl Validate for VaeObjective {
+    /// Checks the combination; the error names the offending setting.
+    fn validate(&self) -> Result<(), ConfigError> {
+        const C: &str = "VaeObjective";
+        positive(C, "iw_samples", self.iw_samples)?;
         if self.iw_samples > 1 && self.kl != KlControl::Plain {
-            return Err(format!(
-                "`iw-samples` {} (IWAE) cannot be combined with {} — IWAE has no separate KL term",
-                self.iw_samples, self.kl
+            return Err(ConfigError::new(
+                C,
+                "kl",
+                format!(
+                    "`iw-samples` {} (IWAE) cannot be combined with {} — IWAE has no separate \
+                     KL term",
+                    self.iw_samples, self.kl
+                ),
             ));
         }
         match self.kl {
             KlControl::FreeBits { lambda } if !(lambda.is_finite() && lambda >= 0.0) => {
-                Err(format!("`free-bits` must be finite and ≥ 0, got {lambda}"))
+                Err(ConfigError::new(
+                    C,
+                    "kl",
+                    format!("`free-bits` must be finite and ≥ 0, got {lambda}"),
+                ))
             }
-            KlControl::Capacity { gamma } if !(gamma.is_finite() && gamma > 0.0) => Err(format!(
-                "`capacity-gamma` must be finite and > 0, got {gamma}"
-            )),
+            KlControl::Capacity { gamma } if !(gamma.is_finite() && gamma > 0.0) => {
+                Err(ConfigError::new(
+                    C,
+                    "kl",
+                    format!("`capacity` γ must be finite and > 0, got {gamma}"),
+                ))
+            }
             _ => Ok(()),
         }
     }
+}
 
-    /// Loss and metrics for a batch `x` (`[B, D]`) with noise `eps` (`[B·k, L]`).
-    ///
-    /// Metrics (nats per image, batch means): `recon`, `kl`, `neg_elbo` always (for
-    /// IWAE estimated from the k samples: −mean ln w); `iwae` (−bound) for k > 1;
-    /// `kl_free_bits` for free bits; `capacity` and `kl_gap` (|KL − C|) for capacity.
+impl VaeObjective {
+    /// Loss and metrics of the Gaussian [`Vae`] for a batch `x` (`[B, D]`) with noise `eps`
+    /// (`[B·k, L]`): [`iwae_step`] for k > 1, otherwise [`elbo_step`](Self::elbo_step).
     pub fn step(&self, model: &Vae, x: Tensor<2>, eps: Tensor<2>, ctx: &StepContext) -> StepOutput {
         if self.iw_samples > 1 {
-            let lw = model.log_weights_with_noise(x, eps, self.iw_samples);
-            let neg_bound = iwae_bound(lw.clone()).neg().mean();
-            let neg_elbo = lw.mean().neg().detach();
-            return StepOutput::new(neg_bound.clone())
-                .with_metric("iwae", neg_bound.detach())
-                .with_metric("neg_elbo", neg_elbo);
+            return iwae_step(model.log_weights_with_noise(x, eps, self.iw_samples));
         }
-        let beta = ctx.weight_or("beta", 1.0);
         let terms = model.elbo_terms_with_noise(x, eps);
-        let recon = terms.recon_nll.clone().mean();
-        let kl = terms.kl.clone().mean();
+        self.elbo_step(
+            ElboParts {
+                recon: terms.recon_nll,
+                kl: terms.kl,
+                kl_per_dim: Some(terms.kl_per_dim),
+            },
+            KlWeights::from_context(ctx),
+        )
+    }
+
+    /// The (β-, free-bits or capacity-controlled) ELBO loss of every VAE variant from its
+    /// per-example terms.
+    ///
+    /// Metrics (nats per image, batch means): `recon`, `kl`, `neg_elbo`; `kl_free_bits` for
+    /// free bits; `capacity` and `kl_gap` (|KL − C|) for capacity control.
+    ///
+    /// # Panics
+    /// With [`KlControl::FreeBits`] when `parts.kl_per_dim` is `None` — a model without a
+    /// per-dimension KL rejects free bits in its `check_objective`.
+    pub fn elbo_step(&self, parts: ElboParts, weights: KlWeights) -> StepOutput {
+        let beta = weights.beta;
+        let recon = parts.recon.mean();
+        let kl = parts.kl.mean();
         let (loss, extra): (Tensor<1>, Vec<(&str, Tensor<1>)>) = match self.kl {
             KlControl::Plain => (recon.clone() + kl.clone() * beta, vec![]),
             KlControl::FreeBits { lambda } => {
-                let per_dim = terms.kl_per_dim.clone().mean_dim(0).squeeze_dim::<1>(0);
+                let per_dim = parts
+                    .kl_per_dim
+                    .expect("free bits needs a per-dimension KL (rejected by check_objective)")
+                    .mean_dim(0)
+                    .squeeze_dim::<1>(0);
                 let fb = per_dim.clamp_min(lambda).sum();
                 (
                     recon.clone() + fb.clone() * beta,
@@ -106,7 +137,7 @@ impl VaeObjective {
                 )
             }
             KlControl::Capacity { gamma } => {
-                let c = ctx.weight_or("capacity", 0.0);
+                let c = weights.capacity;
                 let gap = (kl.clone() - c).abs();
                 (
                     recon.clone() + gap.clone() * gamma,
@@ -126,6 +157,47 @@ impl VaeObjective {
         }
         out
     }
+}
+
+/// The loss weights of this step, from the training loop's schedules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KlWeights {
+    /// β, the KL weight (1 for the ELBO).
+    pub beta: f64,
+    /// C, the capacity target in nats (capacity control only).
+    pub capacity: f64,
+}
+
+impl KlWeights {
+    /// The `"beta"` (default 1) and `"capacity"` (default 0) weights of `ctx`.
+    pub fn from_context(ctx: &StepContext) -> Self {
+        Self {
+            beta: ctx.weight_or("beta", 1.0),
+            capacity: ctx.weight_or("capacity", 0.0),
+        }
+    }
+}
+
+/// The per-example terms of a VAE's negative ELBO that [`VaeObjective::elbo_step`] weighs.
+#[derive(Debug)]
+pub struct ElboParts {
+    /// −ln p(x|z), `[B]`.
+    pub recon: Tensor<1>,
+    /// KL(q(z|x) ‖ p(z)) (analytic or a single-sample estimate), `[B]`.
+    pub kl: Tensor<1>,
+    /// The KL per latent dimension, `[B, L]`, for free bits; `None` where the posterior has
+    /// no per-dimension KL (spherical posteriors, flow posteriors).
+    pub kl_per_dim: Option<Tensor<2>>,
+}
+
+/// The negative IWAE bound (Burda et al. 2016) from importance log-weights `[B, k]`: the loss
+/// −mean_b ln (1/k) Σ_i w_bi, with metrics `iwae` (the same value) and `neg_elbo` (−mean ln w,
+/// the ELBO estimated from the same k samples).
+pub fn iwae_step(log_weights: Tensor<2>) -> StepOutput {
+    let neg_bound = iwae_bound(log_weights.clone()).neg().mean();
+    StepOutput::new(neg_bound.clone())
+        .with_metric("iwae", neg_bound.detach())
+        .with_metric("neg_elbo", log_weights.mean().neg().detach())
 }
 
 impl fmt::Display for KlControl {

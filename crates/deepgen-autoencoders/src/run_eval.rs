@@ -1,6 +1,7 @@
 //! What every VAE example does after training: the importance-weighted test NLL, the latent
 //! report (reconstructions, interpolation, traversal, active units) and the Fréchet distance of
-//! samples in deepgen-eval's feature space — printed and written to `eval.json`.
+//! samples in deepgen-eval's feature space — printed and appended to the run's `eval.json`
+//! report.
 
 use std::path::Path;
 use std::time::Instant;
@@ -9,8 +10,9 @@ use burn::tensor::Device;
 use deepgen_data::Mnist;
 use deepgen_eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
 use deepgen_eval::{EvalError, MnistEvaluator};
-use deepgen_tensor::HostRng;
-use deepgen_tensor::output::{OutputError, write_file_atomic};
+use deepgen_tensor::output::OutputError;
+use deepgen_tensor::{HostRng, Stream};
+use deepgen_train::EvalReport;
 
 use crate::importance::{IwSettings, MeanSe};
 use crate::latent_report::write_latent_report;
@@ -47,7 +49,7 @@ pub enum RunEvalError {
     /// The evaluator failed (classifier checkpoint unreadable, shapes).
     #[error(transparent)]
     Eval(#[from] EvalError),
-    /// Writing a PNG or `eval.json` failed.
+    /// Writing a latent-report PNG failed.
     #[error(transparent)]
     Output(#[from] OutputError),
     /// No classifier checkpoint for the Fréchet distance.
@@ -62,21 +64,23 @@ pub enum RunEvalError {
 }
 
 /// Evaluates a trained model (on a device without autodiff), prints one line per result and
-/// writes `eval.json` into `out_dir`, starting with the `summary` entries (e.g. the final
-/// `test_elbo` from training).
+/// appends the numbers to `report` (`test_nll`, `test_nll_se`, `nll_k`, `nll_images`,
+/// `active_units`, `fd_samples`, `frechet_to_test`, `frechet_floor`; a skipped measurement
+/// becomes `null` with the flag that skipped it). The caller writes `report` as `eval.json`
+/// ([`deepgen_train::Run::finish`]); the latent-report PNGs go to `out_dir`.
+///
+/// # Errors
+/// [`RunEvalError`]: a PNG that cannot be written, a missing or unreadable classifier
+/// checkpoint (only when `fd_samples > 0`), samples that cannot be read back.
 pub fn evaluate_run<M: VariationalModel + LatentCodec>(
     model: &M,
     task: &VaeTask<M>,
     mnist: &Mnist,
-    summary: &[(&str, f64)],
+    report: &mut EvalReport,
     settings: RunEvalSettings,
     out_dir: &Path,
     device: &Device,
 ) -> Result<RunEval, RunEvalError> {
-    let mut json: Vec<String> = summary
-        .iter()
-        .map(|(k, v)| format!("\"{k}\":{v}"))
-        .collect();
     let test_nll = (settings.nll_k > 0).then(|| {
         let started = Instant::now();
         let images = settings.nll_images.min(mnist.test.len());
@@ -92,12 +96,16 @@ pub fn evaluate_run<M: VariationalModel + LatentCodec>(
             nll.se,
             started.elapsed().as_secs_f64()
         );
-        json.push(format!(
-            "\"test_nll\":{},\"test_nll_se\":{},\"nll_k\":{},\"nll_images\":{images}",
-            nll.mean, nll.se, settings.nll_k
-        ));
+        report
+            .push("test_nll", nll.mean)
+            .push("test_nll_se", nll.se)
+            .push("nll_k", settings.nll_k)
+            .push("nll_images", images);
         nll
     });
+    if test_nll.is_none() {
+        report.missing("test_nll", "skipped with --nll-k 0");
+    }
     let au = write_latent_report(
         model,
         task.test_inputs(mnist.test.len(), device),
@@ -110,7 +118,7 @@ pub fn evaluate_run<M: VariationalModel + LatentCodec>(
         au.active,
         model.latent_dim()
     );
-    json.push(format!("\"active_units\":{}", au.active));
+    report.push("active_units", au.active);
     let frechet = if settings.fd_samples > 0 {
         let checkpoint = match resolve_checkpoint() {
             ResolvedCheckpoint::Found(source) => source.path().to_path_buf(),
@@ -118,7 +126,7 @@ pub fn evaluate_run<M: VariationalModel + LatentCodec>(
         };
         let evaluator = MnistEvaluator::load_with(mnist, &checkpoint, device)?;
         let mut images = Vec::with_capacity(settings.fd_samples * mnist.test.pixels());
-        let mut rng = HostRng::seed_from_u64(settings.seed ^ 0xFD);
+        let mut rng = HostRng::stream(settings.seed, Stream::FrechetSamples);
         let mut left = settings.fd_samples;
         while left > 0 {
             let n = left.min(1000);
@@ -137,19 +145,15 @@ pub fn evaluate_run<M: VariationalModel + LatentCodec>(
             settings.fd_samples,
             evaluator.floor()
         );
-        json.push(format!(
-            "\"fd_samples\":{},\"frechet_to_test\":{fd},\"frechet_floor\":{}",
-            settings.fd_samples,
-            evaluator.floor()
-        ));
+        report
+            .push("fd_samples", settings.fd_samples)
+            .push("frechet_to_test", fd)
+            .push("frechet_floor", evaluator.floor());
         Some((fd, evaluator.floor()))
     } else {
+        report.missing("frechet_to_test", "skipped with --fd-samples 0");
         None
     };
-    write_file_atomic(
-        &out_dir.join("eval.json"),
-        format!("{{{}}}\n", json.join(",")).as_bytes(),
-    )?;
     Ok(RunEval {
         test_nll,
         active_units: au.active,

@@ -22,15 +22,16 @@ use burn::tensor::{Device, Tensor};
 use deepgen_distributions::{
     Distribution, KlDivergence, PowerSpherical, Rsample, UniformSphere, VonMisesFisher,
 };
+use deepgen_nn::{DecoderNet, EncoderNet};
 use deepgen_tensor::HostRng;
+use deepgen_tensor::config::{ConfigError, Validate};
 use deepgen_train::{StepContext, StepOutput};
 
 use crate::body::{BodyConfig, ConvBodyConfig};
-use crate::conv::{DecoderNet, EncoderNet};
-use crate::importance::{ImportanceSampled, iwae_bound};
+use crate::importance::ImportanceSampled;
 use crate::latent_tools::LatentCodec;
 use crate::likelihood::LikelihoodConfig;
-use crate::objective::{KlControl, VaeObjective};
+use crate::objective::{ElboParts, KlControl, KlWeights, VaeObjective, iwae_step};
 use crate::vae_task::VariationalModel;
 
 /// The posterior family on the sphere.
@@ -128,7 +129,7 @@ impl SphericalVaeConfig {
             );
         }
         if let Err(e) = self.likelihood.validate() {
-            panic!("SphericalVaeConfig: {e}");
+            panic!("{}", e.within("SphericalVaeConfig", "likelihood"));
         }
         let heads = self.latent_dim + usize::from(self.fixed_kappa.is_none());
         let (encoder, decoder) = BodyConfig::new(
@@ -267,14 +268,15 @@ impl ImportanceSampled for SphericalVae {
 
 impl VariationalModel for SphericalVae {
     /// Free bits needs a per-dimension KL, which a spherical posterior does not have.
-    fn check_objective(&self, objective: &VaeObjective) -> Result<(), String> {
+    fn check_objective(&self, objective: &VaeObjective) -> Result<(), ConfigError> {
         objective.validate()?;
         if let KlControl::FreeBits { .. } = objective.kl {
-            return Err(
-                "`free-bits` needs a per-dimension KL; the spherical VAEs have one KL \
-                        for the whole code (use `capacity:GAMMA` or a fixed κ)"
-                    .into(),
-            );
+            return Err(ConfigError::new(
+                "VaeObjective",
+                "kl",
+                "`free-bits` needs a per-dimension KL; the spherical VAEs have one KL for the \
+                 whole code (use `capacity:GAMMA` or a fixed κ)",
+            ));
         }
         Ok(())
     }
@@ -289,33 +291,17 @@ impl VariationalModel for SphericalVae {
         ctx: &StepContext,
     ) -> StepOutput {
         if objective.iw_samples > 1 {
-            let lw = self.log_weights(x, objective.iw_samples, rng);
-            let neg_bound = iwae_bound(lw.clone()).neg().mean();
-            return StepOutput::new(neg_bound.clone())
-                .with_metric("iwae", neg_bound.detach())
-                .with_metric("neg_elbo", lw.mean().neg().detach());
+            return iwae_step(self.log_weights(x, objective.iw_samples, rng));
         }
         let (recon, kl) = self.elbo_terms(x, rng);
-        let (recon, kl) = (recon.mean(), kl.mean());
-        let mut extra = Vec::new();
-        let loss = match objective.kl {
-            KlControl::Capacity { gamma } => {
-                let c = ctx.weight_or("capacity", 0.0);
-                let gap = (kl.clone() - c).abs();
-                extra.push(("capacity", Tensor::full([1], c, &recon.device())));
-                extra.push(("kl_gap", gap.clone().detach()));
-                recon.clone() + gap * gamma
-            }
-            _ => recon.clone() + kl.clone() * ctx.weight_or("beta", 1.0),
-        };
-        let mut out = StepOutput::new(loss)
-            .with_metric("recon", recon.clone().detach())
-            .with_metric("kl", kl.clone().detach())
-            .with_metric("neg_elbo", (recon + kl).detach());
-        for (name, v) in extra {
-            out = out.with_metric(name, v);
-        }
-        out
+        objective.elbo_step(
+            ElboParts {
+                recon,
+                kl,
+                kl_per_dim: None,
+            },
+            KlWeights::from_context(ctx),
+        )
     }
 
     fn elbo_parts(&self, x: Tensor<2>, rng: &mut HostRng) -> (Tensor<1>, Tensor<1>) {

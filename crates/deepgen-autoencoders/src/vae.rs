@@ -9,10 +9,11 @@ use burn::tensor::{Device, Tensor};
 use deepgen_distributions::{
     DiagGaussian, Distribution as _, Rsample as _, StandardNormal, noise::standard_normal,
 };
+use deepgen_nn::{DecoderNet, EncoderNet};
 use deepgen_tensor::HostRng;
+use deepgen_tensor::config::Validate;
 
 use crate::body::{BodyConfig, ConvBodyConfig};
-use crate::conv::{DecoderNet, EncoderNet};
 use crate::likelihood::LikelihoodConfig;
 use crate::posterior_bn::PosteriorBatchNorm;
 
@@ -100,7 +101,7 @@ impl VaeConfig {
             "VaeConfig: `latent_dim` must be positive"
         );
         if let Err(e) = self.likelihood.validate() {
-            panic!("VaeConfig: {e}");
+            panic!("{}", e.within("VaeConfig", "likelihood"));
         }
         let (encoder, decoder) = BodyConfig::new(
             self.input_dim,

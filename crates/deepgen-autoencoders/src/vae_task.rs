@@ -9,8 +9,9 @@ use std::marker::PhantomData;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use deepgen_data::{Binarization, MnistSplit, images_tensor};
-use deepgen_tensor::HostRng;
-use deepgen_train::{Samples, StepContext, StepOutput, Task, TrainError};
+use deepgen_tensor::config::{ConfigError, Validate};
+use deepgen_tensor::{HostRng, Stream};
+use deepgen_train::{ImageSamples, Samples, StepContext, StepOutput, Task, TrainError};
 
 use crate::feed::ImageFeed;
 pub use crate::feed::TEST_BINARIZATION_SEED;
@@ -25,7 +26,10 @@ const EVAL_BATCH: usize = 1000;
 pub trait VariationalModel: Module + ImportanceSampled {
     /// Checks that `objective` applies to this model (e.g. free bits needs a per-dimension
     /// KL); the message names the setting.
-    fn check_objective(&self, objective: &VaeObjective) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// A [`ConfigError`] on `VaeObjective`'s field.
+    fn check_objective(&self, objective: &VaeObjective) -> Result<(), ConfigError> {
         objective.validate()
     }
 
@@ -159,7 +163,7 @@ impl<M: VariationalModel> VaeTask<M> {
         settings: IwSettings,
         images: usize,
     ) -> MeanSe {
-        let mut rng = HostRng::seed_from_u64(self.seed ^ 0x1A5E_11DE);
+        let mut rng = HostRng::stream(self.seed, Stream::NllNoise);
         let rows = (settings.max_rows_times_samples / settings.k).clamp(1, 100);
         let mut nll = Vec::with_capacity(images);
         for (_, x) in self.feed.test_chunks(images, rows, device) {
@@ -175,7 +179,7 @@ impl<M: VariationalModel> VaeTask<M> {
     /// Test ELBO terms averaged over the test split: `(recon, kl)` in nats per image.
     pub fn test_terms(&self, model: &M, device: &Device) -> (f64, f64) {
         let n = self.feed.test.len();
-        let mut noise = HostRng::seed_from_u64(self.seed ^ 0xE7A1);
+        let mut noise = HostRng::stream(self.seed, Stream::EvalNoise);
         let (mut recon, mut kl) = (0.0f64, 0.0f64);
         for (_, x) in self.feed.test_chunks(n, EVAL_BATCH, device) {
             let (r, k) = model.elbo_parts(x, &mut noise);
@@ -257,22 +261,18 @@ impl<M: VariationalModel> Task for VaeTask<M> {
             return Ok(None);
         }
         let data: Vec<f32> = model
-            .sample_means(
-                n,
-                device,
-                &mut HostRng::seed_from_u64(self.seed ^ 0x05A3_B1E5),
-            )
+            .sample_means(n, device, &mut HostRng::stream(self.seed, Stream::Samples))
             .into_data()
             .try_to_vec()
             .map_err(|e| {
                 TrainError::config("samples", format!("cannot read samples as f32: {e:?}"))
             })?;
         let nrow = (n as f64).sqrt().ceil() as usize;
-        Ok(Some(Samples {
+        Ok(Some(Samples::Images(ImageSamples {
             data,
             shape: [n, 1, self.feed.test.rows, self.feed.test.cols],
             nrow,
             labels: None,
-        }))
+        })))
     }
 }

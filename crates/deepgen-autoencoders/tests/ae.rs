@@ -7,13 +7,13 @@
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
+use deepgen_autoencoders::EncoderNet;
 use deepgen_autoencoders::ae::sparse::sparsity_kl_host;
 use deepgen_autoencoders::ae::task::{K_SCHEDULE, SPARSITY_WEIGHT};
 use deepgen_autoencoders::ae::{
     AeError, AeKind, AeTask, Autoencoder, AutoencoderConfig, CodeActivation, Corruption, ae_terms,
     bernoulli_cross_entropy, contractive_penalty, k_at, keep_top_k, mse_per_element, sparsity_kl,
 };
-use deepgen_autoencoders::conv::EncoderNet;
 use deepgen_data::{Mnist, MnistSplit};
 use deepgen_tensor::HostRng;
 use deepgen_train::{Schedule, Task, Trainer};

@@ -7,8 +7,8 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_autoencoders::importance::iwae_bound;
 use deepgen_autoencoders::{KlControl, LikelihoodConfig, Vae, VaeConfig, VaeObjective};
-use deepgen_tensor::HostRng;
 use deepgen_tensor::numerics::host::log_mean_exp;
+use deepgen_tensor::{HostRng, Validate};
 use deepgen_train::{StepContext, StepOutput};
 
 /// Deterministic parameter fill (tests never depend on the device RNG).
@@ -204,7 +204,12 @@ fn iwae_loss_is_the_negative_bound_of_the_same_samples() {
         iw_samples: 5,
         kl: KlControl::FreeBits { lambda: 0.1 },
     };
-    assert!(bad.validate().unwrap_err().contains("iw-samples"));
+    assert!(
+        bad.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("iw-samples")
+    );
 }
 
 #[test]

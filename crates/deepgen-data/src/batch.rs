@@ -7,7 +7,8 @@
 //! per batch with `Tensor::from_data`.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use deepgen_tensor::HostRng;
+use deepgen_tensor::config::positive;
+use deepgen_tensor::{ConfigError, HostRng, Validate};
 
 use crate::binarize::Binarization;
 use crate::error::DataError;
@@ -28,11 +29,17 @@ pub struct BatchPlan {
     pub drop_last: bool,
 }
 
+impl Validate for BatchPlan {
+    fn validate(&self) -> Result<(), ConfigError> {
+        positive("BatchPlan", "batch_size", self.batch_size)
+    }
+}
+
 impl BatchPlan {
     /// A plan over `len` examples.
     ///
     /// # Errors
-    /// [`DataError::InvalidArgument`] if `batch_size == 0`.
+    /// [`DataError::Config`] naming `BatchPlan.batch_size` if `batch_size == 0`.
     pub fn new(
         len: usize,
         batch_size: usize,
@@ -40,19 +47,15 @@ impl BatchPlan {
         seed: u64,
         drop_last: bool,
     ) -> Result<BatchPlan, DataError> {
-        if batch_size == 0 {
-            return Err(DataError::InvalidArgument {
-                name: "batch_size",
-                detail: "must be at least 1".to_string(),
-            });
-        }
-        Ok(BatchPlan {
+        let plan = BatchPlan {
             len,
             batch_size,
             shuffle,
             seed,
             drop_last,
-        })
+        };
+        plan.validate()?;
+        Ok(plan)
     }
 
     /// Number of batches in every epoch.
@@ -84,7 +87,7 @@ impl BatchPlan {
 /// The batches of one epoch; shorthand for `BatchPlan::new(..)?.epoch(epoch)`.
 ///
 /// # Errors
-/// [`DataError::InvalidArgument`] if `batch_size == 0`.
+/// [`DataError::Config`] naming `BatchPlan.batch_size` if `batch_size == 0`.
 pub fn epoch_batches(
     len: usize,
     batch_size: usize,

@@ -158,7 +158,12 @@ pub enum DataError {
         detail: String,
     },
 
-    /// A bad argument to a data function (batch size 0, split too large…).
+    /// An invalid configuration (e.g. a [`crate::BatchPlan`] with `batch_size` 0); the
+    /// [`ConfigError`](deepgen_tensor::ConfigError) names the config and the field.
+    #[error(transparent)]
+    Config(#[from] deepgen_tensor::ConfigError),
+
+    /// A bad argument to a data function (split too large…).
     #[error("invalid argument `{name}`: {detail}")]
     InvalidArgument {
         /// The argument's name.

@@ -7,7 +7,7 @@ use deepgen_data::{
     BatchPlan, Binarization, DataError, Mnist, MnistSplit, epoch_batches, images_host,
     images_tensor, images_tensor_4d, labels_tensor, split_validation, static_binarized,
 };
-use deepgen_tensor::HostRng;
+use deepgen_tensor::{HostRng, Validate};
 
 /// 300 images of 4x5 whose pixels take every byte value in turn.
 fn synthetic(n: usize) -> MnistSplit {
@@ -68,17 +68,25 @@ fn unshuffled_order_is_sequential() {
 #[test]
 fn zero_batch_size_is_an_error() {
     let err = epoch_batches(10, 0, true, 0, 0, false).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::InvalidArgument {
-                name: "batch_size",
-                ..
-            }
-        ),
-        "{err:?}"
+    match &err {
+        DataError::Config(e) => {
+            assert_eq!((e.config, e.field.as_str()), ("BatchPlan", "batch_size"))
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "BatchPlan.batch_size: must be at least 1, got 0"
     );
-    assert!(err.to_string().contains("batch_size"));
+    // The same check through `Validate`, on a plan built by hand.
+    let plan = BatchPlan {
+        len: 10,
+        batch_size: 0,
+        shuffle: false,
+        seed: 0,
+        drop_last: false,
+    };
+    assert_eq!(plan.validate().unwrap_err().field, "batch_size");
 }
 
 #[test]

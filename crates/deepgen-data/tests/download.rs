@@ -110,7 +110,8 @@ fn downloads_verify_and_fall_through_mirrors() {
         format!("{base}/good/"),
     ];
     let mirrors: Vec<&str> = mirrors.iter().map(String::as_str).collect();
-    let dir = temp_dir("dl").join("cache").join("mnist");
+    let tmp = temp_dir("dl");
+    let dir = tmp.join("cache").join("mnist");
     download_files(&local_agent(), &dir, &mirrors, &files).unwrap();
     for (name, bytes) in &served {
         assert_eq!(&std::fs::read(dir.join(name)).unwrap(), bytes);

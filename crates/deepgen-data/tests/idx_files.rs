@@ -20,7 +20,7 @@ fn valid_raw_loads_exactly() {
     let dir = temp_dir("raw");
     write_valid(&dir, false);
     let m = Mnist::load_dir(&dir).unwrap();
-    assert_eq!(m.source, dir);
+    assert_eq!(m.source, *dir);
     assert_eq!(
         (m.train.len(), m.train.rows, m.train.cols, m.train.pixels()),
         (3, 2, 3, 6)

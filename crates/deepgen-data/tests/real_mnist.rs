@@ -39,6 +39,13 @@ fn counts_histograms_and_pixel_sums() {
     assert_eq!((m.test.len(), m.test.rows, m.test.cols), (10000, 28, 28));
     assert_eq!(m.train.images.len(), 60000 * 784);
     assert_eq!(
+        m.describe(),
+        format!(
+            "MNIST from {} (60000 train / 10000 test)",
+            m.source.display()
+        )
+    );
+    assert_eq!(
         m.train.label_histogram(),
         [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     );

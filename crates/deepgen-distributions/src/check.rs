@@ -97,6 +97,83 @@ pub(crate) fn scalar(
     Ok(())
 }
 
+/// Allowed deviation of `‖loc_b‖` from 1 for the distributions on the sphere.
+pub(crate) const UNIT_NORM_TOL: f64 = 1e-4;
+
+/// The checked parameters of a rotationally symmetric distribution on `S^{m−1}`
+/// (von Mises–Fisher, power spherical).
+pub(crate) struct SphereParams {
+    /// Batch size `B`.
+    pub batch: usize,
+    /// Ambient dimension `m ≥ 2`.
+    pub dim: usize,
+    /// κ on the host, length `B`, every value finite and ≥ 0.
+    pub kappa: Vec<f64>,
+}
+
+/// Checks the mean direction `loc` (`[B, m]`, `m ≥ 2`, every row of unit norm within
+/// [`UNIT_NORM_TOL`]) and the concentration (`[B]`, finite, ≥ 0) of `distribution`.
+///
+/// Errors: `Shape` naming `loc` (zero-sized or `m < 2`) or `concentration` (not `[B]`);
+/// `InvalidParameter` naming `loc` (non-finite or not unit norm) or `concentration`
+/// (negative or non-finite). Reads κ and μ to the host (two device syncs).
+pub(crate) fn sphere_params(
+    distribution: &'static str,
+    loc: &Tensor<2>,
+    concentration: &Tensor<1>,
+) -> Result<SphereParams> {
+    non_empty(distribution, "loc", loc)?;
+    let [b, m] = loc.dims();
+    if m < 2 {
+        return Err(DistributionError::Shape {
+            distribution,
+            argument: "loc",
+            got: vec![b, m],
+            expected: "[B, m] with m ≥ 2 (the sphere S^{m−1} ⊂ R^m)".into(),
+        });
+    }
+    if concentration.dims() != [b] {
+        return Err(DistributionError::Shape {
+            distribution,
+            argument: "concentration",
+            got: concentration.dims().to_vec(),
+            expected: format!("[B] = [{b}] (one κ per row of `loc`)"),
+        });
+    }
+    let kappa = host_values(concentration);
+    if let Some((i, k)) = kappa
+        .iter()
+        .enumerate()
+        .find(|(_, k)| !(k.is_finite() && **k >= 0.0))
+    {
+        return Err(DistributionError::InvalidParameter {
+            distribution,
+            argument: "concentration",
+            reason: format!("must be finite and ≥ 0, but element {i} is {k}"),
+        });
+    }
+    let mu = host_values(loc);
+    for (row, r) in mu.chunks(m).enumerate() {
+        let norm = r.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let unit = norm.is_finite() && (norm - 1.0).abs() <= UNIT_NORM_TOL;
+        if !unit {
+            return Err(DistributionError::InvalidParameter {
+                distribution,
+                argument: "loc",
+                reason: format!(
+                    "rows must have unit norm (within {UNIT_NORM_TOL}); normalise it \
+                     first, but row {row} has norm {norm}"
+                ),
+            });
+        }
+    }
+    Ok(SphereParams {
+        batch: b,
+        dim: m,
+        kappa,
+    })
+}
+
 /// `v + g·(κ − stopgrad κ)` on κ's device: the value `v` (computed on the host in f64) with
 /// the exact derivative `g` attached for autodiff — the way the spherical distributions put
 /// host-computed values and implicit-reparameterisation gradients into the graph.

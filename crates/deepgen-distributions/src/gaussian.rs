@@ -2,12 +2,10 @@
 //! parameter-free standard normal prior.
 
 use burn::tensor::{Device, Tensor};
+use deepgen_tensor::numerics::HALF_LN_2PI;
 use deepgen_tensor::rng::HostRng;
 
 use crate::{DistShape, Distribution, Entropy, KlDivergence, Result, Rsample, check, noise};
-
-/// ½·ln(2π).
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
 /// A batch of diagonal Gaussians: rows of `mean`/`log_std` (`[B, D]`) are batch
 /// elements, columns the event dimensions.
@@ -209,11 +207,9 @@ impl Distribution for StandardNormal {
         self.device.clone()
     }
 
-    /// −½‖x‖² − ½·D·ln 2π.
+    /// −½‖x‖² − ½·D·ln 2π (see [`standard_normal_log_prob`]).
     fn log_prob(&self, x: Tensor<2>) -> Tensor<1> {
-        (x.square() * (-0.5) - HALF_LN_2PI)
-            .sum_dim(1)
-            .squeeze_dim(1)
+        standard_normal_log_prob(x)
     }
 
     fn sample(&self, rng: &mut HostRng) -> Tensor<2> {
@@ -242,4 +238,17 @@ impl Entropy for StandardNormal {
             &self.device,
         )
     }
+}
+
+/// `ln N(x; 0, I)` of each row: `−½‖x‖² − ½·D·ln 2π` — the log-density of a standard normal
+/// base or prior, without building a [`StandardNormal`] (flows and priors call it on tensors
+/// of any batch size).
+///
+/// # Shapes
+/// - x: `[batch, D]`
+/// - output: `[batch]`
+pub fn standard_normal_log_prob(x: Tensor<2>) -> Tensor<1> {
+    (x.square() * (-0.5) - HALF_LN_2PI)
+        .sum_dim(1)
+        .squeeze_dim(1)
 }

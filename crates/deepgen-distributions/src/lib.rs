@@ -44,7 +44,7 @@ pub use concrete::{Concrete, GumbelSoftmax};
 pub use continuous_bernoulli::ContinuousBernoulli;
 pub use discretized_logistic::{DiscretizedLogisticMixture, MIN_LOG_SCALE, TinyMassRule};
 pub use error::{DistributionError, Result};
-pub use gaussian::{DiagGaussian, StandardNormal};
+pub use gaussian::{DiagGaussian, StandardNormal, standard_normal_log_prob};
 pub use gumbel::{EULER_GAMMA, Gumbel};
 pub use power_spherical::{PowerSpherical, PowerSphericalNoise};
 pub use shape::DistShape;

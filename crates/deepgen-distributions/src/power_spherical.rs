@@ -11,13 +11,10 @@ use crate::sphere::{
     householder_reflect, log_sphere_surface_area, tangent_embed_with_sine, uniform_sphere_noise,
 };
 use crate::{
-    DistShape, Distribution, DistributionError, Entropy, KlDivergence, Result, Rsample,
-    UniformSphere, check,
+    DistShape, Distribution, Entropy, KlDivergence, Result, Rsample, UniformSphere, check,
 };
 
 const NAME: &str = "PowerSpherical";
-/// Allowed deviation of `‖loc_b‖` from 1.
-const UNIT_NORM_TOL: f64 = 1e-4;
 
 /// A batch of power spherical distributions on `S^{m−1} ⊂ Rᵐ` (`m ≥ 2`).
 ///
@@ -125,51 +122,11 @@ impl PowerSpherical {
     /// or `concentration` (negative or non-finite). Reads κ and μ to the host
     /// (two device syncs) for the checks and the f64 terms.
     pub fn new(loc: Tensor<2>, concentration: Tensor<1>) -> Result<Self> {
-        check::non_empty(NAME, "loc", &loc)?;
-        let [b, m] = loc.dims();
-        if m < 2 {
-            return Err(DistributionError::Shape {
-                distribution: NAME,
-                argument: "loc",
-                got: vec![b, m],
-                expected: "[B, m] with m ≥ 2 (the sphere S^{m−1} ⊂ R^m)".into(),
-            });
-        }
-        if concentration.dims() != [b] {
-            return Err(DistributionError::Shape {
-                distribution: NAME,
-                argument: "concentration",
-                got: concentration.dims().to_vec(),
-                expected: format!("[B] = [{b}] (one κ per row of `loc`)"),
-            });
-        }
-        let kappa = check::host_values(&concentration);
-        if let Some((i, k)) = kappa
-            .iter()
-            .enumerate()
-            .find(|(_, k)| !(k.is_finite() && **k >= 0.0))
-        {
-            return Err(DistributionError::InvalidParameter {
-                distribution: NAME,
-                argument: "concentration",
-                reason: format!("must be finite and ≥ 0, but element {i} is {k}"),
-            });
-        }
-        let mu = check::host_values(&loc);
-        for (row, r) in mu.chunks(m).enumerate() {
-            let norm = r.iter().map(|x| x * x).sum::<f64>().sqrt();
-            let unit = norm.is_finite() && (norm - 1.0).abs() <= UNIT_NORM_TOL;
-            if !unit {
-                return Err(DistributionError::InvalidParameter {
-                    distribution: NAME,
-                    argument: "loc",
-                    reason: format!(
-                        "rows must have unit norm (within {UNIT_NORM_TOL}); normalise it \
-                         first, but row {row} has norm {norm}"
-                    ),
-                });
-            }
-        }
+        let check::SphereParams {
+            batch,
+            dim: m,
+            kappa,
+        } = check::sphere_params(NAME, &loc, &concentration)?;
         let (mut log_norm, mut dlog_norm, mut entropy, mut dentropy) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &k in &kappa {
@@ -187,7 +144,7 @@ impl PowerSpherical {
             dlog_norm,
             entropy,
             dentropy,
-            shape: DistShape::vector(b, m),
+            shape: DistShape::vector(batch, m),
         })
     }
 

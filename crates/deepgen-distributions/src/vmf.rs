@@ -10,13 +10,10 @@ use crate::sphere::{
 };
 use crate::vmf_sampler::{Cosine, cosine_kappa_grad, mean_resultant_length_dk, sample_cosines};
 use crate::{
-    DistShape, Distribution, DistributionError, Entropy, KlDivergence, Result, Rsample,
-    UniformSphere, check,
+    DistShape, Distribution, Entropy, KlDivergence, Result, Rsample, UniformSphere, check,
 };
 
 const NAME: &str = "VonMisesFisher";
-/// Allowed deviation of `‖loc_b‖` from 1 (as [`PowerSpherical`](crate::PowerSpherical)).
-const UNIT_NORM_TOL: f64 = 1e-4;
 
 /// A batch of von Mises–Fisher distributions on `S^{m−1} ⊂ Rᵐ` (`m ≥ 2`).
 ///
@@ -63,9 +60,9 @@ const UNIT_NORM_TOL: f64 = 1e-4;
 ///
 /// **Errors of the sampler**: [`try_sample`](Self::try_sample) /
 /// [`try_sample_noise`](Self::try_sample_noise) return
-/// [`DistributionError::RejectionCap`] when rows are still unaccepted after
-/// `max_rounds` rounds (default [`DEFAULT_MAX_ROUNDS`](Self::DEFAULT_MAX_ROUNDS);
-/// Wood's acceptance rate is high for every `m` and κ, so this signals bad
+/// [`DistributionError::RejectionCap`](crate::DistributionError::RejectionCap) when
+/// rows are still unaccepted after `max_rounds` rounds (default
+/// [`DEFAULT_MAX_ROUNDS`](Self::DEFAULT_MAX_ROUNDS); Wood's acceptance rate is high for every `m` and κ, so this signals bad
 /// parameters or a deliberately tiny cap). The trait methods
 /// [`Distribution::sample`], [`Rsample::sample_noise`] and [`Rsample::rsample`]
 /// call them and panic with that error's message if the cap is hit.
@@ -110,51 +107,11 @@ impl VonMisesFisher {
     /// or `concentration` (negative or non-finite). Reads κ and μ to the host
     /// (two device syncs) for the checks and the f64 terms.
     pub fn new(loc: Tensor<2>, concentration: Tensor<1>) -> Result<Self> {
-        check::non_empty(NAME, "loc", &loc)?;
-        let [b, m] = loc.dims();
-        if m < 2 {
-            return Err(DistributionError::Shape {
-                distribution: NAME,
-                argument: "loc",
-                got: vec![b, m],
-                expected: "[B, m] with m ≥ 2 (the sphere S^{m−1} ⊂ R^m)".into(),
-            });
-        }
-        if concentration.dims() != [b] {
-            return Err(DistributionError::Shape {
-                distribution: NAME,
-                argument: "concentration",
-                got: concentration.dims().to_vec(),
-                expected: format!("[B] = [{b}] (one κ per row of `loc`)"),
-            });
-        }
-        let kappa = check::host_values(&concentration);
-        if let Some((i, k)) = kappa
-            .iter()
-            .enumerate()
-            .find(|(_, k)| !(k.is_finite() && **k >= 0.0))
-        {
-            return Err(DistributionError::InvalidParameter {
-                distribution: NAME,
-                argument: "concentration",
-                reason: format!("must be finite and ≥ 0, but element {i} is {k}"),
-            });
-        }
-        let mu = check::host_values(&loc);
-        for (row, r) in mu.chunks(m).enumerate() {
-            let norm = r.iter().map(|x| x * x).sum::<f64>().sqrt();
-            let unit = norm.is_finite() && (norm - 1.0).abs() <= UNIT_NORM_TOL;
-            if !unit {
-                return Err(DistributionError::InvalidParameter {
-                    distribution: NAME,
-                    argument: "loc",
-                    reason: format!(
-                        "rows must have unit norm (within {UNIT_NORM_TOL}); normalise it \
-                         first, but row {row} has norm {norm}"
-                    ),
-                });
-            }
-        }
+        let check::SphereParams {
+            batch,
+            dim: m,
+            kappa,
+        } = check::sphere_params(NAME, &loc, &concentration)?;
         let mrl = kappa
             .iter()
             .map(|&k| vmf_mean_resultant_length(m, k))
@@ -167,7 +124,7 @@ impl VonMisesFisher {
             mrl,
             log_norm,
             max_rounds: Self::DEFAULT_MAX_ROUNDS,
-            shape: DistShape::vector(b, m),
+            shape: DistShape::vector(batch, m),
         })
     }
 
@@ -224,8 +181,9 @@ impl VonMisesFisher {
     /// uniform per row, otherwise Wood's rounds over the pending rows), then all
     /// tangent directions `v ~ U(S^{m−2})`.
     ///
-    /// Errors with [`DistributionError::RejectionCap`] (naming `m`, the pending
-    /// rows and their κ) if Wood's sampler leaves rows unaccepted after
+    /// Errors with
+    /// [`DistributionError::RejectionCap`](crate::DistributionError::RejectionCap)
+    /// (naming `m`, the pending rows and their κ) if Wood's sampler leaves rows unaccepted after
     /// [`max_rounds`](Self::max_rounds) rounds.
     pub fn try_sample_noise(&self, rng: &mut HostRng) -> Result<VmfNoise> {
         let m = self.dim();
@@ -235,7 +193,7 @@ impl VonMisesFisher {
     }
 
     /// A sample with no gradient attached, or the sampler's
-    /// [`RejectionCap`](DistributionError::RejectionCap) error.
+    /// [`RejectionCap`](crate::DistributionError::RejectionCap) error.
     pub fn try_sample(&self, rng: &mut HostRng) -> Result<Tensor<2>> {
         let noise = self.try_sample_noise(rng)?;
         Ok(self.build(noise, false).detach())
@@ -322,7 +280,7 @@ impl Distribution for VonMisesFisher {
     }
 
     /// [`try_sample`](VonMisesFisher::try_sample); panics with the
-    /// [`RejectionCap`](DistributionError::RejectionCap) message if the cap is hit.
+    /// [`RejectionCap`](crate::DistributionError::RejectionCap) message if the cap is hit.
     fn sample(&self, rng: &mut HostRng) -> Tensor<2> {
         unwrap_sampler(self.try_sample(rng))
     }
@@ -332,7 +290,7 @@ impl Rsample for VonMisesFisher {
     type Noise = VmfNoise;
 
     /// [`try_sample_noise`](VonMisesFisher::try_sample_noise); panics with the
-    /// [`RejectionCap`](DistributionError::RejectionCap) message if the cap is hit.
+    /// [`RejectionCap`](crate::DistributionError::RejectionCap) message if the cap is hit.
     fn sample_noise(&self, rng: &mut HostRng) -> VmfNoise {
         unwrap_sampler(self.try_sample_noise(rng))
     }

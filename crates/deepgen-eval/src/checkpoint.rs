@@ -282,8 +282,8 @@ mod tests {
 
     #[test]
     fn resolution_order() {
-        let dir = std::env::temp_dir().join(format!("deepgen-eval-resolve-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let present = dir.join("present.bpk");
         std::fs::write(&present, b"x").unwrap();
         let absent = dir.join("absent.bpk");
@@ -315,13 +315,12 @@ mod tests {
                 save_to: vec![absent, other]
             }
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn cache_round_trip_and_staleness() {
-        let dir = std::env::temp_dir().join(format!("deepgen-eval-cache-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let ckpt = dir.join("m.bpk");
         let cache = EvaluatorCache {
             checkpoint_fnv1a: "0123456789abcdef".into(),
@@ -349,14 +348,13 @@ mod tests {
             EvaluatorCache::read_matching(&ckpt, "0123456789abcdef", 10_000, 0),
             None
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn missing_or_foreign_checkpoint_is_a_named_error() {
         let device = Device::flex();
-        let dir = std::env::temp_dir().join(format!("deepgen-eval-ckpt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let missing = dir.join("nope.bpk");
         let err = load_classifier(&missing, &device).unwrap_err();
         let msg = err.to_string();
@@ -392,6 +390,5 @@ mod tests {
             .try_into_vec_as::<f32>()
             .unwrap();
         assert_eq!(a, b);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

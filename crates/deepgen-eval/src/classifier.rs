@@ -17,6 +17,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
+use deepgen_tensor::config::positive;
+use deepgen_tensor::{ConfigError, Validate};
 
 /// Side length of an MNIST image.
 pub const IMAGE_SIDE: usize = 28;
@@ -64,12 +66,44 @@ pub struct MnistClassifier {
     pub activation: Relu,
 }
 
+impl Validate for MnistClassifierConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        const NAME: &str = "MnistClassifierConfig";
+        positive(NAME, "conv1_channels", self.conv1_channels)?;
+        positive(NAME, "conv2_channels", self.conv2_channels)?;
+        positive(NAME, "feature_dim", self.feature_dim)?;
+        let p = self.dropout;
+        if !(p.is_finite() && (0.0..1.0).contains(&p)) {
+            return Err(ConfigError::new(
+                NAME,
+                "dropout",
+                format!("must be a probability in [0, 1), e.g. 0.5, got {p}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl MnistClassifierConfig {
     /// Initialize a new [`MnistClassifier`] with random weights on `device`.
     ///
     /// # Panics
-    /// If `dropout` is not in `[0, 1)` (Burn's [`DropoutConfig::init`]).
+    /// If the config is invalid (see [`MnistClassifierConfig::try_init`]).
     pub fn init(&self, device: &Device) -> MnistClassifier {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Validates the config, then initialises a [`MnistClassifier`] on `device`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the field: a width of 0, or `dropout` outside `[0, 1)`.
+    pub fn try_init(&self, device: &Device) -> Result<MnistClassifier, ConfigError> {
+        self.validate()?;
+        Ok(self.build(device))
+    }
+
+    /// Builds a validated config.
+    fn build(&self, device: &Device) -> MnistClassifier {
         // 28 → conv5 → 24 → pool → 12 → conv5 → 8 → pool → 4.
         let flat = self.conv2_channels * 4 * 4;
         MnistClassifier {

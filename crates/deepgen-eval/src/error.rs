@@ -34,16 +34,10 @@ pub enum EvalError {
         /// Matrix order.
         n: usize,
     },
-    /// A configuration value is out of range.
-    #[error("invalid {field} = {value}: {hint}")]
-    Config {
-        /// The configuration field.
-        field: &'static str,
-        /// Its value, printed.
-        value: String,
-        /// What values are allowed.
-        hint: &'static str,
-    },
+    /// A configuration value is out of range; the [`ConfigError`](deepgen_tensor::ConfigError)
+    /// names the config and the field.
+    #[error(transparent)]
+    Config(#[from] deepgen_tensor::ConfigError),
     /// The classifier checkpoint could not be read or written.
     #[error(
         "classifier checkpoint {path}: {message}. Rebuild it with `cargo run --release -p deepgen-eval \

@@ -14,7 +14,8 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use deepgen_data::Mnist;
-use deepgen_tensor::HostRng;
+use deepgen_tensor::config::{positive, positive_finite};
+use deepgen_tensor::{ConfigError, HostRng, Validate};
 
 use crate::EvalError;
 use crate::classifier::{IMAGE_PIXELS, IMAGE_SIDE, MnistClassifier, MnistClassifierConfig};
@@ -47,67 +48,28 @@ pub struct ClassifierTrainConfig {
     pub seed: u64,
 }
 
-impl ClassifierTrainConfig {
-    /// Checks every field.
-    ///
-    /// # Errors
-    /// [`EvalError::Config`] naming the first field out of range.
-    pub fn validate(&self) -> Result<(), EvalError> {
-        let bad = |field, value: String, hint| Err(EvalError::Config { field, value, hint });
-        if self.epochs == 0 {
-            return bad(
-                "epochs",
-                self.epochs.to_string(),
-                "train for at least 1 epoch",
-            );
-        }
-        if self.batch_size == 0 {
-            return bad(
-                "batch_size",
-                self.batch_size.to_string(),
-                "use a positive batch size, e.g. 64",
-            );
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(
-                "learning_rate",
-                self.learning_rate.to_string(),
-                "use a positive rate, e.g. 1e-3",
-            );
-        }
-        if !(self.lr_decay.is_finite() && self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
-            return bad(
+impl Validate for ClassifierTrainConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        const NAME: &str = "ClassifierTrainConfig";
+        positive(NAME, "epochs", self.epochs)?;
+        positive(NAME, "batch_size", self.batch_size)?;
+        positive_finite(NAME, "learning_rate", self.learning_rate)?;
+        let d = self.lr_decay;
+        if !(d.is_finite() && d > 0.0 && d <= 1.0) {
+            return Err(ConfigError::new(
+                NAME,
                 "lr_decay",
-                self.lr_decay.to_string(),
-                "use a factor in (0, 1], e.g. 0.5",
-            );
+                format!("must be a factor in (0, 1], e.g. 0.5, got {d}"),
+            ));
         }
         if self.max_shift > 4 {
-            return bad(
+            return Err(ConfigError::new(
+                NAME,
                 "max_shift",
-                self.max_shift.to_string(),
-                "shift digits by at most 4 pixels",
-            );
+                format!("shift digits by at most 4 pixels, got {}", self.max_shift),
+            ));
         }
-        let p = self.model.dropout;
-        if !(p.is_finite() && (0.0..1.0).contains(&p)) {
-            return bad(
-                "model.dropout",
-                p.to_string(),
-                "use a probability in [0, 1), e.g. 0.5",
-            );
-        }
-        if self.model.conv1_channels == 0
-            || self.model.conv2_channels == 0
-            || self.model.feature_dim == 0
-        {
-            return bad(
-                "model (channels / feature_dim)",
-                format!("{:?}", self.model),
-                "every layer width must be positive",
-            );
-        }
-        Ok(())
+        self.model.validate().map_err(|e| e.within(NAME, "model"))
     }
 }
 
@@ -285,11 +247,33 @@ mod tests {
                     .with_model(MnistClassifierConfig::new().with_dropout(1.0)),
                 "model.dropout",
             ),
+            (
+                ClassifierTrainConfig::new()
+                    .with_model(MnistClassifierConfig::new().with_feature_dim(0)),
+                "model.feature_dim",
+            ),
         ];
         for (cfg, field) in cases {
             let err = cfg.validate().unwrap_err();
-            assert!(err.to_string().contains(field), "{err}");
+            assert_eq!(
+                (err.config, err.field.as_str()),
+                ("ClassifierTrainConfig", field)
+            );
+            // Through `train_classifier`'s error type the message keeps the field.
+            let msg = EvalError::from(err).to_string();
+            assert!(
+                msg.starts_with(&format!("ClassifierTrainConfig.{field}: ")),
+                "{msg}"
+            );
         }
         ClassifierTrainConfig::new().validate().unwrap();
+        let e = MnistClassifierConfig::new()
+            .with_conv2_channels(0)
+            .try_init(&burn::tensor::Device::flex())
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "MnistClassifierConfig.conv2_channels: must be at least 1, got 0"
+        );
     }
 }

@@ -9,8 +9,10 @@ use burn::module::Module;
 use burn::nn::EluConfig;
 use burn::nn::activation::ActivationConfig;
 use burn::tensor::{Device, Tensor};
+use deepgen_tensor::{ConfigError, Validate};
 
-use crate::iaf::{IafConfig, IafStep};
+use crate::ar_step::{ArStepConfig, validate_stack};
+use crate::iaf::IafStep;
 use crate::maf::MafStep;
 use crate::permutation::Permutation;
 use crate::transform::{Transform, zero_ladj};
@@ -85,31 +87,56 @@ impl From<Permutation> for FlowStep {
 pub struct Flow {
     /// The steps, first applied first on `forward`.
     pub steps: Vec<FlowStep>,
-    /// `D`.
-    pub d: usize,
+    /// `D`, the dimension of every step.
+    pub dim: usize,
 }
 
 impl Flow {
-    /// A flow of the given steps, all of dimension `d`.
+    /// A flow of the given steps, all of dimension `dim`.
     ///
     /// # Panics
-    /// If a step's dimension is not `d`.
-    pub fn new(d: usize, steps: Vec<FlowStep>) -> Self {
+    /// If a step's dimension is not `dim`.
+    pub fn new(dim: usize, steps: Vec<FlowStep>) -> Self {
         for (i, s) in steps.iter().enumerate() {
             assert!(
-                s.dim() == d,
-                "Flow: step {i} has dimension {}, the flow {d}",
+                s.dim() == dim,
+                "Flow: step {i} has dimension {}, the flow {dim}",
                 s.dim()
             );
         }
-        Self { steps, d }
+        Self { steps, dim }
     }
 
-    /// Pushes a base sample `z_0` with log-density `log_q0` (`[B]`) through the flow
-    /// (sampling direction): returns `(z_T, ln q(z_T)) = (f(z_0), log_q0 − ln|det ∂f/∂z_0|)`.
+    /// `n_steps` steps made by `step`, with a reversal [`Permutation`] between consecutive
+    /// ones (so each autoregressive step sees the variables in the opposite order of the
+    /// previous one): the layout of the IAF posterior and of the AF prior.
+    pub fn alternating_with_reversals(
+        dim: usize,
+        n_steps: usize,
+        device: &Device,
+        mut step: impl FnMut() -> FlowStep,
+    ) -> Self {
+        let mut steps = Vec::with_capacity((2 * n_steps).saturating_sub(1));
+        for i in 0..n_steps {
+            if i > 0 {
+                steps.push(Permutation::reverse(dim, device).into());
+            }
+            steps.push(step());
+        }
+        Self::new(dim, steps)
+    }
+
+    /// Pushes a base sample `z_0` with log-density `log_q0` through the flow (sampling
+    /// direction): returns `(z_T, ln q(z_T)) = (f(z_0), log_q0 − ln|det ∂f/∂z_0|)`.
     ///
     /// This is the IAF posterior of Kingma et al. 2016: `z_0 = μ + σ ⊙ ε` from the encoder,
     /// the context `h` from the encoder too, and `ln q(z_T | x)` for the ELBO.
+    ///
+    /// # Shapes
+    /// - z0: `[batch, dim]`
+    /// - log_q0: `[batch]`
+    /// - context: `[batch, context_dim]` (`None` for an unconditioned flow)
+    /// - output: `z_T` `[batch, dim]` and `ln q(z_T)` `[batch]`
     pub fn push_forward(
         &self,
         z0: Tensor<2>,
@@ -123,7 +150,7 @@ impl Flow {
 
 impl Transform for Flow {
     fn dim(&self) -> usize {
-        self.d
+        self.dim
     }
 
     fn forward_and_ladj(
@@ -159,22 +186,22 @@ impl Transform for Flow {
 
 /// Configuration of an IAF posterior stack: `n_steps` [`IafStep`]s in natural order with a
 /// reversal [`Permutation`] between consecutive steps (Kingma et al. 2016), all conditioned on
-/// the same context `h` when `d_context > 0`.
+/// the same context `h` when `context_dim > 0`.
 #[derive(Config, Debug)]
 pub struct IafFlowConfig {
-    /// Latent dimension `D`.
-    pub d: usize,
+    /// Latent dimension `D` (≥ 1).
+    pub latent_dim: usize,
     /// Number of IAF steps (≥ 1).
     pub n_steps: usize,
     /// Hidden widths of each step's MADE.
     pub hidden: Vec<usize>,
     /// Width of the encoder context `h` (0 = unconditioned).
     #[config(default = 0)]
-    pub d_context: usize,
+    pub context_dim: usize,
     /// MADE hidden activation.
     #[config(default = "ActivationConfig::Elu(EluConfig::new())")]
     pub activation: ActivationConfig,
-    /// Forget-gate bias of every step (see [`IafConfig::forget_bias`]).
+    /// Forget-gate bias of every step (see [`ArStepConfig::forget_bias`]).
     #[config(default = 2.0)]
     pub forget_bias: f64,
     /// Scale of the MADEs' initial output weights.
@@ -183,21 +210,41 @@ pub struct IafFlowConfig {
 }
 
 impl IafFlowConfig {
-    /// Builds the stack on `device`.
-    pub fn init(&self, device: &Device) -> Flow {
-        assert!(self.n_steps >= 1, "IafFlowConfig: n_steps must be ≥ 1");
-        let step = IafConfig::new(self.d, self.hidden.clone())
-            .with_d_context(self.d_context)
+    /// The config of every step of the stack.
+    pub fn step_config(&self) -> ArStepConfig {
+        ArStepConfig::new(self.latent_dim, self.hidden.clone())
+            .with_context_dim(self.context_dim)
             .with_activation(self.activation.clone())
             .with_forget_bias(self.forget_bias)
-            .with_output_init_scale(self.output_init_scale);
-        let mut steps = Vec::with_capacity(2 * self.n_steps - 1);
-        for i in 0..self.n_steps {
-            if i > 0 {
-                steps.push(Permutation::reverse(self.d, device).into());
-            }
-            steps.push(step.init(device).into());
-        }
-        Flow::new(self.d, steps)
+            .with_output_init_scale(self.output_init_scale)
+    }
+
+    /// Builds the stack on `device`.
+    ///
+    /// # Panics
+    /// If the config is invalid (see [`IafFlowConfig::try_init`]).
+    pub fn init(&self, device: &Device) -> Flow {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Validates the config, then builds the stack on `device`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the invalid field.
+    pub fn try_init(&self, device: &Device) -> Result<Flow, ConfigError> {
+        self.validate()?;
+        let step = self.step_config();
+        Ok(Flow::alternating_with_reversals(
+            self.latent_dim,
+            self.n_steps,
+            device,
+            || step.init_iaf(device).into(),
+        ))
+    }
+}
+
+impl Validate for IafFlowConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        validate_stack("IafFlowConfig", self.n_steps, &self.step_config())
     }
 }

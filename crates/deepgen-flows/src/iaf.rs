@@ -22,59 +22,36 @@
 //! `σ` is tiny. The
 //! VAE never needs it; it exists for tests and for evaluating `q` at arbitrary points.
 
-use burn::config::Config;
 use burn::module::Module;
-use burn::nn::EluConfig;
-use burn::nn::activation::ActivationConfig;
-use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor};
 use deepgen_tensor::numerics::tensor::{log_sigmoid, softplus};
+use deepgen_tensor::{ConfigError, Validate};
 
-use crate::made::{Made, MadeConfig, MadeOrder};
+use crate::ar_step::ArStepConfig;
+use crate::made::Made;
 use crate::transform::{Transform, check_input, sum_rows};
 
-/// Configuration of an [`IafStep`].
-#[derive(Config, Debug)]
-pub struct IafConfig {
-    /// Dimension `D` of `z`.
-    pub d: usize,
-    /// Hidden widths of the MADE (≥ `D` with a context, ≥ `D − 1` without, for full
-    /// autoregressive connectivity).
-    pub hidden: Vec<usize>,
-    /// Width of the context `h` (0 = unconditioned).
-    #[config(default = 0)]
-    pub d_context: usize,
-    /// Autoregressive order.
-    #[config(default = "MadeOrder::Natural")]
-    pub order: MadeOrder,
-    /// MADE hidden activation (ELU, as in Kingma et al. 2016).
-    #[config(default = "ActivationConfig::Elu(EluConfig::new())")]
-    pub activation: ActivationConfig,
-    /// Initial output bias of the `s` channel (σ = sigmoid(s) starts near sigmoid of it).
-    #[config(default = 2.0)]
-    pub forget_bias: f64,
-    /// Scale of the MADE's initial output weights (small: `m`, `s` start near their biases).
-    #[config(default = 0.01)]
-    pub output_init_scale: f64,
-}
-
-impl IafConfig {
-    /// The MADE this step uses (`outputs_per_dim = 2`: channel 0 is `m`, channel 1 is `s`).
-    pub fn made_config(&self) -> MadeConfig {
-        MadeConfig::new(self.d, self.hidden.clone(), 2)
-            .with_d_context(self.d_context)
-            .with_order(self.order.clone())
-            .with_activation(self.activation.clone())
-            .with_output_init_scale(self.output_init_scale)
+impl ArStepConfig {
+    /// Builds an [`IafStep`] on `device` (uses `forget_bias`, ignores `alpha_bound`).
+    ///
+    /// # Panics
+    /// If the config is invalid (see [`ArStepConfig::try_init_iaf`]).
+    pub fn init_iaf(&self, device: &Device) -> IafStep {
+        self.try_init_iaf(device).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Builds the step on `device`.
-    pub fn init(&self, device: &burn::tensor::Device) -> IafStep {
-        IafStep {
+    /// Validates the config, then builds an [`IafStep`] on `device`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the invalid field.
+    pub fn try_init_iaf(&self, device: &Device) -> Result<IafStep, ConfigError> {
+        self.validate()?;
+        Ok(IafStep {
             made: self
                 .made_config()
-                .init_with_output_bias(device, &[0.0, self.forget_bias]),
-        }
+                .try_init_with_output_bias(device, &[0.0, self.forget_bias])?,
+        })
     }
 }
 
@@ -87,17 +64,19 @@ pub struct IafStep {
 
 impl IafStep {
     /// `(m, s)` at `z`.
+    ///
+    /// # Shapes
+    /// - z: `[batch, input_dim]`
+    /// - context: `[batch, context_dim]` (`None` when `context_dim = 0`)
+    /// - output: `m` and `s`, each `[batch, input_dim]`
     pub fn conditioner(&self, z: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
-        let mut out = self.made.forward_split(z, context);
-        let s = out.pop().expect("two channels");
-        let m = out.pop().expect("two channels");
-        (m, s)
+        self.made.forward_pair(z, context)
     }
 }
 
 impl Transform for IafStep {
     fn dim(&self) -> usize {
-        self.made.d_input
+        self.made.input_dim
     }
 
     /// `z' = m + σ ⊙ (z − m)`, ladj `Σ log_sigmoid(s)`. One MADE pass.

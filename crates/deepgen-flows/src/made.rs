@@ -9,7 +9,7 @@
 //!   `order[k]` is the `k`-th variable, and gets degree `k + 1 ∈ 1..=D`.
 //! - **Hidden units** (the paper's deterministic variant, not its random one): unit `k` of every
 //!   hidden layer gets degree `1 + (k mod (D − 1))`, cycling through `1..=D−1` (all degree 1
-//!   when `D = 1`). With a context (`d_context > 0`) the cycle is `k mod D`, i.e. `0..=D−1`:
+//!   when `D = 1`). With a context (`context_dim > 0`) the cycle is `k mod D`, i.e. `0..=D−1`:
 //!   degree-0 units see only the context, so the outputs of the *first* variable can depend on
 //!   the context too (with degrees starting at 1 they would be constants).
 //! - **Outputs.** Output `p·D + i` (parameter `p` of variable `i`, `p < outputs_per_dim`) has
@@ -46,6 +46,9 @@ use burn::module::{Module, Param, ParamId};
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::tensor::module::linear;
 use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
+use deepgen_tensor::ConfigError;
+use deepgen_tensor::Validate;
+use deepgen_tensor::config::{all_positive, positive};
 
 /// The autoregressive order of the inputs.
 #[derive(Config, Debug, PartialEq)]
@@ -62,22 +65,33 @@ impl MadeOrder {
     /// The order as a permutation of `0..d`: `order[k]` is the `k`-th variable.
     ///
     /// # Panics
-    /// If a custom order is not a permutation of `0..d`.
+    /// If a custom order is not a permutation of `0..d` (see [`MadeOrder::try_resolve`]).
     pub fn resolve(&self, d: usize) -> Vec<usize> {
+        self.try_resolve(d).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`MadeOrder::resolve`], or why a custom order is not a permutation of `0..d`.
+    ///
+    /// # Errors
+    /// A message naming the order and `d`.
+    pub fn try_resolve(&self, d: usize) -> Result<Vec<usize>, String> {
         match self {
-            MadeOrder::Natural => (0..d).collect(),
-            MadeOrder::Reversed => (0..d).rev().collect(),
+            MadeOrder::Natural => Ok((0..d).collect()),
+            MadeOrder::Reversed => Ok((0..d).rev().collect()),
             MadeOrder::Custom(order) => {
                 let mut seen = vec![false; d];
                 let ok = order.len() == d
                     && order
                         .iter()
                         .all(|&i| i < d && !std::mem::replace(&mut seen[i], true));
-                assert!(
-                    ok,
-                    "MadeOrder::Custom({order:?}) is not a permutation of 0..{d}"
-                );
-                order.clone()
+                if ok {
+                    Ok(order.clone())
+                } else {
+                    Err(format!(
+                        "MadeOrder::Custom({order:?}) is not a permutation of 0..{d}; list every \
+                         variable index below {d} exactly once"
+                    ))
+                }
             }
         }
     }
@@ -87,7 +101,7 @@ impl MadeOrder {
 #[derive(Config, Debug)]
 pub struct MadeConfig {
     /// Number of input variables `D` (≥ 1).
-    pub d_input: usize,
+    pub input_dim: usize,
     /// Hidden layer widths (may be empty: one masked linear layer). Widths ≥ `D − 1` (≥ `D`
     /// with a context) let every output see all of its predecessors.
     pub hidden: Vec<usize>,
@@ -95,7 +109,7 @@ pub struct MadeConfig {
     pub outputs_per_dim: usize,
     /// Width of the context input `h` (0 = unconditioned).
     #[config(default = 0)]
-    pub d_context: usize,
+    pub context_dim: usize,
     /// Autoregressive order of the inputs.
     #[config(default = "MadeOrder::Natural")]
     pub order: MadeOrder,
@@ -124,29 +138,33 @@ impl MaskedLinear {
         self.weight.val().mask_fill(self.mask.val().bool_not(), 0.0)
     }
 
-    /// `[B, d_in] → [B, d_out]`.
+    /// `x·(W ⊙ M) + b`.
+    ///
+    /// # Shapes
+    /// - x: `[batch, d_in]`
+    /// - output: `[batch, d_out]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         linear(x, self.masked_weight(), Some(self.bias.val()))
     }
 }
 
-/// A MADE network: `[B, D]` (+ context `[B, d_context]`) → `[B, outputs_per_dim · D]`, where
+/// A MADE network: `[B, D]` (+ context `[B, context_dim]`) → `[B, outputs_per_dim · D]`, where
 /// output `p·D + i` depends only on the inputs before `i` in the order (see the
 /// [module docs](self)).
 #[derive(Module, Debug)]
 pub struct Made {
     /// Masked layers: input → hidden… → output.
     pub layers: Vec<MaskedLinear>,
-    /// Unmasked context weights `[d_context, width of the first layer]`, when conditioned.
+    /// Unmasked context weights `[context_dim, width of the first layer]`, when conditioned.
     pub context_weight: Option<Param<Tensor<2>>>,
     /// Activation after every layer but the last.
     pub activation: Activation,
     /// Degree of each input, `[D]`, values `1..=D` (recorded, so the order survives a load).
     pub input_degrees: Param<Tensor<1, Int>>,
     /// `D`.
-    pub d_input: usize,
+    pub input_dim: usize,
     /// Width of the context (0 = none).
-    pub d_context: usize,
+    pub context_dim: usize,
     /// Outputs per input variable.
     pub outputs_per_dim: usize,
 }
@@ -161,47 +179,98 @@ fn hidden_degrees(d: usize, width: usize, with_context: bool) -> Vec<usize> {
     }
 }
 
+/// Checks the fields every MADE-based config shares, under the names `input_dim`, `hidden`,
+/// `order` and `output_init_scale` of `config`.
+pub(crate) fn validate_made_fields(
+    config: &'static str,
+    input_dim: usize,
+    hidden: &[usize],
+    order: &MadeOrder,
+    output_init_scale: f64,
+) -> Result<(), ConfigError> {
+    positive(config, "input_dim", input_dim)?;
+    all_positive(config, "hidden", hidden, false)?;
+    order
+        .try_resolve(input_dim)
+        .map_err(|reason| ConfigError::new(config, "order", reason))?;
+    if !output_init_scale.is_finite() {
+        return Err(ConfigError::new(
+            config,
+            "output_init_scale",
+            format!("must be finite, got {output_init_scale}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Validate for MadeConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        validate_made_fields(
+            "MadeConfig",
+            self.input_dim,
+            &self.hidden,
+            &self.order,
+            self.output_init_scale,
+        )?;
+        positive("MadeConfig", "outputs_per_dim", self.outputs_per_dim)
+    }
+}
+
 impl MadeConfig {
     /// Builds the network on `device`.
     ///
     /// # Panics
-    /// If `d_input` or `outputs_per_dim` is 0, a hidden width is 0, `output_init_scale` is not
-    /// finite, or a custom order is not a permutation of `0..d_input`.
+    /// If the config is invalid (see [`MadeConfig::try_init`]).
     pub fn init(&self, device: &Device) -> Made {
-        self.init_with_output_bias(device, &[])
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// [`MadeConfig::init`] with the output biases of parameter channel `p` (columns
+    /// Validates the config, then builds the network on `device`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the field: `input_dim` or `outputs_per_dim` of 0, a hidden
+    /// width of 0, a non-finite `output_init_scale`, or a custom `order` that is not a
+    /// permutation of `0..input_dim`.
+    pub fn try_init(&self, device: &Device) -> Result<Made, ConfigError> {
+        self.try_init_with_output_bias(device, &[])
+    }
+
+    /// [`MadeConfig::try_init`] with the output biases of parameter channel `p` (columns
     /// `p·D .. (p+1)·D`) set to `channel_bias[p]` (missing entries: 0) — how the IAF step
     /// initialises its forget-gate bias.
-    pub fn init_with_output_bias(&self, device: &Device, channel_bias: &[f64]) -> Made {
-        let d = self.d_input;
-        assert!(
-            channel_bias.len() <= self.outputs_per_dim,
-            "MadeConfig: {} channel biases for {} outputs per dimension",
-            channel_bias.len(),
-            self.outputs_per_dim
-        );
-        assert!(d >= 1, "MadeConfig: d_input must be ≥ 1");
-        assert!(
-            self.outputs_per_dim >= 1,
-            "MadeConfig: outputs_per_dim must be ≥ 1"
-        );
-        assert!(
-            self.hidden.iter().all(|&w| w >= 1),
-            "MadeConfig: hidden widths must be ≥ 1, got {:?}",
-            self.hidden
-        );
-        assert!(
-            self.output_init_scale.is_finite(),
-            "MadeConfig: output_init_scale must be finite"
-        );
+    ///
+    /// # Errors
+    /// As [`MadeConfig::try_init`], and naming `outputs_per_dim` when there are more channel
+    /// biases than outputs per dimension.
+    pub fn try_init_with_output_bias(
+        &self,
+        device: &Device,
+        channel_bias: &[f64],
+    ) -> Result<Made, ConfigError> {
+        self.validate()?;
+        if channel_bias.len() > self.outputs_per_dim {
+            return Err(ConfigError::new(
+                "MadeConfig",
+                "outputs_per_dim",
+                format!(
+                    "is {} but {} channel biases were given; give at most one per output",
+                    self.outputs_per_dim,
+                    channel_bias.len()
+                ),
+            ));
+        }
+        Ok(self.build(device, channel_bias))
+    }
+
+    /// Builds a validated config.
+    fn build(&self, device: &Device, channel_bias: &[f64]) -> Made {
+        let d = self.input_dim;
         let order = self.order.resolve(d);
         let mut in_deg = vec![0usize; d];
         for (k, &i) in order.iter().enumerate() {
             in_deg[i] = k + 1;
         }
-        let with_context = self.d_context > 0;
+        let with_context = self.context_dim > 0;
 
         // Degrees of every layer's units: inputs, hidden layers, outputs.
         let mut degs: Vec<Vec<usize>> = vec![in_deg.clone()];
@@ -226,7 +295,7 @@ impl MadeConfig {
                         .map(move |&b| if is_output { b > a } else { b >= a })
                 })
                 .collect();
-            let extra = if l == 0 { self.d_context } else { 0 };
+            let extra = if l == 0 { self.context_dim } else { 0 };
             let fan_in: Vec<f64> = (0..dout.len())
                 .map(|j| {
                     let kept = (0..din.len()).filter(|&i| mask[i * dout.len() + j]).count();
@@ -267,7 +336,7 @@ impl MadeConfig {
                 Tensor::<1>::random([dout.len()], Distribution::Uniform(-1.0, 1.0), device) * fan
             };
             if l == 0 && with_context {
-                context_weight = Some(Param::from_tensor(uniform(self.d_context)));
+                context_weight = Some(Param::from_tensor(uniform(self.context_dim)));
             }
             let mask = Tensor::<2, Bool>::from_data(
                 TensorData::new(mask, [din.len(), dout.len()]),
@@ -289,16 +358,21 @@ impl MadeConfig {
             context_weight,
             activation: self.activation.init(device),
             input_degrees: Param::initialized(ParamId::new(), degrees),
-            d_input: d,
-            d_context: self.d_context,
+            input_dim: d,
+            context_dim: self.context_dim,
             outputs_per_dim: self.outputs_per_dim,
         }
     }
 }
 
 impl Made {
-    /// `[B, D]` (+ `[B, d_context]`) → `[B, outputs_per_dim · D]`; column `p·D + i` is
-    /// parameter `p` of variable `i`.
+    /// The network's outputs; column `p·D + i` is parameter `p` of variable `i`, and depends
+    /// only on the variables before `i` in the order (and on the context).
+    ///
+    /// # Shapes
+    /// - x: `[batch, input_dim]`
+    /// - context: `[batch, context_dim]` (`None` when `context_dim = 0`)
+    /// - output: `[batch, outputs_per_dim · input_dim]`
     ///
     /// # Panics
     /// On a shape mismatch, or when `context` is given to an unconditioned MADE or missing for
@@ -306,27 +380,27 @@ impl Made {
     pub fn forward(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Tensor<2> {
         let [b, d] = x.dims();
         assert!(
-            d == self.d_input,
+            d == self.input_dim,
             "Made: input has {d} columns, expected {}",
-            self.d_input
+            self.input_dim
         );
         let context = match (&self.context_weight, context) {
             (Some(w), Some(h)) => {
                 let [bh, dh] = h.dims();
                 assert!(
-                    bh == b && dh == self.d_context,
+                    bh == b && dh == self.context_dim,
                     "Made: context is [{bh}, {dh}], expected [{b}, {}]",
-                    self.d_context
+                    self.context_dim
                 );
                 Some(h.clone().matmul(w.val()))
             }
             (None, None) => None,
             (Some(_), None) => panic!(
-                "Made: built with d_context = {} but called without a context",
-                self.d_context
+                "Made: built with context_dim = {} but called without a context",
+                self.context_dim
             ),
             (None, Some(_)) => {
-                panic!("Made: built without a context (d_context = 0) but given one")
+                panic!("Made: built without a context (context_dim = 0) but given one")
             }
         };
         let last = self.layers.len() - 1;
@@ -345,12 +419,41 @@ impl Made {
         h
     }
 
-    /// [`Made::forward`] split into `outputs_per_dim` tensors `[B, D]`, parameter by parameter.
+    /// [`Made::forward`] split into `outputs_per_dim` tensors, parameter by parameter.
+    ///
+    /// # Shapes
+    /// - x: `[batch, input_dim]`
+    /// - context: `[batch, context_dim]` (`None` when `context_dim = 0`)
+    /// - output: `outputs_per_dim` tensors `[batch, input_dim]`
     pub fn forward_split(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Vec<Tensor<2>> {
         let out = self.forward(x, context);
         (0..self.outputs_per_dim)
-            .map(|p| out.clone().narrow(1, p * self.d_input, self.d_input))
+            .map(|p| out.clone().narrow(1, p * self.input_dim, self.input_dim))
             .collect()
+    }
+
+    /// The two parameter channels of a MADE with `outputs_per_dim = 2` (shift and log-scale of
+    /// the IAF and MAF steps).
+    ///
+    /// # Shapes
+    /// - x: `[batch, input_dim]`
+    /// - context: `[batch, context_dim]` (`None` when `context_dim = 0`)
+    /// - output: two tensors `[batch, input_dim]`: channel 0, channel 1
+    ///
+    /// # Panics
+    /// If `outputs_per_dim ≠ 2` (and as [`Made::forward`]).
+    pub fn forward_pair(
+        &self,
+        x: Tensor<2>,
+        context: Option<&Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        assert_eq!(
+            self.outputs_per_dim, 2,
+            "Made::forward_pair needs outputs_per_dim = 2"
+        );
+        let out = self.forward(x, context);
+        let d = self.input_dim;
+        (out.clone().narrow(1, 0, d), out.narrow(1, d, d))
     }
 
     /// The input degrees read back from the device (`1..=D`).
@@ -368,7 +471,7 @@ impl Made {
     /// The autoregressive order: `order()[k]` is the `k`-th variable (from the recorded
     /// degrees, so it is the order of the weights actually loaded).
     pub fn order(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.d_input).collect();
+        let mut order: Vec<usize> = (0..self.input_dim).collect();
         let deg = self.degrees();
         order.sort_by_key(|&i| deg[i]);
         order

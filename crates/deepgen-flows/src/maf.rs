@@ -17,63 +17,33 @@
 //! `u → x = μ + u ⊙ exp(α)`): `D` sequential MADE passes; pass `k` makes the `k`-th variable
 //! in the order exact.
 
-use burn::config::Config;
 use burn::module::Module;
-use burn::nn::EluConfig;
-use burn::nn::activation::ActivationConfig;
 use burn::tensor::{Device, Tensor};
+use deepgen_tensor::{ConfigError, Validate};
 
-use crate::made::{Made, MadeConfig, MadeOrder};
+use crate::ar_step::ArStepConfig;
+use crate::made::Made;
 use crate::transform::{Transform, check_input, sum_rows};
 
-/// Configuration of a [`MafStep`].
-#[derive(Config, Debug)]
-pub struct MafConfig {
-    /// Dimension `D`.
-    pub d: usize,
-    /// Hidden widths of the MADE.
-    pub hidden: Vec<usize>,
-    /// Width of the context `h` (0 = unconditioned).
-    #[config(default = 0)]
-    pub d_context: usize,
-    /// Autoregressive order.
-    #[config(default = "MadeOrder::Natural")]
-    pub order: MadeOrder,
-    /// MADE hidden activation.
-    #[config(default = "ActivationConfig::Elu(EluConfig::new())")]
-    pub activation: ActivationConfig,
-    /// Soft bound `b` on the log-scale: `α = b·tanh(a/b)`; finite and > 0.
-    #[config(default = 3.0)]
-    pub alpha_bound: f64,
-    /// Scale of the MADE's initial output weights (small: the step starts near the identity).
-    #[config(default = 0.01)]
-    pub output_init_scale: f64,
-}
-
-impl MafConfig {
-    /// The MADE this step uses (`outputs_per_dim = 2`: channel 0 is `μ`, channel 1 is `a`).
-    pub fn made_config(&self) -> MadeConfig {
-        MadeConfig::new(self.d, self.hidden.clone(), 2)
-            .with_d_context(self.d_context)
-            .with_order(self.order.clone())
-            .with_activation(self.activation.clone())
-            .with_output_init_scale(self.output_init_scale)
-    }
-
-    /// Builds the step on `device`.
+impl ArStepConfig {
+    /// Builds a [`MafStep`] on `device` (uses `alpha_bound`, ignores `forget_bias`).
     ///
     /// # Panics
-    /// If `alpha_bound` is not finite and positive (and see [`MadeConfig::init`]).
-    pub fn init(&self, device: &Device) -> MafStep {
-        assert!(
-            self.alpha_bound.is_finite() && self.alpha_bound > 0.0,
-            "MafConfig: alpha_bound must be finite and > 0, got {}",
-            self.alpha_bound
-        );
-        MafStep {
-            made: self.made_config().init(device),
+    /// If the config is invalid (see [`ArStepConfig::try_init_maf`]).
+    pub fn init_maf(&self, device: &Device) -> MafStep {
+        self.try_init_maf(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Validates the config, then builds a [`MafStep`] on `device`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the invalid field (e.g. `alpha_bound` not finite and > 0).
+    pub fn try_init_maf(&self, device: &Device) -> Result<MafStep, ConfigError> {
+        self.validate()?;
+        Ok(MafStep {
+            made: self.made_config().try_init(device)?,
             alpha_bound: self.alpha_bound,
-        }
+        })
     }
 }
 
@@ -88,10 +58,13 @@ pub struct MafStep {
 
 impl MafStep {
     /// `(μ, α)` at `x`, with `α = b·tanh(a/b)`.
+    ///
+    /// # Shapes
+    /// - x: `[batch, input_dim]`
+    /// - context: `[batch, context_dim]` (`None` when `context_dim = 0`)
+    /// - output: `μ` and `α`, each `[batch, input_dim]`
     pub fn conditioner(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
-        let mut out = self.made.forward_split(x, context);
-        let a = out.pop().expect("two channels");
-        let mu = out.pop().expect("two channels");
+        let (mu, a) = self.made.forward_pair(x, context);
         let b = self.alpha_bound;
         (mu, a.div_scalar(b).tanh().mul_scalar(b))
     }
@@ -99,7 +72,7 @@ impl MafStep {
 
 impl Transform for MafStep {
     fn dim(&self) -> usize {
-        self.made.d_input
+        self.made.input_dim
     }
 
     /// `u = (x − μ) ⊙ exp(−α)`, ladj `−Σ α`. One MADE pass.

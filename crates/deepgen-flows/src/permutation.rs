@@ -17,7 +17,7 @@ pub struct Permutation {
     /// The inverse permutation.
     pub inverse_perm: Param<Tensor<1, Int>>,
     /// `D`.
-    pub d: usize,
+    pub dim: usize,
 }
 
 impl Permutation {
@@ -48,7 +48,7 @@ impl Permutation {
         Self {
             perm: param(perm),
             inverse_perm: param(&inverse),
-            d,
+            dim: d,
         }
     }
 
@@ -72,7 +72,7 @@ impl Permutation {
 
 impl Transform for Permutation {
     fn dim(&self) -> usize {
-        self.d
+        self.dim
     }
 
     fn forward_and_ladj(
@@ -80,7 +80,7 @@ impl Transform for Permutation {
         x: Tensor<2>,
         _context: Option<&Tensor<2>>,
     ) -> (Tensor<2>, Tensor<1>) {
-        check_input("Permutation", &x, self.d);
+        check_input("Permutation", &x, self.dim);
         let ladj = zero_ladj(&x);
         (x.select(1, self.perm.val()), ladj)
     }
@@ -90,7 +90,7 @@ impl Transform for Permutation {
         y: Tensor<2>,
         _context: Option<&Tensor<2>>,
     ) -> (Tensor<2>, Tensor<1>) {
-        check_input("Permutation", &y, self.d);
+        check_input("Permutation", &y, self.dim);
         let ladj = zero_ladj(&y);
         (y.select(1, self.inverse_perm.val()), ladj)
     }

@@ -16,22 +16,20 @@ use burn::module::Module;
 use burn::nn::EluConfig;
 use burn::nn::activation::ActivationConfig;
 use burn::tensor::{Device, Tensor};
-use deepgen_distributions::noise;
+use deepgen_distributions::{noise, standard_normal_log_prob};
 use deepgen_tensor::rng::HostRng;
+use deepgen_tensor::{ConfigError, Validate};
 
+use crate::ar_step::{ArStepConfig, validate_stack};
 use crate::flow::Flow;
-use crate::maf::MafConfig;
-use crate::permutation::Permutation;
-use crate::transform::{Transform, sum_rows};
+use crate::transform::Transform;
 
-/// ½·ln(2π).
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
-
-/// Configuration of an [`AfPrior`].
+/// Configuration of an [`AfPrior`]: `n_steps` [`MafStep`](crate::MafStep)s with a reversal
+/// between consecutive ones.
 #[derive(Config, Debug)]
 pub struct AfPriorConfig {
-    /// Latent dimension `D`.
-    pub d: usize,
+    /// Latent dimension `D` (≥ 1).
+    pub latent_dim: usize,
     /// Number of MAF steps (≥ 1).
     pub n_steps: usize,
     /// Hidden widths of each step's MADE.
@@ -39,7 +37,7 @@ pub struct AfPriorConfig {
     /// MADE hidden activation.
     #[config(default = "ActivationConfig::Elu(EluConfig::new())")]
     pub activation: ActivationConfig,
-    /// Soft bound on each step's log-scale (see [`MafConfig::alpha_bound`]).
+    /// Soft bound on each step's log-scale (see [`ArStepConfig::alpha_bound`]).
     #[config(default = 3.0)]
     pub alpha_bound: f64,
     /// Scale of the MADEs' initial output weights (small: the prior starts near N(0, I)).
@@ -48,23 +46,40 @@ pub struct AfPriorConfig {
 }
 
 impl AfPriorConfig {
-    /// Builds the prior on `device`.
-    pub fn init(&self, device: &Device) -> AfPrior {
-        assert!(self.n_steps >= 1, "AfPriorConfig: n_steps must be ≥ 1");
-        let step = MafConfig::new(self.d, self.hidden.clone())
+    /// The config of every MAF step.
+    pub fn step_config(&self) -> ArStepConfig {
+        ArStepConfig::new(self.latent_dim, self.hidden.clone())
             .with_activation(self.activation.clone())
             .with_alpha_bound(self.alpha_bound)
-            .with_output_init_scale(self.output_init_scale);
-        let mut steps = Vec::with_capacity(2 * self.n_steps - 1);
-        for i in 0..self.n_steps {
-            if i > 0 {
-                steps.push(Permutation::reverse(self.d, device).into());
-            }
-            steps.push(step.init(device).into());
-        }
-        AfPrior {
-            flow: Flow::new(self.d, steps),
-        }
+            .with_output_init_scale(self.output_init_scale)
+    }
+
+    /// Builds the prior on `device`.
+    ///
+    /// # Panics
+    /// If the config is invalid (see [`AfPriorConfig::try_init`]).
+    pub fn init(&self, device: &Device) -> AfPrior {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Validates the config, then builds the prior on `device`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the invalid field.
+    pub fn try_init(&self, device: &Device) -> Result<AfPrior, ConfigError> {
+        self.validate()?;
+        let step = self.step_config();
+        Ok(AfPrior {
+            flow: Flow::alternating_with_reversals(self.latent_dim, self.n_steps, device, || {
+                step.init_maf(device).into()
+            }),
+        })
+    }
+}
+
+impl Validate for AfPriorConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        validate_stack("AfPriorConfig", self.n_steps, &self.step_config())
     }
 }
 
@@ -84,22 +99,32 @@ impl AfPrior {
 
     /// `D`.
     pub fn dim(&self) -> usize {
-        self.flow.d
+        self.flow.dim
     }
 
-    /// `ln p(z)` per row, `[B]` (differentiable in `z` and the parameters).
+    /// `ln p(z)` per row (differentiable in `z` and the parameters).
+    ///
+    /// # Shapes
+    /// - z: `[batch, latent_dim]`
+    /// - output: `[batch]`
     pub fn log_prob(&self, z: Tensor<2>) -> Tensor<1> {
         let (u, ladj) = self.flow.forward_and_ladj(z, None);
         standard_normal_log_prob(u) + ladj
     }
 
-    /// `n` samples `[n, D]` (detached), from host-drawn noise.
+    /// `n` samples (detached), from host-drawn noise.
+    ///
+    /// # Shapes
+    /// - output: `[n, latent_dim]`
     pub fn sample(&self, n: usize, rng: &mut HostRng) -> Tensor<2> {
         self.sample_with_log_prob(n, rng).0.detach()
     }
 
     /// `n` samples with their log-density computed along the sampling path,
     /// `ln p(z) = ln N(u) − ln|det ∂z/∂u|` (not detached).
+    ///
+    /// # Shapes
+    /// - output: `z` `[n, latent_dim]` and `ln p(z)` `[n]`
     pub fn sample_with_log_prob(&self, n: usize, rng: &mut HostRng) -> (Tensor<2>, Tensor<1>) {
         let device = self
             .devices()
@@ -110,16 +135,14 @@ impl AfPrior {
         self.sample_from_noise(u)
     }
 
-    /// `z = F⁻¹(u)` and `ln p(z)` for given noise `u` `[n, D]`.
+    /// `z = F⁻¹(u)` and `ln p(z)` for given standard-normal noise `u`.
+    ///
+    /// # Shapes
+    /// - u: `[n, latent_dim]`
+    /// - output: `z` `[n, latent_dim]` and `ln p(z)` `[n]`
     pub fn sample_from_noise(&self, u: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
         let log_pu = standard_normal_log_prob(u.clone());
         let (z, ladj) = self.flow.inverse_and_ladj(u, None);
         (z, log_pu - ladj)
     }
-}
-
-/// `ln N(u; 0, I)` per row.
-fn standard_normal_log_prob(u: Tensor<2>) -> Tensor<1> {
-    let d = u.dims()[1] as f64;
-    sum_rows(u.square()).mul_scalar(-0.5) - d * HALF_LN_2PI
 }

@@ -3,7 +3,7 @@
 //! # Sign conventions
 //!
 //! A transform is a bijection `f: ℝᴰ → ℝᴰ` applied row by row to a batch `[B, D]`,
-//! optionally conditioned on a context `h` (`[B, d_context]`, one row per batch row).
+//! optionally conditioned on a context `h` (`[B, context_dim]`, one row per batch row).
 //!
 //! - [`Transform::forward_and_ladj`]`(x, h)` returns `(y, ladj)` with `y = f(x; h)` and
 //!   `ladj[b] = ln |det ∂y_b/∂x_b|` — the log-absolute-determinant of the Jacobian of the map
@@ -29,7 +29,7 @@
 //! # Context
 //!
 //! Every call takes `context: Option<&Tensor<2>>`: `None` for unconditioned transforms,
-//! `Some(h)` for transforms built with `d_context > 0`. A mismatch (context given to an
+//! `Some(h)` for transforms built with `context_dim > 0`. A mismatch (context given to an
 //! unconditioned step, missing for a conditioned one, or with the wrong shape) panics with a
 //! message naming the step; transforms without a conditioner (permutations) ignore it.
 
@@ -42,20 +42,38 @@ pub trait Transform {
     /// The event dimension `D`.
     fn dim(&self) -> usize;
 
-    /// `(y, ln|det ∂y/∂x|)`: `[B, D]` and `[B]`.
+    /// `(y, ln|det ∂y/∂x|)`.
+    ///
+    /// # Shapes
+    /// - x: `[batch, D]`
+    /// - context: `[batch, context_dim]` (`None` when unconditioned)
+    /// - output: `y` `[batch, D]` and the ladj `[batch]`
     fn forward_and_ladj(&self, x: Tensor<2>, context: Option<&Tensor<2>>)
     -> (Tensor<2>, Tensor<1>);
 
-    /// `(x, ln|det ∂x/∂y|)`: `[B, D]` and `[B]`; the ladj is minus the forward one.
+    /// `(x, ln|det ∂x/∂y|)`; the ladj is minus the forward one.
+    ///
+    /// # Shapes
+    /// - y: `[batch, D]`
+    /// - context: `[batch, context_dim]` (`None` when unconditioned)
+    /// - output: `x` `[batch, D]` and the ladj `[batch]`
     fn inverse_and_ladj(&self, y: Tensor<2>, context: Option<&Tensor<2>>)
     -> (Tensor<2>, Tensor<1>);
 
     /// `f(x)` without the log-determinant.
+    ///
+    /// # Shapes
+    /// - x: `[batch, D]`, context as in [`Transform::forward_and_ladj`]
+    /// - output: `[batch, D]`
     fn forward(&self, x: Tensor<2>, context: Option<&Tensor<2>>) -> Tensor<2> {
         self.forward_and_ladj(x, context).0
     }
 
     /// `f⁻¹(y)` without the log-determinant.
+    ///
+    /// # Shapes
+    /// - y: `[batch, D]`, context as in [`Transform::inverse_and_ladj`]
+    /// - output: `[batch, D]`
     fn inverse(&self, y: Tensor<2>, context: Option<&Tensor<2>>) -> Tensor<2> {
         self.inverse_and_ladj(y, context).0
     }

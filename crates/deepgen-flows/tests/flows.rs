@@ -21,8 +21,8 @@ use common::{
     positions, repeat_rows, tensor2,
 };
 use deepgen_flows::{
-    AfPrior, AfPriorConfig, Flow, FlowStep, IafConfig, IafFlowConfig, MadeOrder, MafConfig,
-    Permutation, Transform,
+    AfPrior, AfPriorConfig, ArStepConfig, Flow, FlowStep, IafFlowConfig, MadeOrder, Permutation,
+    Transform,
 };
 use deepgen_tensor::rng::HostRng;
 
@@ -136,21 +136,21 @@ fn check_triangular(j: &[f64], order: &[usize], what: &str) {
     );
 }
 
-fn iaf(order: MadeOrder, d_context: usize) -> IafConfig {
+fn iaf(order: MadeOrder, context_dim: usize) -> ArStepConfig {
     // Output scale 1 and forget bias 0 (σ ≈ ½ rather than 0.88): a far-from-identity step with
     // strong off-diagonal terms, so the tests can fail.
-    IafConfig::new(D, vec![16, 16])
+    ArStepConfig::new(D, vec![16, 16])
         .with_order(order)
         .with_forget_bias(0.0)
-        .with_d_context(d_context)
+        .with_context_dim(context_dim)
         .with_activation(ActivationConfig::Tanh)
         .with_output_init_scale(1.0)
 }
 
-fn maf(order: MadeOrder, d_context: usize) -> MafConfig {
-    MafConfig::new(D, vec![16, 16])
+fn maf(order: MadeOrder, context_dim: usize) -> ArStepConfig {
+    ArStepConfig::new(D, vec![16, 16])
         .with_order(order)
-        .with_d_context(d_context)
+        .with_context_dim(context_dim)
         .with_activation(ActivationConfig::Tanh)
         .with_alpha_bound(2.0)
         .with_output_init_scale(1.0)
@@ -160,17 +160,17 @@ const CUSTOM: [usize; D] = [2, 0, 4, 1, 3];
 
 #[test]
 fn iaf_step_ladj_is_ln_det_jacobian_and_triangular() {
-    for (order, d_context) in [
+    for (order, context_dim) in [
         (MadeOrder::Natural, 0),
         (MadeOrder::Custom(CUSTOM.to_vec()), 0),
         (MadeOrder::Reversed, C),
     ] {
         let resolved = order.resolve(D);
-        let cfg = iaf(order, d_context);
+        let cfg = iaf(order, context_dim);
         check_ladj(
-            &format!("IAF {resolved:?} context {d_context}"),
-            &move |dev| Box::new(cfg.init(dev)),
-            d_context > 0,
+            &format!("IAF {resolved:?} context {context_dim}"),
+            &move |dev| Box::new(cfg.init_iaf(dev)),
+            context_dim > 0,
             Some(&resolved),
             10,
         );
@@ -179,16 +179,16 @@ fn iaf_step_ladj_is_ln_det_jacobian_and_triangular() {
 
 #[test]
 fn maf_step_ladj_is_ln_det_jacobian_and_triangular() {
-    for (order, d_context) in [
+    for (order, context_dim) in [
         (MadeOrder::Natural, 0),
         (MadeOrder::Custom(CUSTOM.to_vec()), C),
     ] {
         let resolved = order.resolve(D);
-        let cfg = maf(order, d_context);
+        let cfg = maf(order, context_dim);
         check_ladj(
-            &format!("MAF {resolved:?} context {d_context}"),
-            &move |dev| Box::new(cfg.init(dev)),
-            d_context > 0,
+            &format!("MAF {resolved:?} context {context_dim}"),
+            &move |dev| Box::new(cfg.init_maf(dev)),
+            context_dim > 0,
             Some(&resolved),
             20,
         );
@@ -200,18 +200,18 @@ fn mixed_stack(dev: &Device) -> Flow {
     Flow::new(
         D,
         vec![
-            maf(MadeOrder::Natural, C).init(dev).into(),
+            maf(MadeOrder::Natural, C).init_maf(dev).into(),
             Permutation::new(&CUSTOM, dev).into(),
-            iaf(MadeOrder::Natural, C).init(dev).into(),
+            iaf(MadeOrder::Natural, C).init_iaf(dev).into(),
             Permutation::reverse(D, dev).into(),
-            maf(MadeOrder::Reversed, C).init(dev).into(),
+            maf(MadeOrder::Reversed, C).init_maf(dev).into(),
         ],
     )
 }
 
 fn iaf_stack(dev: &Device) -> Flow {
     IafFlowConfig::new(D, 3, vec![16, 16])
-        .with_d_context(C)
+        .with_context_dim(C)
         .with_activation(ActivationConfig::Tanh)
         .with_forget_bias(0.0)
         .with_output_init_scale(1.0)
@@ -291,11 +291,16 @@ fn check_inverse(what: &str, build: &Build, with_context: bool, volume_preservin
 fn inverse_undoes_forward_and_negates_ladj() {
     for act in [ActivationConfig::Relu, ActivationConfig::Tanh] {
         let cfg = iaf(MadeOrder::Custom(CUSTOM.to_vec()), C).with_activation(act.clone());
-        check_inverse("IAF step", &move |dev| Box::new(cfg.init(dev)), true, false);
+        check_inverse(
+            "IAF step",
+            &move |dev| Box::new(cfg.init_iaf(dev)),
+            true,
+            false,
+        );
         let cfg = maf(MadeOrder::Reversed, 0).with_activation(act.clone());
         check_inverse(
             "MAF step",
-            &move |dev| Box::new(cfg.init(dev)),
+            &move |dev| Box::new(cfg.init_maf(dev)),
             false,
             false,
         );
@@ -330,7 +335,7 @@ fn inverse_undoes_forward_and_negates_ladj() {
 fn context_moves_every_coordinate_of_an_iaf_step() {
     let dev = Device::flex();
     dev.seed(50);
-    let step = iaf(MadeOrder::Reversed, C).init(&dev);
+    let step = iaf(MadeOrder::Reversed, C).init_iaf(&dev);
     let mut rng = HostRng::seed_from_u64(51);
     let x: Vec<f64> = (0..N * D).map(|_| rng.normal()).collect();
     let h1: Vec<f64> = (0..N * C).map(|_| rng.normal()).collect();
@@ -366,7 +371,7 @@ fn defaults_start_near_the_identity() {
     let e = max_abs_diff(&back, &x);
     assert!(e < 0.15, "AF prior at init: max |u − z| = {e}");
     // IAF: σ = sigmoid(2 + small) ≈ 0.881, m ≈ 0 → z' ≈ 0.881 z.
-    let s = IafConfig::new(D, vec![32]).init(&dev);
+    let s = ArStepConfig::new(D, vec![32]).init_iaf(&dev);
     let (y, ladj) = s.forward_and_ladj(tensor2(&x, D, &dev), None);
     let sig = 1.0 / (1.0 + (-2.0f64).exp());
     let want: Vec<f64> = x.iter().map(|v| sig * v).collect();
@@ -461,7 +466,7 @@ fn sampling_path_log_density_equals_log_prob() {
             .chunks(D)
             .map(|r| {
                 r.iter()
-                    .map(|v| -0.5 * v * v - 0.918_938_533_204_672_8)
+                    .map(|v| -0.5 * v * v - 0.5 * (2.0 * std::f64::consts::PI).ln())
                     .sum()
             })
             .collect();

@@ -19,11 +19,11 @@ const P: usize = 2;
 const C: usize = 3;
 const B: usize = 16;
 
-fn config(order: MadeOrder, activation: ActivationConfig, d_context: usize) -> MadeConfig {
+fn config(order: MadeOrder, activation: ActivationConfig, context_dim: usize) -> MadeConfig {
     MadeConfig::new(D, vec![12, 12], P)
         .with_order(order)
         .with_activation(activation)
-        .with_d_context(d_context)
+        .with_context_dim(context_dim)
 }
 
 /// `grad[o][b·D + j] = ∂out[b, o]/∂x[b, j]` and the same for the context, by one backward pass
@@ -108,16 +108,16 @@ fn autoregressive_property_full_jacobian() {
         let ad = device.autodiff();
         for order in &orders {
             for (act_name, act) in &activations {
-                for d_context in [0, C] {
+                for context_dim in [0, C] {
                     // ndarray: one configuration per order is enough (the masks are built on
                     // the host; the backend only runs them).
-                    if name == "ndarray" && (*act_name != "tanh" || d_context == 0) {
+                    if name == "ndarray" && (*act_name != "tanh" || context_dim == 0) {
                         continue;
                     }
                     ad.seed(3);
-                    let made = config(order.clone(), act.clone(), d_context).init(&ad);
-                    let what = format!("{name}/{order:?}/{act_name}/context {d_context}");
-                    check_autoregressive(&made, &order.resolve(D), d_context > 0, &ad, &what);
+                    let made = config(order.clone(), act.clone(), context_dim).init(&ad);
+                    let what = format!("{name}/{order:?}/{act_name}/context {context_dim}");
+                    check_autoregressive(&made, &order.resolve(D), context_dim > 0, &ad, &what);
                 }
             }
         }
@@ -132,7 +132,7 @@ fn no_hidden_layer_and_tiny_dimensions() {
         .with_order(MadeOrder::Custom(vec![4, 3, 0, 2, 1]))
         .init(&ad);
     check_autoregressive(&made, &[4, 3, 0, 2, 1], false, &ad, "no hidden");
-    let made = MadeConfig::new(D, vec![], P).with_d_context(C).init(&ad);
+    let made = MadeConfig::new(D, vec![], P).with_context_dim(C).init(&ad);
     check_autoregressive(&made, &[0, 1, 2, 3, 4], true, &ad, "no hidden, context");
 
     // D = 1: the only variable has no predecessor; without a context its outputs are constants,
@@ -142,7 +142,9 @@ fn no_hidden_layer_and_tiny_dimensions() {
     let one = MadeConfig::new(1, vec![4], 2).init(&dev);
     let a = host(one.forward(tensor2(&[0.3, -2.0], 1, &dev), None));
     assert_eq!(&a[..2], &a[2..], "D = 1 without context must be constant");
-    let one = MadeConfig::new(1, vec![4], 2).with_d_context(2).init(&dev);
+    let one = MadeConfig::new(1, vec![4], 2)
+        .with_context_dim(2)
+        .init(&dev);
     let h = tensor2(&[0.1, 0.2, -1.0, 1.5], 2, &dev);
     let a = host(one.forward(tensor2(&[0.3, 0.3], 1, &dev), Some(&h)));
     assert!(a[0] != a[2] && a[1] != a[3], "D = 1 with context: {a:?}");

@@ -207,6 +207,20 @@ mod tests {
     }
 
     #[test]
+    fn not_compiled_error_names_the_cargo_feature() {
+        // The test build compiles every backend, so build the error directly.
+        let e = DeviceError::NotCompiled {
+            backend: BackendKind::Wgpu.name(),
+            feature: BackendKind::Wgpu.feature(),
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("wgpu") && msg.contains("--features wgpu"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn missing_backend_names_its_feature() {
         for b in BackendKind::ALL {
             match b.device() {

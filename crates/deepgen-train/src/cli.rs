@@ -2,8 +2,10 @@
 //!
 //! Every example flattens [`CommonArgs`] into its own clap parser, so all of them accept
 //! `--device --seed --epochs --batch-size --lr --data --out --resume --num-samples`
-//! (plus `--ema`, `--clip-grad-norm`, `--clip-grad-value` and `--lr-groups`), and ends `main` with [`exit_on_error`] so that an
-//! error is printed as one line and the process exits non-zero instead of panicking.
+//! (plus `--ema`, `--clip-grad-norm`, `--clip-grad-value` and `--lr-groups`), and ends `main`
+//! with [`exit_on_error`] so that an error is printed as one line and the process exits
+//! non-zero instead of panicking. Out-of-range values (`--epochs 0`, `--ema 1`,
+//! `--clip-grad-norm 0`) are rejected by clap itself, with the flag named, before anything runs.
 
 use std::path::PathBuf;
 
@@ -18,11 +20,11 @@ pub struct CommonArgs {
     /// Seed for parameters, shuffling, binarisation and sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Number of epochs to train (the example's default when unset).
-    #[arg(long)]
+    /// Number of epochs to train, at least 1 (the example's default when unset).
+    #[arg(long, value_parser = at_least_one)]
     pub epochs: Option<usize>,
-    /// Mini-batch size (the example's default when unset).
-    #[arg(long)]
+    /// Mini-batch size, at least 1 (the example's default when unset).
+    #[arg(long, value_parser = at_least_one)]
     pub batch_size: Option<usize>,
     /// Learning rate: a number, or a schedule such as `cosine:1e-3:1e-5:500:50000`
     /// (see `Schedule` in deepgen-train for the syntax).
@@ -35,25 +37,62 @@ pub struct CommonArgs {
     /// Output directory (the example's default, e.g. `runs/vae`, when unset).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue from the latest checkpoint in the output directory.
+    /// Continue from the latest intact checkpoint in the output directory.
     #[arg(long)]
     pub resume: bool,
-    /// Number of samples to draw for samples.png / samples.npy.
+    /// Number of samples to draw for samples.png / samples.npy (0: none).
     #[arg(long)]
     pub num_samples: Option<usize>,
-    /// Keep an exponential moving average of the weights with this decay (e.g. 0.999) and use
-    /// it for evaluation and sampling.
-    #[arg(long)]
+    /// Keep an exponential moving average of the weights with this decay, in (0, 1)
+    /// (e.g. 0.999), and use it for evaluation and sampling.
+    #[arg(long, value_parser = decay_in_open_unit)]
     pub ema: Option<f64>,
-    /// Clip gradients by their global L2 norm.
-    #[arg(long)]
+    /// Clip gradients by their global L2 norm (a positive number).
+    #[arg(long, value_parser = positive_finite)]
     pub clip_grad_norm: Option<f64>,
-    /// Clip every gradient element to [-X, X].
-    #[arg(long)]
+    /// Clip every gradient element to [-X, X] (X a positive number).
+    #[arg(long, value_parser = positive_finite)]
     pub clip_grad_value: Option<f64>,
     /// Per-module learning-rate multipliers, e.g. `encoder=0.1,decoder=1` (module-path prefixes).
     #[arg(long)]
     pub lr_groups: Option<crate::grad::LrGroups>,
+}
+
+/// clap value parser: an integer ≥ 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1, got 0".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number ≥ 1")),
+    }
+}
+
+/// clap value parser: a number in the open interval (0, 1).
+fn decay_in_open_unit(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "must be in (0, 1), got {v} (typical decays: 0.999, 0.9999)"
+        ))
+    }
+}
+
+/// clap value parser: a finite number > 0.
+fn positive_finite(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be a finite number > 0, got {v}"))
+    }
 }
 
 /// Runs `main_body`; on error prints `error: <message>` to stderr and exits with status 1.

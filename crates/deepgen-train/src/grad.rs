@@ -44,6 +44,7 @@ use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{DType, FloatDType, Shape, Tensor};
+use deepgen_tensor::{ConfigError, Validate};
 
 /// Errors from configuring gradient transforms or learning-rate groups.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -108,6 +109,51 @@ pub enum GradError {
         /// What was wrong with it.
         reason: String,
     },
+}
+
+impl From<GradError> for ConfigError {
+    /// The same error in the one validation style: `GradTransforms.clip_global_norm`,
+    /// `GradTransforms.clip_value`, or `LrGroups.<prefix>` (`LrGroups.groups` for a parse
+    /// error).
+    fn from(e: GradError) -> Self {
+        match e {
+            GradError::InvalidMaxNorm { value } => ConfigError::new(
+                "GradTransforms",
+                "clip_global_norm",
+                format!("must be a positive finite number (e.g. 1.0), got {value}"),
+            ),
+            GradError::InvalidClipValue { value } => ConfigError::new(
+                "GradTransforms",
+                "clip_value",
+                format!("must be a positive finite number (e.g. 5.0), got {value}"),
+            ),
+            GradError::InvalidMultiplier { prefix, value } => ConfigError::new(
+                "LrGroups",
+                prefix,
+                format!(
+                    "multiplier must be a finite number ≥ 0 (0 freezes the group), got {value}"
+                ),
+            ),
+            GradError::BadPrefix { prefix } => ConfigError::new(
+                "LrGroups",
+                prefix,
+                "is not a module path; use dot-separated field names such as `encoder` or \
+                 `decoder.l2`",
+            ),
+            GradError::DuplicatePrefix { prefix } => {
+                ConfigError::new("LrGroups", prefix, "is given twice; give each prefix once")
+            }
+            GradError::UnmatchedPrefix { prefix, available } => ConfigError::new(
+                "LrGroups",
+                prefix,
+                format!(
+                    "matches no parameter of the model; its parameter paths start with: \
+                     {available}"
+                ),
+            ),
+            e @ GradError::Parse { .. } => ConfigError::new("LrGroups", "groups", e),
+        }
+    }
 }
 
 /// One parameter's gradient with its rank made explicit, as handed to a
@@ -416,6 +462,20 @@ impl GradTransforms {
     }
 }
 
+impl Validate for GradTransforms {
+    /// The clip bounds are positive and finite (the builder already enforces this; the check
+    /// names the field in the one validation style).
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(v) = self.clip_global_norm {
+            deepgen_tensor::config::positive_finite("GradTransforms", "clip_global_norm", v)?;
+        }
+        if let Some(v) = self.clip_value {
+            deepgen_tensor::config::positive_finite("GradTransforms", "clip_value", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Pass 1: custom closure, NaN/Inf probe, value clip, per-tensor sum of squares.
 struct FirstPass<'a> {
     path: Vec<String>,
@@ -606,6 +666,18 @@ impl LrGroups {
     }
 }
 
+impl Validate for LrGroups {
+    /// Every prefix is a module path given once and every multiplier is finite and ≥ 0 —
+    /// what [`LrGroups::with_group`] enforces, checked again for groups that came from JSON.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut checked = LrGroups::new();
+        for (prefix, multiplier) in &self.groups {
+            checked = checked.with_group(prefix.clone(), *multiplier)?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for LrGroups {
     /// `prefix=multiplier` pairs joined by commas; parses back to an equal value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -668,7 +740,7 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 }
 
 /// `(id, path)` of every float parameter, in module order, each id once.
-fn collect_paths<M: Module>(module: &M) -> Vec<(ParamId, String)> {
+pub(crate) fn collect_paths<M: Module>(module: &M) -> Vec<(ParamId, String)> {
     struct Paths {
         path: Vec<String>,
         seen: HashSet<ParamId>,

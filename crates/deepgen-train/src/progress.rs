@@ -56,6 +56,11 @@ impl EpochProgress {
         self.start.elapsed().as_secs_f64()
     }
 
+    /// Prints `line` on stdout without tearing the bar.
+    pub fn println(&self, line: impl AsRef<str>) {
+        self.bar.suspend(|| println!("{}", line.as_ref()));
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

@@ -27,11 +27,14 @@
 //! | `cyclical:MIN:MAX:PERIOD:RATIO`, e.g. `cyclical:0:1:10000:0.5` | [`Schedule::Cyclical`] |
 //! | `exp:START:RATE:MIN`, e.g. `exp:1:1e-4:0.5` | [`Schedule::Exponential`] |
 //!
-//! Parsing validates the result with [`Schedule::validate`].
+//! Parsing validates the result with [`Validate::validate`] (a [`ConfigError`] naming
+//! `Schedule.<field>`, wrapped in [`ScheduleError::Invalid`]).
 
 use std::f64::consts::PI;
 use std::fmt;
 use std::str::FromStr;
+
+use deepgen_tensor::{ConfigError, Validate};
 
 /// The accepted command-line forms, quoted in every parse error.
 pub const SCHEDULE_SYNTAX: &str = "expected one of: `VALUE` or `constant:VALUE` (e.g. `0.001`), \
@@ -113,48 +116,9 @@ pub enum Schedule {
     },
 }
 
-/// Why a [`Schedule`] is invalid or could not be parsed.
+/// Why text could not be parsed as a [`Schedule`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScheduleError {
-    /// A value field is NaN or infinite.
-    #[error("schedule field `{field}` is {value}, but it must be a finite number")]
-    NonFinite {
-        /// The offending field (`base`, `min`, `ratio`, …).
-        field: &'static str,
-        /// Its value.
-        value: f64,
-    },
-    /// `Cyclical { period: 0 }`.
-    #[error("schedule field `period` is 0; a cyclical schedule needs a period of at least 1 step")]
-    ZeroPeriod,
-    /// `Cyclical { ratio }` outside `(0, 1]`.
-    #[error(
-        "schedule field `ratio` is {ratio}, but it must lie in (0, 1] (the fraction of each period spent rising)"
-    )]
-    RatioOutOfRange {
-        /// The offending ratio.
-        ratio: f64,
-    },
-    /// `Cosine { total_steps < warmup_steps }`.
-    #[error(
-        "schedule field `total_steps` is {total_steps}, less than `warmup_steps` = {warmup_steps}; \
-         the cosine decay must end at or after the warm-up"
-    )]
-    TotalBeforeWarmup {
-        /// The offending total.
-        total_steps: u64,
-        /// The warm-up length it must not undercut.
-        warmup_steps: u64,
-    },
-    /// `Exponential { rate < 0 }`.
-    #[error("schedule field `rate` is {rate}, but it must be ≥ 0 (an exponential schedule decays)")]
-    NegativeRate {
-        /// The offending rate.
-        rate: f64,
-    },
-    /// `Cosine { total_steps: 0 }`.
-    #[error("schedule field `total_steps` is 0; a cosine schedule needs at least 1 step")]
-    ZeroTotal,
     /// Text that does not follow the command-line syntax.
     #[error("cannot parse schedule `{input}`: {reason}; {SCHEDULE_SYNTAX}")]
     Parse {
@@ -163,12 +127,15 @@ pub enum ScheduleError {
         /// What was wrong with it.
         reason: String,
     },
+    /// Well-formed text for a schedule whose values are invalid (`cyclical:0:1:0:0.5`).
+    #[error("invalid schedule: {0}")]
+    Invalid(#[from] ConfigError),
 }
 
 impl Schedule {
     /// The value at global optimizer step `step` (0 = before the first update).
     ///
-    /// Pure: the same step always gives the same value. Call [`validate`](Self::validate)
+    /// Pure: the same step always gives the same value. Call [`Validate::validate`]
     /// once (parsing does it for you); on an invalid schedule the result is
     /// unspecified but never a panic.
     pub fn value(&self, step: u64) -> f64 {
@@ -221,14 +188,22 @@ impl Schedule {
             }
         }
     }
+}
 
-    /// Checks every field; the error names the first bad one and how to fix it.
-    pub fn validate(&self) -> Result<(), ScheduleError> {
-        fn finite(field: &'static str, value: f64) -> Result<(), ScheduleError> {
+impl Validate for Schedule {
+    /// Checks every field; the error names the first bad one (`Schedule.ratio`, …) and how to
+    /// fix it.
+    fn validate(&self) -> Result<(), ConfigError> {
+        const C: &str = "Schedule";
+        fn finite(field: &str, value: f64) -> Result<(), ConfigError> {
             if value.is_finite() {
                 Ok(())
             } else {
-                Err(ScheduleError::NonFinite { field, value })
+                Err(ConfigError::new(
+                    C,
+                    field,
+                    format!("is {value}, but it must be a finite number"),
+                ))
             }
         }
         match *self {
@@ -246,13 +221,21 @@ impl Schedule {
                 finite("base", base)?;
                 finite("min", min)?;
                 if total_steps == 0 {
-                    return Err(ScheduleError::ZeroTotal);
+                    return Err(ConfigError::new(
+                        C,
+                        "total_steps",
+                        "is 0; a cosine schedule needs at least 1 step",
+                    ));
                 }
                 if total_steps < warmup_steps {
-                    return Err(ScheduleError::TotalBeforeWarmup {
-                        total_steps,
-                        warmup_steps,
-                    });
+                    return Err(ConfigError::new(
+                        C,
+                        "total_steps",
+                        format!(
+                            "is {total_steps}, less than `warmup_steps` = {warmup_steps}; the \
+                             cosine decay must end at or after the warm-up"
+                        ),
+                    ));
                 }
                 Ok(())
             }
@@ -266,10 +249,21 @@ impl Schedule {
                 finite("max", max)?;
                 finite("ratio", ratio)?;
                 if period == 0 {
-                    return Err(ScheduleError::ZeroPeriod);
+                    return Err(ConfigError::new(
+                        C,
+                        "period",
+                        "is 0; a cyclical schedule needs a period of at least 1 step",
+                    ));
                 }
                 if !(ratio > 0.0 && ratio <= 1.0) {
-                    return Err(ScheduleError::RatioOutOfRange { ratio });
+                    return Err(ConfigError::new(
+                        C,
+                        "ratio",
+                        format!(
+                            "is {ratio}, but it must lie in (0, 1] (the fraction of each period \
+                             spent rising)"
+                        ),
+                    ));
                 }
                 Ok(())
             }
@@ -278,7 +272,11 @@ impl Schedule {
                 finite("rate", rate)?;
                 finite("min", min)?;
                 if rate < 0.0 {
-                    return Err(ScheduleError::NegativeRate { rate });
+                    return Err(ConfigError::new(
+                        C,
+                        "rate",
+                        format!("is {rate}, but it must be ≥ 0 (an exponential schedule decays)"),
+                    ));
                 }
                 Ok(())
             }
@@ -487,13 +485,16 @@ mod tests {
             assert_eq!(s.to_string(), "exp:1:0.0001:0.5");
             assert_eq!(s.to_string().parse::<Schedule>().unwrap(), s);
         }
-        assert_eq!(
-            "exp:1:-1e-4:0.5".parse::<Schedule>(),
-            Err(ScheduleError::NegativeRate { rate: -1e-4 })
-        );
+        match "exp:1:-1e-4:0.5".parse::<Schedule>() {
+            Err(ScheduleError::Invalid(e)) => {
+                assert_eq!((e.config, e.field.as_str()), ("Schedule", "rate"));
+                assert!(e.reason.contains("-0.0001"), "{e}");
+            }
+            other => panic!("expected an invalid rate, got {other:?}"),
+        }
         assert!(matches!(
             "exp:1:inf:0.5".parse::<Schedule>(),
-            Err(ScheduleError::NonFinite { field: "rate", .. })
+            Err(ScheduleError::Invalid(e)) if e.field == "rate"
         ));
         match "exp:1:1e-4".parse::<Schedule>() {
             Err(ScheduleError::Parse { reason, .. }) => {

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use deepgen_tensor::HostRng;
 
-use crate::TrainError;
+use crate::{Samples, TrainError};
 
 /// Where the loop is when it asks for a loss.
 #[derive(Debug, Clone)]
@@ -53,24 +53,22 @@ impl StepOutput {
     }
 }
 
-/// Images produced by a sampling hook: values in [0, 1], layout `[N, C, H, W]`.
-#[derive(Debug, Clone)]
-pub struct Samples {
-    /// Pixel data, row-major `[N, C, H, W]`.
-    pub data: Vec<f32>,
-    /// `[N, C, H, W]`.
-    pub shape: [usize; 4],
-    /// Images per row of the PNG grid.
-    pub nrow: usize,
-    /// Optional int64 labels saved beside the samples as `labels.npy` (class-conditional models).
-    pub labels: Option<Vec<i64>>,
-}
-
 /// A model together with its data: everything the loop needs to train, evaluate and sample.
 ///
 /// The loop owns the model and the optimizer; the task owns the data and knows how to turn a
 /// batch into a loss. Evaluation and sampling get the model in inference mode (`valid()`, or
 /// the EMA weights when EMA is on) and a device without autodiff.
+///
+/// # Hooks that change the model
+///
+/// [`before_first_step`](Task::before_first_step) (data-dependent initialisation, e.g. Glow's
+/// ActNorm) and [`after_step`](Task::after_step) (e.g. re-seeding a VQ-VAE's dead codes) take
+/// the model by value and return it. The returned model **must keep every parameter's
+/// `ParamId`**: the optimizer's state (Adam's moments) and the learning-rate groups are keyed
+/// by it. Change a value with `param.map(|t| new_value.require_grad())` or
+/// `Param::initialized(param.id, new_value.require_grad())`, never with `Param::from_tensor`
+/// (a fresh id). The loop checks this after each call and stops with
+/// [`TrainError::HookChangedParams`] naming the first parameter whose id changed.
 pub trait Task {
     /// The Burn module being trained.
     type Model: Module;
@@ -98,8 +96,52 @@ pub trait Task {
     /// The loss (and metrics) of `model` on `batch`.
     fn loss(&self, model: &Self::Model, batch: Self::Batch, ctx: &StepContext) -> StepOutput;
 
+    /// Runs once, before the very first optimizer step of a run, with the first training
+    /// batch: the place for data-dependent initialisation (Glow's ActNorm sets its bias and
+    /// scale so that the first batch's activations have zero mean and unit variance).
+    ///
+    /// It does **not** run on `--resume` (the checkpoint already holds the initialised
+    /// weights), nor again in later epochs. `model` is on the autodiff device; the returned
+    /// model must keep its `ParamId`s (see [the trait docs](Task)). When EMA is on, the
+    /// average starts from the returned model. The default returns `model` unchanged.
+    ///
+    /// # Errors
+    /// Whatever the task reports; the loop stops with it.
+    fn before_first_step(
+        &mut self,
+        model: Self::Model,
+        batch: &Self::Batch,
+    ) -> Result<Self::Model, TrainError> {
+        let _ = batch;
+        Ok(model)
+    }
+
+    /// Runs after every optimizer step (and after the EMA update, when EMA is on), before the
+    /// next batch: the place for changes the optimizer does not make, such as re-seeding a
+    /// VQ-VAE's unused codebook entries.
+    ///
+    /// `ctx` is the context the step's loss was computed with, so `ctx.step` is the 0-based
+    /// index of the step just taken (`ctx.step + 1` steps are done). The returned model must
+    /// keep its `ParamId`s (see [the trait docs](Task)). The default returns `model`
+    /// unchanged.
+    ///
+    /// # Errors
+    /// Whatever the task reports; the loop stops with it.
+    fn after_step(
+        &mut self,
+        model: Self::Model,
+        ctx: &StepContext,
+    ) -> Result<Self::Model, TrainError> {
+        let _ = ctx;
+        Ok(model)
+    }
+
     /// Evaluates `model` on held-out data; returns named metrics (logged as given, e.g.
-    /// `"test_elbo"`). The default evaluates nothing.
+    /// `"test_elbo"`). Runs at the end of every epoch and, with
+    /// [`Trainer::eval_every_steps`](crate::Trainer::eval_every_steps), every N steps. A NaN
+    /// or infinite result does not stop training: it is logged as `null` with its reason
+    /// (see [`crate::metrics`]). The names `epoch`, `mid_epoch` and `non_finite` are reserved.
+    /// The default evaluates nothing.
     fn evaluate(
         &mut self,
         model: &Self::Model,
@@ -109,7 +151,9 @@ pub trait Task {
         Ok(Vec::new())
     }
 
-    /// Draws `n` samples for the grid and `samples.npy`. The default draws none.
+    /// Draws `n` samples — images ([`ImageSamples`](crate::ImageSamples)) or points
+    /// ([`PointSamples`](crate::PointSamples)) — for `samples.png` and `samples.npy` (see
+    /// [`crate::samples`]). The default draws none.
     fn sample(
         &mut self,
         model: &Self::Model,

@@ -231,15 +231,15 @@ fn save_load_round_trip_into_a_fresh_model() {
         ema.update(&model).unwrap();
     }
 
-    let dir = std::env::temp_dir().join(format!("deepgen-ema-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    ema.save(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ema.save(dir).unwrap();
     assert!(dir.join(EMA_WEIGHTS_FILE).is_file());
     assert!(dir.join(EMA_STATE_FILE).is_file());
 
     // A freshly built model: other values, other parameter ids.
     let fresh = toy([[9.0, 9.0], [9.0, 9.0]], [9.0, 9.0], &ad);
-    let loaded = Ema::load(&fresh, &dir).unwrap();
+    let loaded = Ema::load(&fresh, dir).unwrap();
     assert_eq!(
         loaded.state(),
         EmaState {
@@ -268,19 +268,18 @@ fn save_load_round_trip_into_a_fresh_model() {
         b"{\"decay\": 2.0, \"updates\": 1, \"warmup\": false}",
     )
     .unwrap();
-    let err = Ema::load(&fresh, &dir).unwrap_err();
+    let err = Ema::load(&fresh, dir).unwrap_err();
     assert!(
         matches!(err, EmaError::State { .. }) && err.to_string().contains(EMA_STATE_FILE),
         "{err}"
     );
     std::fs::remove_file(dir.join(EMA_WEIGHTS_FILE)).unwrap();
-    let err = Ema::load(&fresh, &dir).unwrap_err();
+    let err = Ema::load(&fresh, dir).unwrap_err();
     assert!(
         matches!(err, EmaError::Io { action: "read", .. })
             && err.to_string().contains(EMA_WEIGHTS_FILE),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[derive(Module, Debug)]

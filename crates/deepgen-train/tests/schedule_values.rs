@@ -1,6 +1,7 @@
 //! Values of `deepgen_train::schedule::Schedule` at boundary steps, the text
 //! round trip, and the errors for bad input.
 
+use deepgen_tensor::Validate;
 use deepgen_train::schedule::{Schedule, ScheduleError};
 
 /// Relative closeness for values computed through `cos` (f64 on both sides).
@@ -202,7 +203,7 @@ fn step_counts_accept_integral_scientific_notation() {
 
 #[test]
 fn validation_errors_name_the_field() {
-    let cases: Vec<(Schedule, ScheduleError, &str)> = vec![
+    let cases: Vec<(Schedule, &str, &str)> = vec![
         (
             Schedule::Cyclical {
                 min: 0.0,
@@ -210,8 +211,8 @@ fn validation_errors_name_the_field() {
                 period: 0,
                 ratio: 0.5,
             },
-            ScheduleError::ZeroPeriod,
             "period",
+            "is 0",
         ),
         (
             Schedule::Cyclical {
@@ -220,8 +221,8 @@ fn validation_errors_name_the_field() {
                 period: 10,
                 ratio: 0.0,
             },
-            ScheduleError::RatioOutOfRange { ratio: 0.0 },
             "ratio",
+            "must lie in (0, 1]",
         ),
         (
             Schedule::Cyclical {
@@ -230,8 +231,8 @@ fn validation_errors_name_the_field() {
                 period: 10,
                 ratio: 1.5,
             },
-            ScheduleError::RatioOutOfRange { ratio: 1.5 },
             "ratio",
+            "is 1.5",
         ),
         (
             Schedule::Cosine {
@@ -240,11 +241,8 @@ fn validation_errors_name_the_field() {
                 warmup_steps: 10,
                 total_steps: 5,
             },
-            ScheduleError::TotalBeforeWarmup {
-                total_steps: 5,
-                warmup_steps: 10,
-            },
             "total_steps",
+            "less than `warmup_steps` = 10",
         ),
         (
             Schedule::Cosine {
@@ -253,8 +251,8 @@ fn validation_errors_name_the_field() {
                 warmup_steps: 0,
                 total_steps: 0,
             },
-            ScheduleError::ZeroTotal,
             "total_steps",
+            "at least 1 step",
         ),
         (
             Schedule::LinearWarmup {
@@ -262,32 +260,49 @@ fn validation_errors_name_the_field() {
                 end: f64::INFINITY,
                 warmup_steps: 3,
             },
-            ScheduleError::NonFinite {
-                field: "end",
-                value: f64::INFINITY,
-            },
             "end",
+            "is inf",
+        ),
+        (
+            Schedule::Cosine {
+                base: f64::NAN,
+                min: 0.0,
+                warmup_steps: 0,
+                total_steps: 10,
+            },
+            "base",
+            "is NaN",
+        ),
+        (
+            Schedule::Exponential {
+                start: 1.0,
+                rate: -1.0,
+                min: 0.5,
+            },
+            "rate",
+            "must be ≥ 0",
         ),
     ];
-    for (schedule, want, field) in cases {
+    for (schedule, field, reason) in cases {
         let got = schedule.validate().unwrap_err();
-        assert_eq!(got, want);
+        assert_eq!(
+            (got.config, got.field.as_str()),
+            ("Schedule", field),
+            "{got}"
+        );
+        assert!(got.reason.contains(reason), "`{got}` should say `{reason}`");
         assert!(
-            got.to_string().contains(&format!("`{field}`")),
-            "message `{got}` should name `{field}`"
+            got.to_string().starts_with(&format!("Schedule.{field}: ")),
+            "{got}"
         );
     }
-    // NaN is reported by field (NaN != NaN, so match instead of assert_eq).
-    let nan = Schedule::Cosine {
-        base: f64::NAN,
-        min: 0.0,
-        warmup_steps: 0,
-        total_steps: 10,
-    };
-    assert!(matches!(
-        nan.validate(),
-        Err(ScheduleError::NonFinite { field: "base", .. })
-    ));
+    for ok in [
+        Schedule::Constant(1e-3),
+        "cosine:1e-3:1e-5:500:100000".parse().unwrap(),
+        "cyclical:0:1:10000:0.5".parse().unwrap(),
+    ] {
+        assert_eq!(ok.validate(), Ok(()));
+    }
 }
 
 #[test]
@@ -316,12 +331,14 @@ fn parse_errors_show_the_syntax() {
         );
     }
     // Parsing validates: a well-formed but invalid schedule is a validation error.
-    assert_eq!(
-        "cyclical:0:1:0:0.5".parse::<Schedule>().unwrap_err(),
-        ScheduleError::ZeroPeriod
+    match "cyclical:0:1:0:0.5".parse::<Schedule>().unwrap_err() {
+        ScheduleError::Invalid(e) => assert_eq!(e.field, "period"),
+        other => panic!("expected an invalid period, got {other}"),
+    }
+    let err = "nan".parse::<Schedule>().unwrap_err();
+    assert!(
+        matches!(&err, ScheduleError::Invalid(e) if e.field == "value"),
+        "{err}"
     );
-    assert!(matches!(
-        "nan".parse::<Schedule>().unwrap_err(),
-        ScheduleError::NonFinite { field: "value", .. }
-    ));
+    assert!(err.to_string().contains("Schedule.value"), "{err}");
 }

@@ -2,8 +2,6 @@
 //! equals an uninterrupted run, existing runs are not overwritten, divergence is reported
 //! with its step.
 
-use std::path::PathBuf;
-
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::AdamConfig;
@@ -11,8 +9,12 @@ use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_tensor::HostRng;
 use deepgen_train::checkpoint::CheckpointDir;
 use deepgen_train::{
-    FitReport, Samples, Schedule, StepContext, StepOutput, Task, TrainError, Trainer,
+    FitReport, ImageSamples, Samples, Schedule, StepContext, StepOutput, Task, TrainError, Trainer,
 };
+use std::path::Path;
+
+mod common;
+use common::serial;
 
 #[derive(Module, Debug)]
 struct Line {
@@ -110,19 +112,17 @@ impl Task for Regression {
         _device: &Device,
     ) -> Result<Option<Samples>, TrainError> {
         let data: Vec<f32> = (0..n * 4).map(|i| (i % 5) as f32 / 4.0).collect();
-        Ok(Some(Samples {
+        Ok(Some(Samples::Images(ImageSamples {
             data,
             shape: [n, 1, 2, 2],
             nrow: 2,
             labels: Some((0..n as i64).collect()),
-        }))
+        })))
     }
 }
 
-fn out_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("deepgen-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+fn out_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
 }
 
 fn model(device: &Device) -> Line {
@@ -155,7 +155,7 @@ fn fit_fresh(
     t.fit(task, model(device), AdamConfig::new().init(), device)
 }
 
-fn trainer(out: &PathBuf, epochs: usize) -> Trainer {
+fn trainer(out: &Path, epochs: usize) -> Trainer {
     Trainer::new(out)
         .epochs(epochs)
         .seed(3)
@@ -166,10 +166,12 @@ fn trainer(out: &PathBuf, epochs: usize) -> Trainer {
 
 #[test]
 fn trains_and_writes_every_file() {
-    let out = out_dir("files");
+    let _guard = serial();
+    let out_tmp = out_dir();
+    let out = out_tmp.path();
     let ad = Device::flex().autodiff();
     let mut task = Regression::new(30);
-    let t = trainer(&out, 3).weight_schedule(
+    let t = trainer(out, 3).weight_schedule(
         "beta",
         Schedule::LinearWarmup {
             start: 0.0,
@@ -220,23 +222,25 @@ fn trains_and_writes_every_file() {
         .unwrap()
         .unwrap();
     assert_eq!((ck.state.epoch, ck.state.step, ck.state.seed), (3, 90, 3));
-    std::fs::remove_dir_all(&out).ok();
 }
 
 #[test]
 fn resume_equals_an_uninterrupted_run() {
+    let _guard = serial();
     let ad = Device::flex().autodiff();
-    let full_dir = out_dir("full");
-    let full = fit_fresh(trainer(&full_dir, 4), &mut Regression::new(10), &ad).unwrap();
+    let full_dir_tmp = out_dir();
+    let full_dir = full_dir_tmp.path();
+    let full = fit_fresh(trainer(full_dir, 4), &mut Regression::new(10), &ad).unwrap();
 
-    let dir = out_dir("resumed");
-    fit_fresh(trainer(&dir, 2), &mut Regression::new(10), &ad).unwrap();
+    let dir_tmp = out_dir();
+    let dir = dir_tmp.path();
+    fit_fresh(trainer(dir, 2), &mut Regression::new(10), &ad).unwrap();
     // A fresh process would build a freshly initialised model: different seed on purpose.
     ad.seed(999);
     let fresh = Line {
         l: LinearConfig::new(1, 1).init(&ad),
     };
-    let resumed = trainer(&dir, 4)
+    let resumed = trainer(dir, 4)
         .resume(true)
         .fit(
             &mut Regression::new(10),
@@ -259,33 +263,34 @@ fn resume_equals_an_uninterrupted_run() {
         })
         .collect();
     assert_eq!(epochs, vec![1, 2, 3, 4]);
-    std::fs::remove_dir_all(&full_dir).ok();
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn an_existing_run_is_not_overwritten_without_resume() {
+    let _guard = serial();
     let ad = Device::flex().autodiff();
-    let dir = out_dir("exists");
-    fit_fresh(trainer(&dir, 1), &mut Regression::new(3), &ad).unwrap();
+    let dir_tmp = out_dir();
+    let dir = dir_tmp.path();
+    fit_fresh(trainer(dir, 1), &mut Regression::new(3), &ad).unwrap();
     let before = std::fs::read(dir.join("checkpoint/epoch-0001/model.bpk")).unwrap();
-    let err = fit_fresh(trainer(&dir, 2), &mut Regression::new(3), &ad).unwrap_err();
+    let err = fit_fresh(trainer(dir, 2), &mut Regression::new(3), &ad).unwrap_err();
     assert!(matches!(err, TrainError::Checkpoint { .. }), "{err}");
     assert!(err.to_string().contains("--resume"), "{err}");
     assert_eq!(
         std::fs::read(dir.join("checkpoint/epoch-0001/model.bpk")).unwrap(),
         before
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint() {
+    let _guard = serial();
     let ad = Device::flex().autodiff();
-    let dir = out_dir("nanloss");
+    let dir_tmp = out_dir();
+    let dir = dir_tmp.path();
     let mut task = Regression::new(10);
     task.nan_loss_at = Some(13); // epoch 1 (0-based), after the epoch-1 checkpoint
-    let err = fit_fresh(trainer(&dir, 3), &mut task, &ad).unwrap_err();
+    let err = fit_fresh(trainer(dir, 3), &mut task, &ad).unwrap_err();
     match &err {
         TrainError::NonFiniteLoss {
             step,
@@ -303,16 +308,17 @@ fn nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint() {
         .unwrap()
         .unwrap();
     assert_eq!(ck.state.epoch, 1);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn nan_gradient_names_the_parameter() {
+    let _guard = serial();
     let ad = Device::flex().autodiff();
-    let dir = out_dir("nangrad");
+    let dir_tmp = out_dir();
+    let dir = dir_tmp.path();
     let mut task = Regression::new(10);
     task.nan_grad_at = Some(4);
-    let err = fit_fresh(trainer(&dir, 1), &mut task, &ad).unwrap_err();
+    let err = fit_fresh(trainer(dir, 1), &mut task, &ad).unwrap_err();
     match &err {
         TrainError::NonFiniteGradient { step, param, .. } => {
             assert_eq!(*step, 4);
@@ -320,13 +326,14 @@ fn nan_gradient_names_the_parameter() {
         }
         other => panic!("expected NonFiniteGradient, got {other}"),
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn a_non_autodiff_device_is_a_config_error() {
+    let _guard = serial();
     let dev = Device::flex();
-    let dir = out_dir("noad");
-    let err = fit_fresh(trainer(&dir, 1), &mut Regression::new(1), &dev).unwrap_err();
+    let dir_tmp = out_dir();
+    let dir = dir_tmp.path();
+    let err = fit_fresh(trainer(dir, 1), &mut Regression::new(1), &dev).unwrap_err();
     assert!(err.to_string().contains("autodiff"), "{err}");
 }

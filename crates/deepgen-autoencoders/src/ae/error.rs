@@ -1,13 +1,13 @@
 //! The error type of the autoencoder zoo.
 
-use crate::conv::NetConfigError;
+use deepgen_tensor::ConfigError;
 
 /// Why an autoencoder, its objective or its task cannot be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AeError {
     /// An encoder or decoder configuration is invalid.
     #[error(transparent)]
-    Net(#[from] NetConfigError),
+    Net(#[from] ConfigError),
     /// Two sizes that must agree do not.
     #[error("AutoencoderConfig: {what}: {left} ≠ {right}")]
     Mismatch {

@@ -7,9 +7,10 @@ use burn::nn::Linear;
 use burn::nn::activation::{Activation, ActivationConfig};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
+use deepgen_nn::{DecoderNet, DecoderNetConfig, EncoderNet, EncoderNetConfig};
+use deepgen_tensor::Validate;
 
 use super::error::AeError;
-use crate::conv::{DecoderNet, DecoderNetConfig, EncoderNet, EncoderNetConfig};
 
 /// The nonlinearity applied to the encoder output to give the code.
 #[derive(Config, Debug, Copy, PartialEq)]
@@ -103,12 +104,12 @@ impl AutoencoderConfig {
 
     /// Code dimensionality (the encoder's output).
     pub fn code_dim(&self) -> usize {
-        self.encoder.d_output()
+        self.encoder.output_dim()
     }
 
     /// Flattened input size.
     pub fn input_dim(&self) -> usize {
-        self.encoder.d_input()
+        self.encoder.input_dim()
     }
 
     /// Checks both nets and that their sizes connect.
@@ -116,20 +117,20 @@ impl AutoencoderConfig {
     /// # Errors
     /// [`AeError::Net`] or [`AeError::Mismatch`].
     pub fn check(&self) -> Result<(), AeError> {
-        self.encoder.check()?;
-        self.decoder.check()?;
-        if self.encoder.d_output() != self.decoder.d_input() {
+        self.encoder.validate()?;
+        self.decoder.validate()?;
+        if self.encoder.output_dim() != self.decoder.input_dim() {
             return Err(AeError::Mismatch {
                 what: "encoder output (code) vs decoder input",
-                left: self.encoder.d_output(),
-                right: self.decoder.d_input(),
+                left: self.encoder.output_dim(),
+                right: self.decoder.input_dim(),
             });
         }
-        if self.encoder.d_input() != self.decoder.d_output() {
+        if self.encoder.input_dim() != self.decoder.output_dim() {
             return Err(AeError::Mismatch {
                 what: "encoder input vs decoder output",
-                left: self.encoder.d_input(),
-                right: self.decoder.d_output(),
+                left: self.encoder.input_dim(),
+                right: self.decoder.output_dim(),
             });
         }
         Ok(())

@@ -3,7 +3,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::{BatchPlan, Binarization, MnistSplit, images_host};
 use deepgen_tensor::HostRng;
-use deepgen_train::{Samples, StepContext, StepOutput, Task, TrainError};
+use deepgen_train::{ImageSamples, Samples, StepContext, StepOutput, Task, TrainError};
 
 use super::contractive::contractive_penalty;
 use super::error::AeError;
@@ -317,7 +317,7 @@ impl AeTask {
         n: usize,
         nrow: usize,
         device: &Device,
-    ) -> Result<Samples, AeError> {
+    ) -> Result<ImageSamples, AeError> {
         let d = self.test.pixels();
         let nrow = nrow.max(1);
         let orig = self.test_images(n);
@@ -333,7 +333,7 @@ impl AeTask {
             data[bottom..bottom + d].copy_from_slice(&recon[i * d..(i + 1) * d]);
         }
         let [c, h, w] = self.image_shape();
-        Ok(Samples {
+        Ok(ImageSamples {
             data,
             shape: [2 * rows * nrow, c, h, w],
             nrow,
@@ -445,11 +445,11 @@ impl Task for AeTask {
             .map_err(|e| TrainError::config("model", e.to_string()))?;
         let [c, h, w] = self.image_shape();
         let n = data.len() / (c * h * w);
-        Ok(Some(Samples {
+        Ok(Some(Samples::Images(ImageSamples {
             data,
             shape: [n, c, h, w],
             nrow: (n as f64).sqrt().ceil() as usize,
             labels: None,
-        }))
+        })))
     }
 }

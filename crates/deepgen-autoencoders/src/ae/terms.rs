@@ -1,6 +1,7 @@
 //! The loss terms of one forward pass, for every kind.
 
 use burn::tensor::Tensor;
+use deepgen_nn::EncoderNet;
 
 use super::contractive::contractive_penalty;
 use super::error::AeError;
@@ -9,7 +10,6 @@ use super::ksparse::keep_top_k;
 use super::loss::{bernoulli_cross_entropy, mse_per_element};
 use super::model::Autoencoder;
 use super::sparse::sparsity_kl;
-use crate::conv::EncoderNet;
 
 /// The terms of an autoencoder objective on one batch, in explicit units.
 #[derive(Debug, Clone)]

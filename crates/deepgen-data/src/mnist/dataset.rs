@@ -51,6 +51,16 @@ pub struct Mnist {
 }
 
 impl Mnist {
+    /// One line for an example's first output: `MNIST from DIR (60000 train / 10000 test)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "MNIST from {} ({} train / {} test)",
+            self.source.display(),
+            self.train.len(),
+            self.test.len()
+        )
+    }
+
     /// Reads the four MNIST files from `dir`.
     ///
     /// Each file may be gzip (`NAME.gz`, preferred when both exist) or raw

@@ -1,22 +1,35 @@
-//! Helpers shared by the integration tests: unique temp dirs and crafted IDX files.
+//! Helpers shared by the integration tests: temporary directories and crafted IDX files.
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// A fresh, empty temporary directory (from `tempfile`), removed when dropped; derefs to its
+/// path.
+pub struct TestDir(tempfile::TempDir);
 
-/// A fresh, empty directory under the system temp dir, unique per process and call.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!(
-        "deepgen-data-test-{}-{n}-{tag}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+impl Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+/// A fresh, empty directory under the system temp dir, named after `tag`.
+pub fn temp_dir(tag: &str) -> TestDir {
+    TestDir(
+        tempfile::Builder::new()
+            .prefix(&format!("deepgen-data-{tag}-"))
+            .tempdir()
+            .expect("create a temporary directory"),
+    )
 }
 
 /// IDX bytes of an images file with the given header fields and body.

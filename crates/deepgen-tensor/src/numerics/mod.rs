@@ -12,8 +12,13 @@
 //!   function); `log_bessel_i` and `vmf_log_normalizer` are computed on the
 //!   host and carry their exact derivative through a surrogate.
 //!
+//! Shared constants ([`HALF_LN_2PI`]) live here too, defined once for every crate.
+//!
 //! The tensor versions are tested against the host ones on a grid, on both the
 //! flex and the ndarray backend.
 
+mod constants;
 pub mod host;
 pub mod tensor;
+
+pub use constants::HALF_LN_2PI;

@@ -89,11 +89,11 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::test_support::temp_dir;
 
     #[test]
     fn creates_parents_and_leaves_no_temporary_file() {
-        let dir = temp_dir("atomic");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let target = dir.join("a/b/c.bin");
         write_atomic(&target, |w| {
             w.write_all(b"hello").map_err(write_err(&target))
@@ -109,7 +109,8 @@ mod tests {
 
     #[test]
     fn failed_write_keeps_old_file_and_removes_temporary() {
-        let dir = temp_dir("atomic-fail");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let target = dir.join("keep.bin");
         fs::write(&target, b"old").unwrap();
         let err = write_atomic(&target, |w| {
@@ -124,7 +125,8 @@ mod tests {
 
     #[test]
     fn unwritable_parent_is_an_error_naming_the_path() {
-        let dir = temp_dir("atomic-parent");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let blocker = dir.join("file");
         fs::write(&blocker, b"x").unwrap();
         // A regular file cannot be a parent directory.

@@ -25,6 +25,14 @@ pub enum OutputError {
         /// The encoder's error.
         source: png::EncodingError,
     },
+    /// Drawing the plot destined for `path` failed inside the plotting library.
+    #[error("drawing the plot for `{path}` failed: {reason}")]
+    Plot {
+        /// The PNG that was to be written (it is left untouched).
+        path: PathBuf,
+        /// The plotting library's error.
+        reason: String,
+    },
     /// An argument is inconsistent or out of range.
     #[error("invalid argument `{name}`: {reason}")]
     InvalidArgument {

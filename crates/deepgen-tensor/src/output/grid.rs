@@ -117,7 +117,7 @@ pub fn save_image_grid(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::test_support::{decode_png, temp_dir};
+    use crate::output::test_support::decode_png;
 
     #[test]
     fn gray_grid_layout_and_pixel_values() {
@@ -146,7 +146,8 @@ mod tests {
         assert!(img.pixels.chunks(3).all(|p| p[0] == p[1] && p[1] == p[2]));
 
         // The PNG on disk decodes to the same gray values.
-        let dir = temp_dir("grid-gray");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("nested/grid.png");
         save_image_grid(&path, &data, 3, 1, 2, 2, 2).unwrap();
         let (w, h, color, bytes) = decode_png(&path);
@@ -169,7 +170,8 @@ mod tests {
         assert_eq!(img.get(3, 2).unwrap(), [0, 255, 0]);
         assert_eq!(img.get(6, 2).unwrap(), [0, 0, 255]);
         assert_eq!(img.get(7, 2).unwrap(), [128, 128, 128]);
-        let dir = temp_dir("grid-rgb");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("grid.png");
         save_image_grid(&path, &data, 2, 3, 1, 2, 4).unwrap();
         let (w, h, color, bytes) = decode_png(&path);
@@ -190,7 +192,8 @@ mod tests {
         assert!(err.to_string().contains("`nrow`"), "{err}");
         let err = image_grid_to_rgb8(&[], 0, 1, 2, 2, 1).unwrap_err();
         assert!(err.to_string().contains("`n`"), "{err}");
-        let dir = temp_dir("grid-bad");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         assert!(save_image_grid(&dir.join("x.png"), &[0.0; 3], 1, 1, 2, 2, 1).is_err());
         assert!(!dir.join("x.png").exists());
     }

@@ -251,7 +251,6 @@ fn parse_shape(text: &str) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::test_support::temp_dir;
 
     /// Pads a header dict the way the bytes below show NumPy doing it.
     fn numpy_header(dict: &str) -> Vec<u8> {
@@ -300,7 +299,8 @@ mod tests {
 
     #[test]
     fn file_bytes_match_numpy_and_round_trip() {
-        let dir = temp_dir("npy");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("sub/a.npy");
         let data = [1.5f32, -2.0, 0.25, 3.0, 4.0, 5.0];
         write_npy_f32(&path, &[2, 3], &data).unwrap();
@@ -328,7 +328,8 @@ mod tests {
 
     #[test]
     fn i64_bytes_match_numpy() {
-        let dir = temp_dir("npy-i64");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("labels.npy");
         write_npy_i64(&path, &[3], &[1, -2, 3]).unwrap();
         let bytes = fs::read(&path).unwrap();
@@ -363,7 +364,8 @@ mod tests {
 
     #[test]
     fn errors_name_argument_or_file() {
-        let dir = temp_dir("npy-err");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("x.npy");
         let err = write_npy_f32(&path, &[2, 2], &[1.0; 3])
             .unwrap_err()

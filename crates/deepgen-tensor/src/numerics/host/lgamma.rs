@@ -19,10 +19,10 @@
 
 use std::f64::consts::PI;
 
+use crate::numerics::HALF_LN_2PI;
+
 use super::trig::abs_sinpi;
 
-/// `½ ln 2π` (mpmath).
-const HALF_LN_2PI: f64 = 0.9189385332046728;
 /// `1 - γ` (mpmath).
 const ONE_MINUS_EULER: f64 = 0.42278433509846713;
 

@@ -4,8 +4,7 @@ use std::f64::consts::PI;
 
 use burn::tensor::Tensor;
 
-/// `½ ln 2π` (mpmath).
-const HALF_LN_2PI: f64 = 0.9189385332046728;
+use crate::numerics::HALF_LN_2PI;
 
 /// The recurrence shifts every argument up to at least this value before
 /// Stirling's series is applied.

@@ -1,5 +1,6 @@
 //! Every distribution computes the same values, samples and gradients on every compiled
-//! backend: flex vs ndarray always, flex vs wgpu (Mesa lavapipe in CI) with `--features wgpu`.
+//! backend: flex vs ndarray always, flex vs wgpu (Mesa lavapipe in CI) in the wgpu lane
+//! (`-- --ignored`).
 //!
 //! One function evaluates log_prob, entropy, KL, a seeded sample and the gradient of a
 //! log_prob/rsample expression w.r.t. the parameters for each distribution on a given device;
@@ -138,17 +139,17 @@ fn compare(a: &[(String, Vec<f64>)], b: &[(String, Vec<f64>)], backend: &str) {
 }
 
 #[test]
-fn every_distribution_agrees_across_backends() {
+fn every_distribution_agrees_on_flex_and_ndarray() {
     let reference = evaluate(&BackendKind::Flex.device().unwrap().autodiff());
-    for kind in BackendKind::compiled() {
-        if kind == BackendKind::Flex {
-            continue;
-        }
-        // Both wgpu kinds resolve to lavapipe on a machine without a GPU; one is enough.
-        if kind == BackendKind::Wgpu {
-            continue;
-        }
-        let device = kind.device().unwrap().autodiff();
-        compare(&reference, &evaluate(&device), kind.name());
-    }
+    let device = BackendKind::NdArray.device().unwrap().autodiff();
+    compare(&reference, &evaluate(&device), "ndarray");
+}
+
+#[test]
+#[ignore = "wgpu lane: needs a Vulkan driver; run with -- --ignored"]
+fn every_distribution_agrees_on_flex_and_wgpu() {
+    let reference = evaluate(&BackendKind::Flex.device().unwrap().autodiff());
+    // Both wgpu kinds resolve to lavapipe on a machine without a GPU; one is enough.
+    let device = BackendKind::WgpuCpu.device().unwrap().autodiff();
+    compare(&reference, &evaluate(&device), "wgpu-cpu");
 }

@@ -1,14 +1,20 @@
-//! Convolutional encoder/decoder tests: exact shapes for several `[C, H, W]` (even, odd,
-//! non-square, both kernels), the recorded spatial sizes against hand-computed values,
-//! gradients reaching every parameter, save/load round trips, and the MLP/conv net enums.
+//! MLP and convolutional encoder/decoder tests (moved from deepgen-autoencoders): exact shapes
+//! for several `[C, H, W]` (even, odd, non-square, both kernels), the recorded spatial sizes
+//! and output paddings against hand-computed values, the MLP against an f64 host forward,
+//! validation errors naming the field, gradients reaching every parameter, save/load round
+//! trips, and the MLP/conv net enums.
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::{Device, Distribution, Gradients, Tensor};
-use deepgen_autoencoders::conv::{NetConfigError, block_sizes};
-use deepgen_autoencoders::{
+mod common;
+
+use burn::module::Module;
+use burn::nn::activation::ActivationConfig;
+use burn::tensor::{Device, Distribution, Tensor};
+use common::{assert_all_params_get_gradients, host, linear, max_abs_diff};
+use deepgen_nn::{
     ConvDecoderConfig, ConvEncoderConfig, DecoderNet, DecoderNetConfig, EncoderNet,
-    EncoderNetConfig,
+    EncoderNetConfig, MlpConfig, block_sizes,
 };
+use deepgen_tensor::Validate;
 
 #[test]
 fn encoder_and_decoder_shapes_for_many_images() {
@@ -117,15 +123,14 @@ fn too_small_images_and_bad_configs_are_errors() {
         .spatial_sizes()
         .unwrap_err();
     assert_eq!(
-        e,
-        NetConfigError::Collapse {
-            net: "ConvEncoderConfig",
-            h: 4,
-            w: 4,
-            blocks: 3,
-            kernel: 4,
-            block: 3
-        }
+        (e.config, e.field.as_str()),
+        ("ConvEncoderConfig", "channels")
+    );
+    assert!(
+        e.reason
+            .contains("4×4 image is too small for 3 stride-2 blocks with kernel 4")
+            && e.reason.contains("after block 3"),
+        "{e}"
     );
     // Kernel 3 rounds up and never collapses a side of at least 1.
     assert_eq!(
@@ -135,67 +140,92 @@ fn too_small_images_and_bad_configs_are_errors() {
             .unwrap(),
         vec![[4, 4], [2, 2], [1, 1], [1, 1]]
     );
-    assert!(e.to_string().contains("too small"), "{e}");
-    assert!(matches!(
-        block_sizes("x", 1, 1, 1, 4),
-        Err(NetConfigError::Collapse { block: 1, .. })
-    ));
-    assert!(matches!(
-        ConvEncoderConfig::new([1, 28, 28], vec![], 3).spatial_sizes(),
-        Err(NetConfigError::NoBlocks { .. })
-    ));
-    assert!(matches!(
-        ConvEncoderConfig::new([1, 28, 28], vec![4], 3)
-            .with_kernel(1)
-            .spatial_sizes(),
-        Err(NetConfigError::Kernel { kernel: 1, .. })
-    ));
-    assert!(matches!(
-        ConvDecoderConfig::new([1, 28, 28], vec![4], 0).spatial_sizes(),
-        Err(NetConfigError::Zero {
-            field: "d_input",
-            ..
-        })
-    ));
-    assert!(matches!(
-        EncoderNetConfig::mlp(4, vec![0], 2).check(),
-        Err(NetConfigError::Zero {
-            field: "hidden",
-            ..
-        })
-    ));
-}
+    let e = block_sizes("X", 1, 1, 1, 4).unwrap_err();
+    assert!(e.reason.contains("after block 1"), "{e}");
 
-/// Collects, for every float parameter, the squared norm of its gradient (None if missing).
-struct GradNorms<'a> {
-    grads: &'a Gradients,
-    norms: Vec<Option<f64>>,
-}
-
-impl ModuleVisitor for GradNorms<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let g = param.val().grad(self.grads);
-        self.norms.push(g.map(|g| {
-            let v: Vec<f32> = g.into_data().try_to_vec().unwrap();
-            v.iter().map(|x| (*x as f64).powi(2)).sum()
-        }));
-    }
-}
-
-fn assert_all_params_get_gradients<M: Module>(model: &M, grads: &Gradients, what: &str) {
-    let mut visitor = GradNorms {
-        grads,
-        norms: Vec::new(),
+    let field = |r: Result<(), deepgen_tensor::ConfigError>| {
+        let e = r.unwrap_err();
+        (e.config, e.field)
     };
-    model.visit(&mut visitor);
-    assert!(!visitor.norms.is_empty());
-    for (i, n) in visitor.norms.iter().enumerate() {
-        let n = n.unwrap_or_else(|| panic!("{what}: parameter {i} has no gradient"));
-        assert!(
-            n.is_finite() && n > 0.0,
-            "{what}: parameter {i} has gradient norm² {n}"
-        );
+    assert_eq!(
+        field(ConvEncoderConfig::new([1, 28, 28], vec![], 3).validate()),
+        ("ConvEncoderConfig", "channels".into())
+    );
+    assert_eq!(
+        field(ConvEncoderConfig::new([1, 28, 28], vec![4, 0], 3).validate()),
+        ("ConvEncoderConfig", "channels[1]".into())
+    );
+    assert_eq!(
+        field(ConvEncoderConfig::new([0, 28, 28], vec![4], 3).validate()),
+        ("ConvEncoderConfig", "input[0]".into())
+    );
+    assert_eq!(
+        field(
+            ConvEncoderConfig::new([1, 28, 28], vec![4], 3)
+                .with_kernel(1)
+                .validate()
+        ),
+        ("ConvEncoderConfig", "kernel".into())
+    );
+    assert_eq!(
+        field(ConvEncoderConfig::new([1, 28, 28], vec![4], 0).validate()),
+        ("ConvEncoderConfig", "output_dim".into())
+    );
+    assert_eq!(
+        field(ConvDecoderConfig::new([1, 28, 28], vec![4], 0).validate()),
+        ("ConvDecoderConfig", "input_dim".into())
+    );
+    assert_eq!(
+        field(EncoderNetConfig::mlp(4, vec![8, 0], 2).validate()),
+        ("MlpConfig", "hidden[1]".into())
+    );
+    assert_eq!(
+        field(DecoderNetConfig::mlp(0, vec![], 2).validate()),
+        ("MlpConfig", "input_dim".into())
+    );
+    assert_eq!(
+        field(MlpConfig::new(3, vec![], 0).validate()),
+        ("MlpConfig", "output_dim".into())
+    );
+    // try_init returns the same error instead of building.
+    let dev = Device::flex();
+    let e = EncoderNetConfig::conv([1, 4, 4], vec![8, 8, 8], 3)
+        .try_init(&dev)
+        .unwrap_err();
+    assert_eq!(e.field, "channels");
+    assert!(MlpConfig::new(3, vec![0], 1).try_init(&dev).is_err());
+}
+
+#[test]
+#[should_panic(expected = "ConvDecoderConfig.channels: is empty")]
+fn init_panics_with_the_config_error() {
+    let _ = ConvDecoderConfig::new([1, 28, 28], vec![], 3).init(&Device::flex());
+}
+
+#[test]
+fn mlp_matches_a_host_forward() {
+    let dev = Device::flex();
+    dev.seed(2);
+    let mlp = MlpConfig::new(5, vec![7, 4], 3)
+        .with_activation(ActivationConfig::Tanh)
+        .init(&dev);
+    assert_eq!((mlp.input_dim(), mlp.output_dim()), (5, 3));
+    let x = Tensor::<2>::random([2, 5], Distribution::Normal(0.0, 1.0), &dev);
+    let got = host(mlp.forward(x.clone()));
+    let xs = host(x);
+    let mut want = Vec::new();
+    for row in xs.chunks(5) {
+        let h = linear(row, &mlp.layers[0])
+            .into_iter()
+            .map(f64::tanh)
+            .collect::<Vec<_>>();
+        let h = linear(&h, &mlp.layers[1])
+            .into_iter()
+            .map(f64::tanh)
+            .collect::<Vec<_>>();
+        want.extend(linear(&h, &mlp.layers[2]));
     }
+    assert!(max_abs_diff(&got, &want) < 1e-5, "{got:?} vs {want:?}");
 }
 
 #[test]
@@ -215,8 +245,9 @@ fn gradients_reach_every_parameter() {
         assert_eq!(y.dims(), [4, c * h * w]);
         let loss = (y - x).powi_scalar(2).mean();
         let grads = loss.backward();
-        assert_all_params_get_gradients(&enc, &grads, "encoder");
-        assert_all_params_get_gradients(&dec, &grads, "decoder");
+        // 2 convs + linear (weight and bias each) = 6; linear + 2 deconvs = 6.
+        assert_eq!(assert_all_params_get_gradients(&enc, &grads, "encoder"), 6);
+        assert_eq!(assert_all_params_get_gradients(&dec, &grads, "decoder"), 6);
     }
 }
 
@@ -227,10 +258,10 @@ fn net_enums_are_interchangeable_on_flat_data() {
     let mlp = EncoderNetConfig::mlp(2 * 6 * 5, vec![16], 3);
     let conv = EncoderNetConfig::conv([2, 6, 5], vec![4, 4], 3);
     for cfg in [mlp, conv] {
-        assert_eq!(cfg.d_input(), 60);
-        assert_eq!(cfg.d_output(), 3);
+        assert_eq!(cfg.input_dim(), 60);
+        assert_eq!(cfg.output_dim(), 3);
         let dcfg = cfg.mirrored_decoder(3);
-        assert_eq!((dcfg.d_input(), dcfg.d_output()), (3, 60));
+        assert_eq!((dcfg.input_dim(), dcfg.output_dim()), (3, 60));
         let enc = cfg.init(&dev);
         let dec = dcfg.init(&dev);
         match (&enc, &dec) {
@@ -238,6 +269,7 @@ fn net_enums_are_interchangeable_on_flat_data() {
             (EncoderNet::Conv(_), DecoderNet::Conv(c)) => assert_eq!(c.deconvs.len(), 2),
             _ => panic!("mirrored decoder of another family"),
         }
+        assert_eq!(enc.as_mlp().is_some(), dec.as_mlp().is_some());
         let x = Tensor::<2>::random([7, 60], Distribution::Default, &dev);
         let z = enc.forward(x);
         assert_eq!(z.dims(), [7, 3]);
@@ -246,10 +278,10 @@ fn net_enums_are_interchangeable_on_flat_data() {
     // The MLP mirror reverses the hidden widths.
     let DecoderNetConfig::Mlp(m) = EncoderNetConfig::mlp(10, vec![8, 6], 2).mirrored_decoder(2)
     else {
-        panic!()
+        panic!("expected an MLP decoder")
     };
     assert_eq!(
-        (m.d_input, m.hidden.clone(), m.d_output),
+        (m.input_dim, m.hidden.clone(), m.output_dim),
         (2, vec![6, 8], 10)
     );
 }
@@ -263,44 +295,23 @@ fn save_load_round_trip_preserves_outputs() {
     let enc = enc_cfg.init(&dev);
     let dec = dec_cfg.init(&dev);
     let x = Tensor::<2>::random([2, 17 * 23], Distribution::Default, &dev);
-    let before: Vec<f32> = dec
-        .forward(enc.forward(x.clone()))
-        .into_data()
-        .try_to_vec()
-        .unwrap();
+    let before = host(dec.forward(enc.forward(x.clone())));
 
-    let dir = std::env::temp_dir().join(format!("deepgen-conv-rt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    enc.save_file(dir.join("enc.bpk")).unwrap();
-    dec.save_file(dir.join("dec.bpk")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    enc.save_file(dir.path().join("enc.bpk")).unwrap();
+    dec.save_file(dir.path().join("dec.bpk")).unwrap();
     dev.seed(77);
     let enc2 = enc_cfg
         .init(&dev)
-        .try_load_file(dir.join("enc.bpk"))
+        .try_load_file(dir.path().join("enc.bpk"))
         .unwrap();
     let dec2 = dec_cfg
         .init(&dev)
-        .try_load_file(dir.join("dec.bpk"))
+        .try_load_file(dir.path().join("dec.bpk"))
         .unwrap();
-    let after: Vec<f32> = dec2
-        .forward(enc2.forward(x))
-        .into_data()
-        .try_to_vec()
-        .unwrap();
+    let after = host(dec2.forward(enc2.forward(x.clone())));
     assert_eq!(before, after);
     // A freshly initialised net differs (so the comparison above can fail).
-    let x = Tensor::<2>::random([2, 17 * 23], Distribution::Default, &dev);
-    let a: Vec<f32> = dec2
-        .forward(enc2.forward(x.clone()))
-        .into_data()
-        .try_to_vec()
-        .unwrap();
-    let b: Vec<f32> = dec_cfg
-        .init(&dev)
-        .forward(enc_cfg.init(&dev).forward(x))
-        .into_data()
-        .try_to_vec()
-        .unwrap();
-    assert_ne!(a, b);
-    std::fs::remove_dir_all(&dir).ok();
+    let fresh = host(dec_cfg.init(&dev).forward(enc_cfg.init(&dev).forward(x)));
+    assert_ne!(before, fresh);
 }

@@ -1,14 +1,13 @@
-//! wgpu lane (runs with `--features wgpu`; CI uses Mesa's lavapipe): the VAE's negative-ELBO
-//! terms on wgpu equal flex's for identical parameters, inputs and noise, and a few Adam steps
-//! on wgpu lower the loss.
-#![cfg(feature = "wgpu")]
+//! wgpu lane (needs a Vulkan driver — CI installs Mesa's lavapipe — so `#[ignore]`d in the plain
+//! test run; `-- --ignored` runs it): the VAE's negative-ELBO terms on wgpu equal flex's for
+//! identical parameters, inputs and noise, and a few Adam steps on wgpu lower the loss.
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Distribution, Tensor, TensorData};
-use deepgen::autoencoders::VaeConfig;
-use deepgen::tensor::BackendKind;
+use deepgen_autoencoders::VaeConfig;
+use deepgen_tensor::BackendKind;
 
 fn input(device: &Device) -> (Tensor<2>, Tensor<2>) {
     let x: Vec<f32> = (0..16 * 784)
@@ -24,6 +23,7 @@ fn input(device: &Device) -> (Tensor<2>, Tensor<2>) {
 }
 
 #[test]
+#[ignore = "wgpu lane: needs a Vulkan driver; run with -- --ignored"]
 fn vae_terms_match_flex() {
     let config = VaeConfig::new().with_hidden(vec![64]).with_latent_dim(8);
     let flex = Device::flex();
@@ -58,6 +58,7 @@ fn vae_terms_match_flex() {
 }
 
 #[test]
+#[ignore = "wgpu lane: needs a Vulkan driver; run with -- --ignored"]
 fn adam_steps_on_wgpu_lower_the_loss() {
     let gpu = BackendKind::Wgpu.device().unwrap().autodiff();
     gpu.seed(3);

@@ -1,0 +1,44 @@
+//! # deepgen-nn
+//!
+//! The networks every deepgen model family shares, written once against Burn's `Tensor<D>`.
+//!
+//! How the parts fit: [`Mlp`] and the stride-2 [`ConvEncoder`]/[`ConvDecoder`] (sizes from
+//! [`conv_geometry`]) are the bodies of autoencoders and VAEs, interchangeable on flattened
+//! data through [`EncoderNetConfig`]/[`DecoderNetConfig`]. The diffusion-style blocks —
+//! [`ResBlock`] (GroupNorm, SiLU, 3×3 convs, an optional conditioning vector), [`Downsample`],
+//! [`Upsample`] (to an exact size, for odd images), [`SelfAttention2d`] and the sinusoidal
+//! [`timestep_embedding`] with its [`TimeEmbedding`] MLP — compose into the DDPM [`UNet`],
+//! which flows, diffusion and VQ models reuse. Every config implements
+//! [`Validate`](deepgen_tensor::Validate) and has `try_init` (a
+//! [`ConfigError`](deepgen_tensor::ConfigError) naming the field) and `init` (panics with it).
+
+pub mod activation;
+pub mod conv_decoder;
+pub mod conv_encoder;
+pub mod conv_geometry;
+pub mod downsample;
+pub mod group_norm;
+pub mod mlp;
+pub mod net;
+pub mod res_block;
+pub mod self_attention2d;
+pub mod time_embedding;
+pub mod unet;
+pub mod upsample;
+
+pub use activation::{ACTIVATION_NAMES, parse_activation};
+pub use conv_decoder::{ConvDecoder, ConvDecoderConfig};
+pub use conv_encoder::{ConvEncoder, ConvEncoderConfig};
+pub use conv_geometry::{block_output_padding, block_output_size, block_padding, block_sizes};
+pub use downsample::{Downsample, DownsampleConfig, downsampled_size};
+pub use group_norm::{clamped_groups, validate_groups};
+pub use mlp::{Mlp, MlpConfig};
+pub use net::{DecoderNet, DecoderNetConfig, EncoderNet, EncoderNetConfig};
+pub use res_block::{ResBlock, ResBlockConfig};
+pub use self_attention2d::{SelfAttention2d, SelfAttention2dConfig};
+pub use time_embedding::{
+    MIN_TIMESTEP_EMBEDDING_DIM, TimeEmbedding, TimeEmbeddingConfig, timestep_embedding,
+    timestep_frequencies,
+};
+pub use unet::{UNet, UNetBlock, UNetConfig, UNetDownLevel, UNetMiddle, UNetUpLevel};
+pub use upsample::{Upsample, UpsampleConfig};
