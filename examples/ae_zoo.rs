@@ -20,7 +20,6 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::AdamConfig;
 use clap::Parser;
 use deepgen::autoencoders::ae::task::{CONTRACTION_WEIGHT, K_SCHEDULE, SPARSITY_WEIGHT};
@@ -28,7 +27,9 @@ use deepgen::autoencoders::ae::{AeKind, AeTask, AutoencoderConfig, CodeActivatio
 use deepgen::data::Mnist;
 use deepgen::tensor::output::{save_image_grid, write_file_atomic};
 use deepgen::tensor::select_device;
-use deepgen::train::{CommonArgs, EvalReport, Schedule, TrainError, Trainer, exit_on_error};
+use deepgen::train::{
+    CommonArgs, EvalReport, Run, RunDefaults, Schedule, TrainError, exit_on_error,
+};
 
 /// Train the deterministic autoencoders (plain, denoising, sparse, k-sparse, contractive) on
 /// MNIST grey levels and tabulate their test reconstruction error.
@@ -143,10 +144,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.grid == 0 {
         return Err(TrainError::config("grid", "must be at least 1").into());
     }
-    let batch_size = args.common.batch_size.unwrap_or(128);
-    if batch_size == 0 {
-        return Err(TrainError::config("batch-size", "must be at least 1").into());
-    }
+    // clap has already rejected `--batch-size 0`; 128 is `RunDefaults`' batch size.
+    let batch_size = args
+        .common
+        .batch_size
+        .unwrap_or(RunDefaults::default().batch_size);
     let mnist = Mnist::load(args.common.data.as_deref())?;
     let shape = [1, mnist.test.rows, mnist.test.cols];
     println!(
@@ -159,7 +161,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Check every kind against its model before training anything.
-    let ad = device.autodiff();
     for &kind in &args.kinds {
         let cfg = model_config(&args, kind, shape);
         cfg.check()?;
@@ -170,7 +171,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             kind,
             0,
         )?;
-        probe.check_model(&cfg.init(&ad.clone().without_autodiff()))?;
+        probe.check_model(&cfg.init(&device))?;
     }
 
     let root = args
@@ -178,34 +179,35 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .out
         .clone()
         .unwrap_or_else(|| "runs/ae_zoo".into());
-    let epochs = args.common.epochs.unwrap_or(DEFAULT_EPOCHS);
     let steps_per_epoch = (mnist.train.len() / batch_size) as u64;
     let mut rows = Vec::new();
     for &kind in &args.kinds {
         println!("== {kind} ==");
-        ad.seed(args.common.seed);
-        let cfg = model_config(&args, kind, shape);
-        let model = cfg.init(&ad);
-        let mut task = AeTask::new(
-            mnist.train.clone(),
-            mnist.test.clone(),
-            batch_size,
-            kind,
-            args.common.seed,
-        )?;
+        // One run of the shared driver per kind, in `<out>/<kind>/` (seeded alike).
         let dir = root.join(kind.name());
         let mut common = args.common.clone();
         common.out = Some(dir.clone());
-        let mut trainer = Trainer::new(&dir)
-            .epochs(epochs)
-            .lr(Schedule::Constant(1e-3))
-            .num_samples(100)
-            .with_args(&common)?
-            .plot_metrics(vec!["train_recon".into(), "test_recon".into()])
-            .plot_labels(
-                format!("{kind} autoencoder on MNIST: reconstruction"),
-                "nats per image",
-            );
+        let title = format!("{kind} autoencoder on MNIST: reconstruction");
+        let mut run = Run::start(
+            &common,
+            RunDefaults {
+                name: "ae_zoo",
+                out_dir: "runs/ae_zoo",
+                plot_title: &title,
+                plot_metrics: &["train_recon", "test_recon"],
+                epochs: DEFAULT_EPOCHS,
+                ..RunDefaults::default()
+            },
+        )?;
+        let model = model_config(&args, kind, shape).init(&run.device);
+        let mut task = AeTask::new(
+            mnist.train.clone(),
+            mnist.test.clone(),
+            run.batch_size,
+            kind,
+            run.seed,
+        )?;
+        let mut trainer = run.trainer.clone();
         match kind {
             AeKind::Sparse { .. } => {
                 trainer = trainer.weight_schedule(SPARSITY_WEIGHT, args.sparsity.clone());
@@ -223,18 +225,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
             _ => {}
         }
+        run.trainer = trainer;
         let start = Instant::now();
-        let report = trainer.fit(&mut task, model, AdamConfig::new().init(), &ad)?;
+        let report = run.fit(&mut task, model, AdamConfig::new().init())?;
         let wall_s = start.elapsed().as_secs_f64();
 
-        let plain = ad.clone().without_autodiff();
-        let model = report.ema_model.unwrap_or(report.model).valid();
+        let plain = run.eval_device();
+        let model = report.eval_model();
         let nrow = 10;
         let cmp = task.comparison(&model, 4 * nrow, nrow, &plain)?;
         let [n, c, h, w] = cmp.shape;
         save_image_grid(&dir.join("comparison.png"), &cmp.data, n, c, h, w, nrow)?;
         let recon_images = task.reconstructions(&model, args.grid, &plain)?;
-        let metrics = report.last.map(|r| r.values).unwrap_or_default();
+        let metrics = report.last.clone().map(|r| r.values).unwrap_or_default();
         let row = Row {
             kind,
             metrics,

@@ -461,10 +461,14 @@ impl Trainer {
                 progress.step(batch_len, host[0] as f64);
 
                 let at_epoch_end = index + 1 == n_batches;
-                let eval_now =
-                    !at_epoch_end && self.eval_every_steps.is_some_and(|k| step % k == 0);
-                let sample_now =
-                    !at_epoch_end && self.sample_every_steps.is_some_and(|k| step % k == 0);
+                let eval_now = !at_epoch_end
+                    && self
+                        .eval_every_steps
+                        .is_some_and(|k| step.is_multiple_of(k));
+                let sample_now = !at_epoch_end
+                    && self
+                        .sample_every_steps
+                        .is_some_and(|k| step.is_multiple_of(k));
                 if eval_now || sample_now {
                     let started = Instant::now();
                     let eval_model = Self::eval_model(&model, ema.as_ref());

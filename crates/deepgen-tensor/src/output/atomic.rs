@@ -120,7 +120,7 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("simulated failure"));
         assert_eq!(fs::read(&target).unwrap(), b"old");
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(dir).unwrap().count(), 1);
     }
 
     #[test]

@@ -332,7 +332,9 @@ mod tests {
     fn bad_shapes_and_ranges_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.png");
-        let cases: [(&[f64], usize, usize, (f64, f64), (f64, f64), &str); 5] = [
+        /// grid, nx, ny, x range, y range, the field the error must name.
+        type Case<'a> = (&'a [f64], usize, usize, (f64, f64), (f64, f64), &'a str);
+        let cases: [Case; 5] = [
             (&[1.0; 6], 0, 6, (0.0, 1.0), (0.0, 1.0), "`nx`"),
             (&[1.0; 6], 6, 0, (0.0, 1.0), (0.0, 1.0), "`ny`"),
             (&[1.0; 6], 2, 2, (0.0, 1.0), (0.0, 1.0), "`grid`"),

@@ -124,7 +124,9 @@ mod tests {
         [c.0, c.1, c.2]
     }
 
-    fn loss_curves() -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    type Curve = Vec<(f64, f64)>;
+
+    fn loss_curves() -> (Curve, Curve) {
         let train: Vec<(f64, f64)> = (0..200)
             .map(|i| (i as f64, 2.0 * (-(i as f64) / 50.0).exp() + 0.1))
             .collect();

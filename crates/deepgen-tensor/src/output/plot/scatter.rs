@@ -57,7 +57,7 @@ pub fn save_scatter_plot_with(
         .collect();
     // Smaller, lighter dots for many points, so that structure is not hidden under ink.
     let (radius, alpha) = if drawable.len() > 5_000 {
-        ((style.line_width + 1) / 2, 0.35)
+        (style.line_width.div_ceil(2), 0.35)
     } else {
         (style.line_width + 1, 0.6)
     };
