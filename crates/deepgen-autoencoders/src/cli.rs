@@ -2,7 +2,7 @@
 //! [`VaeFamilyArgs`] flattened into each example's clap arguments. It plugs the family into
 //! `deepgen-train`'s run driver: [`VaeFamilyArgs::start`] is [`Run::start`] plus the β and
 //! capacity schedules, and [`VaeFamilyArgs::run`] trains through [`Run::fit`], then
-//! [`evaluate_run`](crate::run_eval::evaluate_run) (IW test NLL, latent report, Fréchet
+//! [`evaluate_run`](crate::eval::run_eval::evaluate_run) (IW test NLL, latent report, Fréchet
 //! distance) and writes `eval.json` with [`Run::finish`].
 //!
 //! An example keeps only what is its own: the network sizes (their defaults differ per
@@ -19,12 +19,12 @@ use deepgen_train::{
 
 use deepgen_tensor::config::Validate;
 
-use crate::body::ConvBodyConfig;
-use crate::latent_tools::LatentCodec;
-use crate::likelihood::LikelihoodConfig;
+use crate::eval::latent_tools::LatentCodec;
+use crate::eval::run_eval::{RunEval, RunEvalSettings, evaluate_run};
+use crate::models::body::ConvBodyConfig;
+use crate::objective::likelihood::LikelihoodConfig;
 use crate::objective::{KlControl, VaeObjective};
-use crate::run_eval::{RunEval, RunEvalSettings, evaluate_run};
-use crate::vae_task::{VaeTask, VariationalModel};
+use crate::tasks::vae_task::{VaeTask, VariationalModel};
 
 /// Flags shared by the VAE-family examples (`#[command(flatten)]` them).
 #[derive(clap::Args, Debug, Clone)]

@@ -97,7 +97,12 @@ fn beta_free_bits_and_capacity_losses_match_hand_computation() {
     let kl = kl_dim.iter().sum::<f64>() / 4.0;
 
     // β-VAE: recon + β·KL.
-    let plain = VaeObjective::default().step(&vae, x.clone(), eps.clone(), &ctx(&[("beta", 4.0)]));
+    let plain = vae.objective_step(
+        &VaeObjective::default(),
+        x.clone(),
+        eps.clone(),
+        &ctx(&[("beta", 4.0)]),
+    );
     assert!((scalar(plain.loss.clone()) - (recon + 4.0 * kl)).abs() < 1e-4);
     assert!((metric(&plain, "neg_elbo") - (recon + kl)).abs() < 1e-4);
 
@@ -113,7 +118,7 @@ fn beta_free_bits_and_capacity_losses_match_hand_computation() {
         iw_samples: 1,
         kl: KlControl::FreeBits { lambda },
     };
-    let out = fb.step(&vae, x.clone(), eps.clone(), &ctx(&[]));
+    let out = vae.objective_step(&fb, x.clone(), eps.clone(), &ctx(&[]));
     assert!((scalar(out.loss.clone()) - (recon + fb_expected)).abs() < 1e-4);
     assert!((metric(&out, "kl_free_bits") - fb_expected).abs() < 1e-4);
 
@@ -123,7 +128,7 @@ fn beta_free_bits_and_capacity_losses_match_hand_computation() {
         kl: KlControl::Capacity { gamma: 10.0 },
     };
     let c = kl + 0.3;
-    let out = cap.step(&vae, x, eps, &ctx(&[("capacity", c)]));
+    let out = vae.objective_step(&cap, x, eps, &ctx(&[("capacity", c)]));
     assert!((scalar(out.loss.clone()) - (recon + 10.0 * 0.3)).abs() < 1e-3);
     assert!((metric(&out, "capacity") - c).abs() < 1e-6);
 }
@@ -137,7 +142,7 @@ fn free_bits_stops_the_kl_gradient_of_dimensions_below_lambda() {
     let eps = Tensor::<2>::zeros([4, 3], &ad); // z = μ: log σ affects only the KL
     let grad_of = |obj: VaeObjective, w: &[(&str, f64)]| {
         let vae = model(small(), &ad);
-        let out = obj.step(&vae, x.clone(), eps.clone(), &ctx(w));
+        let out = vae.objective_step(&obj, x.clone(), eps.clone(), &ctx(w));
         let g = out.loss.backward();
         let last = vae.encoder.as_mlp().unwrap().layers.last().unwrap();
         host2(last.weight.grad(&g).unwrap())
@@ -182,7 +187,7 @@ fn iwae_loss_is_the_negative_bound_of_the_same_samples() {
         iw_samples: k,
         kl: KlControl::Plain,
     };
-    let out = obj.step(&vae, x.clone(), eps.clone(), &ctx(&[]));
+    let out = vae.objective_step(&obj, x.clone(), eps.clone(), &ctx(&[]));
     let lw = host2(vae.log_weights_with_noise(x.clone(), eps.clone(), k));
     let expected: f64 = -(0..3)
         .map(|b| log_mean_exp(&lw[b * k..(b + 1) * k]))

@@ -38,9 +38,9 @@ use deepgen_tensor::config::{ConfigError, Validate, positive};
 use deepgen_tensor::numerics::HALF_LN_2PI;
 use deepgen_train::StepOutput;
 
-use crate::body::{BodyConfig, ConvBodyConfig};
-use crate::importance::ImportanceSampled;
-use crate::likelihood::LikelihoodConfig;
+use crate::models::body::{BodyConfig, ConvBodyConfig};
+use crate::objective::importance::ImportanceSampled;
+use crate::objective::likelihood::LikelihoodConfig;
 use crate::objective::{ElboParts, KlWeights, VaeObjective, iwae_step};
 
 /// The prior p(z) of an [`IafVae`].
@@ -79,7 +79,7 @@ pub struct IafVaeConfig {
     /// Encoder hidden widths of the MLP body; the decoder mirrors them (unused with `conv`).
     #[config(default = "vec![512, 256]")]
     pub hidden: Vec<usize>,
-    /// Convolutional body instead of the MLP (`None`: MLP); see [`crate::body`].
+    /// Convolutional body instead of the MLP (`None`: MLP); see [`crate::models::body`].
     #[config(default = "None")]
     pub conv: Option<ConvBodyConfig>,
     /// Latent dimensionality L.
@@ -451,7 +451,7 @@ impl ImportanceSampled for IafVae {
     }
 }
 
-impl crate::latent_tools::LatentCodec for IafVae {
+impl crate::models::variational::LatentCodec for IafVae {
     fn latent_dim(&self) -> usize {
         self.latent_dim
     }
@@ -480,7 +480,7 @@ fn sum_rows(t: Tensor<2>) -> Tensor<1> {
     t.sum_dim(1).squeeze_dim(1)
 }
 
-impl crate::vae_task::VariationalModel for IafVae {
+impl crate::models::variational::VariationalModel for IafVae {
     /// β (`"beta"` schedule) and IWAE k; free bits and capacity control are Gaussian-VAE
     /// objectives and are refused with a message naming the flag.
     fn check_objective(&self, objective: &VaeObjective) -> Result<(), ConfigError> {

@@ -6,77 +6,21 @@
 
 use std::marker::PhantomData;
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use deepgen_data::{Binarization, MnistSplit, images_tensor};
-use deepgen_tensor::config::{ConfigError, Validate};
+use deepgen_tensor::config::Validate;
 use deepgen_tensor::{HostRng, Stream};
 use deepgen_train::{ImageSamples, Samples, StepContext, StepOutput, Task, TrainError};
 
-use crate::feed::ImageFeed;
-pub use crate::feed::TEST_BINARIZATION_SEED;
-use crate::importance::{ImportanceSampled, IwSettings, MeanSe, log_likelihood};
+use crate::models::vae::Vae;
+pub use crate::models::variational::VariationalModel;
 use crate::objective::VaeObjective;
-use crate::vae::Vae;
+use crate::objective::importance::{IwSettings, MeanSe, log_likelihood};
+use crate::tasks::feed::ImageFeed;
+pub use crate::tasks::feed::TEST_BINARIZATION_SEED;
 
 /// Images per forward pass during evaluation.
 const EVAL_BATCH: usize = 1000;
-
-/// What [`VaeTask`] needs from a latent-variable model.
-pub trait VariationalModel: Module + ImportanceSampled {
-    /// Checks that `objective` applies to this model (e.g. free bits needs a per-dimension
-    /// KL); the message names the setting.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] on `VaeObjective`'s field.
-    fn check_objective(&self, objective: &VaeObjective) -> Result<(), ConfigError> {
-        objective.validate()
-    }
-
-    /// Loss and metrics (nats per image) of one training batch `x` (`[B, D]`), with the
-    /// reparameterisation noise drawn from `rng`.
-    fn train_step(
-        &self,
-        objective: &VaeObjective,
-        x: Tensor<2>,
-        rng: &mut HostRng,
-        ctx: &StepContext,
-    ) -> StepOutput;
-
-    /// `(−ln p(x|z), KL(q(z|x) ‖ p(z)))` per example (`[B]` each), one z per example drawn
-    /// with `rng` — the two parts of the negative ELBO reported at evaluation.
-    fn elbo_parts(&self, x: Tensor<2>, rng: &mut HostRng) -> (Tensor<1>, Tensor<1>);
-
-    /// `n` images from the model (likelihood means at prior samples), `[n, D]` in [0, 1].
-    fn sample_means(&self, n: usize, device: &Device, rng: &mut HostRng) -> Tensor<2>;
-}
-
-impl VariationalModel for Vae {
-    fn train_step(
-        &self,
-        objective: &VaeObjective,
-        x: Tensor<2>,
-        rng: &mut HostRng,
-        ctx: &StepContext,
-    ) -> StepOutput {
-        let [b, _] = x.dims();
-        let eps = deepgen_distributions::noise::standard_normal(
-            rng,
-            [b * objective.iw_samples, self.latent_dim],
-            &x.device(),
-        );
-        objective.step(self, x, eps, ctx)
-    }
-
-    fn elbo_parts(&self, x: Tensor<2>, rng: &mut HostRng) -> (Tensor<1>, Tensor<1>) {
-        let t = self.elbo_terms(x, rng);
-        (t.recon_nll, t.kl)
-    }
-
-    fn sample_means(&self, n: usize, device: &Device, rng: &mut HostRng) -> Tensor<2> {
-        Vae::sample_means(self, n, device, rng)
-    }
-}
 
 /// Trains a [`VariationalModel`] (by default the Gaussian [`Vae`]) on a split of images and
 /// evaluates the test ELBO.
@@ -91,7 +35,7 @@ impl VariationalModel for Vae {
 /// - reparameterisation noise drawn on the host from the loop's RNG (a per-batch seed), so a
 ///   run is reproducible and `--resume` continues the same stream.
 ///
-/// Metrics, all in nats per image: those of [`VaeObjective::step`]; evaluation adds
+/// Metrics, all in nats per image: those of [`Vae::objective_step`](crate::models::vae::Vae::objective_step) (or the model's own step); evaluation adds
 /// `test_elbo`, `test_loss` (= −test_elbo), `test_recon`, `test_kl`, and with
 /// [`VaeTask::with_eval_nll`] `test_nll` (importance-weighted, k samples, first n images).
 pub struct VaeTask<M = Vae> {

@@ -51,7 +51,7 @@
 //! loss = recon + β·KL(q(z|x, π) ‖ N(0, I)) + α·CE(c, y), with recon = −ln p(x | π, z) for
 //! one reparameterised z = μ + σ ⊙ ε, the KL analytic, and CE = −ln softmax(c)_y. The weights β
 //! and α are not part of the model: the caller passes them ([`CvaeTerms::loss`]), and
-//! [`CvaeTask`](crate::cvae_task::CvaeTask) reads them from the loop's schedules (`"beta"`,
+//! [`CvaeTask`](crate::tasks::cvae_task::CvaeTask) reads them from the loop's schedules (`"beta"`,
 //! default 1; `"alpha"`, default 1; the example defaults α to 10).
 
 use burn::config::Config;
@@ -65,7 +65,7 @@ use deepgen_nn::{Mlp, MlpConfig};
 use deepgen_tensor::HostRng;
 use deepgen_tensor::config::Validate;
 
-use crate::likelihood::LikelihoodConfig;
+use crate::objective::likelihood::LikelihoodConfig;
 
 /// What the decoder receives as its class code π (see the [module docs](self)).
 #[derive(Config, Debug, PartialEq, Eq, Copy)]

@@ -1,5 +1,5 @@
-//! The data side shared by the VAE tasks ([`VaeTask`](crate::vae_task::VaeTask),
-//! [`CvaeTask`](crate::cvae_task::CvaeTask)): seeded, shuffled training mini-batches of an
+//! The data side shared by the VAE tasks ([`VaeTask`](crate::tasks::vae_task::VaeTask),
+//! [`CvaeTask`](crate::tasks::cvae_task::CvaeTask)): seeded, shuffled training mini-batches of an
 //! MNIST-like split, and the test split in chunks under one fixed binarisation.
 
 use burn::tensor::{Device, Tensor, TensorData};

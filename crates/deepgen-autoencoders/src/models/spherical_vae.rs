@@ -27,12 +27,12 @@ use deepgen_tensor::HostRng;
 use deepgen_tensor::config::{ConfigError, Validate};
 use deepgen_train::{StepContext, StepOutput};
 
-use crate::body::{BodyConfig, ConvBodyConfig};
-use crate::importance::ImportanceSampled;
-use crate::latent_tools::LatentCodec;
-use crate::likelihood::LikelihoodConfig;
+use crate::models::body::{BodyConfig, ConvBodyConfig};
+use crate::models::variational::LatentCodec;
+use crate::models::variational::VariationalModel;
+use crate::objective::importance::ImportanceSampled;
+use crate::objective::likelihood::LikelihoodConfig;
 use crate::objective::{ElboParts, KlControl, KlWeights, VaeObjective, iwae_step};
-use crate::vae_task::VariationalModel;
 
 /// The posterior family on the sphere.
 #[derive(Config, Debug, PartialEq)]
@@ -68,7 +68,7 @@ pub struct SphericalVaeConfig {
     /// Encoder hidden widths of the MLP body (decoder mirrors them; unused with `conv`).
     #[config(default = "vec![256, 128]")]
     pub hidden: Vec<usize>,
-    /// Convolutional body instead of the MLP (`None`: MLP); see [`crate::body`].
+    /// Convolutional body instead of the MLP (`None`: MLP); see [`crate::models::body`].
     #[config(default = "None")]
     pub conv: Option<ConvBodyConfig>,
     /// Ambient dimension m of the latent sphere S^{m−1} ⊂ R^m (m ≥ 2).

@@ -7,7 +7,9 @@ use std::path::Path;
 use burn::tensor::Tensor;
 use deepgen_tensor::output::{OutputError, save_image_grid};
 
-use crate::latent_tools::{ActiveUnits, LatentCodec, active_units, reconstruct, slerp, traversal};
+use crate::eval::latent_tools::{
+    ActiveUnits, LatentCodec, active_units, reconstruct, slerp, traversal,
+};
 
 /// Writes into `dir`:
 /// - `reconstructions.png`: rows alternate 16 inputs and their reconstructions

@@ -14,10 +14,10 @@ use deepgen_tensor::output::OutputError;
 use deepgen_tensor::{HostRng, Stream};
 use deepgen_train::EvalReport;
 
-use crate::importance::{IwSettings, MeanSe};
-use crate::latent_report::write_latent_report;
-use crate::latent_tools::LatentCodec;
-use crate::vae_task::{VaeTask, VariationalModel};
+use crate::eval::latent_report::write_latent_report;
+use crate::eval::latent_tools::LatentCodec;
+use crate::objective::importance::{IwSettings, MeanSe};
+use crate::tasks::vae_task::{VaeTask, VariationalModel};
 
 /// Settings of [`evaluate_run`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

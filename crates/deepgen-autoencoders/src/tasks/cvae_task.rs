@@ -7,8 +7,8 @@ use deepgen_distributions::noise::standard_normal;
 use deepgen_tensor::{HostRng, Stream};
 use deepgen_train::{ImageSamples, Samples, StepContext, StepOutput, Task, TrainError};
 
-use crate::cvae::{ClassCode, Cvae};
-use crate::feed::ImageFeed;
+use crate::models::cvae::{ClassCode, Cvae};
+use crate::tasks::feed::ImageFeed;
 
 /// Images per forward pass during evaluation.
 const EVAL_BATCH: usize = 1000;
@@ -91,7 +91,7 @@ pub struct CvaeTestTerms {
 ///   run is reproducible and `--resume` continues the same stream;
 /// - loss weights from the loop's schedules: `"beta"` (KL, default 1) and `"alpha"`
 ///   (cross-entropy, default 1);
-/// - test inputs: the test split statically binarised with [`crate::feed::TEST_BINARIZATION_SEED`] (grey
+/// - test inputs: the test split statically binarised with [`crate::tasks::feed::TEST_BINARIZATION_SEED`] (grey
 ///   levels if training uses grey levels), one z per image from a fixed host seed.
 ///
 /// Training metrics (nats per image, logged as `train_<name>`): `recon`, `kl`, `ce`,

@@ -1,5 +1,5 @@
 //! The Gaussian-latent VAE (Kingma & Welling 2014) with MLP or convolutional encoder and
-//! decoder ([`crate::body`]), a choice of observation model, and optional BN on the posterior
+//! decoder ([`crate::models::body`]), a choice of observation model, and optional BN on the posterior
 //! means (BN-VAE).
 
 use burn::config::Config;
@@ -13,15 +13,18 @@ use deepgen_nn::{DecoderNet, EncoderNet};
 use deepgen_tensor::HostRng;
 use deepgen_tensor::config::Validate;
 
-use crate::body::{BodyConfig, ConvBodyConfig};
-use crate::likelihood::LikelihoodConfig;
-use crate::posterior_bn::PosteriorBatchNorm;
+use crate::models::body::{BodyConfig, ConvBodyConfig};
+use crate::models::posterior_bn::PosteriorBatchNorm;
+use crate::models::variational::{LatentCodec, VariationalModel};
+use crate::objective::likelihood::LikelihoodConfig;
+use crate::objective::{ElboParts, KlWeights, VaeObjective, iwae_step};
+use deepgen_train::{StepContext, StepOutput};
 
 /// Configuration of a [`Vae`]. Defaults: 784-512-256-32 with ReLU and a Bernoulli
 /// decoder (the benchmark network). The IWAE paper's network is
 /// `hidden = [200, 200]`, `latent_dim = 50`, `activation = Tanh`. With
 /// `conv = Some(ConvBodyConfig::new([1, 28, 28], vec![32, 64]))` the encoder and decoder are
-/// convolutional instead (see [`crate::body`]).
+/// convolutional instead (see [`crate::models::body`]).
 #[derive(Config, Debug)]
 pub struct VaeConfig {
     /// Flattened input size (784 for MNIST).
@@ -204,11 +207,78 @@ impl Vae {
     }
 }
 
-impl crate::importance::ImportanceSampled for Vae {
+impl crate::objective::importance::ImportanceSampled for Vae {
     /// [`Vae::log_weights_with_noise`] with noise drawn from `rng`.
     fn log_weights(&self, x: Tensor<2>, k: usize, rng: &mut HostRng) -> Tensor<2> {
         let [b, _] = x.dims();
         let eps = standard_normal(rng, [b * k, self.latent_dim], &x.device());
         self.log_weights_with_noise(x, eps, k)
+    }
+}
+
+impl Vae {
+    /// Loss and metrics for a batch `x` (`[B, D]`) under `objective`, with noise `eps`
+    /// (`[B·k, L]`): the IWAE bound for k > 1 ([`iwae_step`]), otherwise the (β-, free-bits
+    /// or capacity-controlled) ELBO ([`VaeObjective::elbo_step`]) with the weights of `ctx`.
+    pub fn objective_step(
+        &self,
+        objective: &VaeObjective,
+        x: Tensor<2>,
+        eps: Tensor<2>,
+        ctx: &StepContext,
+    ) -> StepOutput {
+        if objective.iw_samples > 1 {
+            return iwae_step(self.log_weights_with_noise(x, eps, objective.iw_samples));
+        }
+        let terms = self.elbo_terms_with_noise(x, eps);
+        objective.elbo_step(
+            ElboParts {
+                recon: terms.recon_nll,
+                kl: terms.kl,
+                kl_per_dim: Some(terms.kl_per_dim),
+            },
+            KlWeights::from_context(ctx),
+        )
+    }
+}
+
+impl VariationalModel for Vae {
+    fn train_step(
+        &self,
+        objective: &VaeObjective,
+        x: Tensor<2>,
+        rng: &mut HostRng,
+        ctx: &StepContext,
+    ) -> StepOutput {
+        let [b, _] = x.dims();
+        let eps = deepgen_distributions::noise::standard_normal(
+            rng,
+            [b * objective.iw_samples, self.latent_dim],
+            &x.device(),
+        );
+        self.objective_step(objective, x, eps, ctx)
+    }
+
+    fn elbo_parts(&self, x: Tensor<2>, rng: &mut HostRng) -> (Tensor<1>, Tensor<1>) {
+        let t = self.elbo_terms(x, rng);
+        (t.recon_nll, t.kl)
+    }
+
+    fn sample_means(&self, n: usize, device: &Device, rng: &mut HostRng) -> Tensor<2> {
+        Vae::sample_means(self, n, device, rng)
+    }
+}
+
+impl LatentCodec for Vae {
+    fn latent_dim(&self) -> usize {
+        self.latent_dim
+    }
+
+    fn encode_mean(&self, x: Tensor<2>) -> Tensor<2> {
+        self.encode(x).mean
+    }
+
+    fn decode_mean(&self, z: Tensor<2>) -> Tensor<2> {
+        self.decode_means(z)
     }
 }

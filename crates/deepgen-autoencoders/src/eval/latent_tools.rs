@@ -7,29 +7,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-/// A model with a deterministic code: x ↦ E_q[z | x] and z ↦ E_p[x | z].
-pub trait LatentCodec {
-    /// Latent dimensionality L.
-    fn latent_dim(&self) -> usize;
-    /// Posterior means E_q[z | x], `[B, D]` → `[B, L]`.
-    fn encode_mean(&self, x: Tensor<2>) -> Tensor<2>;
-    /// Likelihood means (images in [0, 1]), `[B, L]` → `[B, D]`.
-    fn decode_mean(&self, z: Tensor<2>) -> Tensor<2>;
-}
-
-impl LatentCodec for crate::Vae {
-    fn latent_dim(&self) -> usize {
-        self.latent_dim
-    }
-
-    fn encode_mean(&self, x: Tensor<2>) -> Tensor<2> {
-        self.encode(x).mean
-    }
-
-    fn decode_mean(&self, z: Tensor<2>) -> Tensor<2> {
-        self.decode_means(z)
-    }
-}
+pub use crate::models::variational::LatentCodec;
 
 /// Reconstructions decode(encode_mean(x)) of `x` (`[B, D]`), `[B, D]`.
 pub fn reconstruct<M: LatentCodec>(model: &M, x: Tensor<2>) -> Tensor<2> {

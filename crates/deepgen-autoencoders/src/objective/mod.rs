@@ -7,6 +7,9 @@
 //! schedule) and `"capacity"` (target KL C in nats for the capacity objective,
 //! default 0).
 
+pub mod importance;
+pub mod likelihood;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -14,8 +17,7 @@ use burn::tensor::Tensor;
 use deepgen_tensor::config::{ConfigError, Validate, positive};
 use deepgen_train::{StepContext, StepOutput};
 
-use crate::importance::iwae_bound;
-use crate::vae::Vae;
+use importance::iwae_bound;
 
 /// How the KL term enters the loss.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,23 +94,6 @@ impl Validate for VaeObjective {
 }
 
 impl VaeObjective {
-    /// Loss and metrics of the Gaussian [`Vae`] for a batch `x` (`[B, D]`) with noise `eps`
-    /// (`[B·k, L]`): [`iwae_step`] for k > 1, otherwise [`elbo_step`](Self::elbo_step).
-    pub fn step(&self, model: &Vae, x: Tensor<2>, eps: Tensor<2>, ctx: &StepContext) -> StepOutput {
-        if self.iw_samples > 1 {
-            return iwae_step(model.log_weights_with_noise(x, eps, self.iw_samples));
-        }
-        let terms = model.elbo_terms_with_noise(x, eps);
-        self.elbo_step(
-            ElboParts {
-                recon: terms.recon_nll,
-                kl: terms.kl,
-                kl_per_dim: Some(terms.kl_per_dim),
-            },
-            KlWeights::from_context(ctx),
-        )
-    }
-
     /// The (β-, free-bits or capacity-controlled) ELBO loss of every VAE variant from its
     /// per-example terms.
     ///
