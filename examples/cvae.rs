@@ -34,7 +34,7 @@ use std::rc::Rc;
 use burn::optim::AdamConfig;
 use clap::Parser;
 use deepgen::autoencoders::cvae_task::{ConditionalAccuracy, CvaeTask};
-use deepgen::autoencoders::{ClassCode, CvaeConfig};
+use deepgen::autoencoders::{BodyConfig, ClassCode, CvaeConfig};
 use deepgen::data::{Binarization, Mnist};
 use deepgen::eval::MnistEvaluator;
 use deepgen::eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
@@ -142,11 +142,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let model = CvaeConfig::new()
         .with_num_classes(classes)
         .with_latent_dim(args.latent)
-        .with_hidden(args.hidden.clone())
+        .with_body(BodyConfig::new().with_hidden(args.hidden.clone()))
         .with_class_code(args.class_code)
         .with_conditional_encoder(!args.plain_encoder)
         .with_code_in_every_layer(!args.code_first_layer_only)
-        .init(&run.device);
+        .try_init(&run.device)
+        .map_err(TrainError::from)?;
     let mut task = CvaeTask::new(
         mnist.train.clone(),
         mnist.test.clone(),

@@ -105,13 +105,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     run.announce(mnist.describe());
     let config = IafVaeConfig::new()
         .with_latent_dim(args.latent)
-        .with_hidden(args.hidden.clone())
-        .with_conv(
-            args.family
-                .conv_body([1, mnist.test.rows, mnist.test.cols])?,
-        )
-        .with_activation(args.family.activation.clone())
-        .with_likelihood(args.family.likelihood.clone())
+        .with_body(args.family.body(&args.hidden, &mnist)?)
         .with_iaf_steps(args.iaf_steps)
         .with_context_dim(if args.iaf_steps > 0 { args.context } else { 0 })
         .with_made_hidden(args.made_hidden.clone())
@@ -123,7 +117,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         config.context_dim,
         config.prior.label()
     );
-    let model = config.init(&run.device);
+    let model = config.try_init(&run.device).map_err(TrainError::from)?;
     model
         .check_objective(&objective)
         .map_err(TrainError::from)?;

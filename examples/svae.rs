@@ -81,16 +81,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     let model = SphericalVaeConfig::new()
         .with_latent_dim(args.latent)
-        .with_hidden(args.hidden.clone())
-        .with_conv(
-            args.family
-                .conv_body([1, mnist.test.rows, mnist.test.cols])?,
-        )
-        .with_activation(args.family.activation.clone())
-        .with_likelihood(args.family.likelihood.clone())
+        .with_body(args.family.body(&args.hidden, &mnist)?)
         .with_posterior(args.posterior.clone())
         .with_fixed_kappa(args.fixed_kappa)
-        .init(&run.device);
+        .try_init(&run.device)
+        .map_err(TrainError::from)?;
     model
         .check_objective(&objective)
         .map_err(TrainError::from)?;

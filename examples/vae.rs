@@ -75,15 +75,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     run.announce(mnist.describe());
     let model = VaeConfig::new()
         .with_latent_dim(args.latent)
-        .with_hidden(args.hidden.clone())
-        .with_conv(
-            args.family
-                .conv_body([1, mnist.test.rows, mnist.test.cols])?,
-        )
-        .with_activation(args.family.activation.clone())
-        .with_likelihood(args.family.likelihood.clone())
+        .with_body(args.family.body(&args.hidden, &mnist)?)
         .with_bn_gamma(args.bn_gamma)
-        .init(&run.device);
+        .try_init(&run.device)
+        .map_err(TrainError::from)?;
     args.family.run(&run, model, &mnist, &[])?;
     Ok(())
 }

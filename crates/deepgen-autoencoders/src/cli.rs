@@ -21,7 +21,7 @@ use deepgen_tensor::config::Validate;
 
 use crate::eval::latent_tools::LatentCodec;
 use crate::eval::run_eval::{RunEval, RunEvalSettings, evaluate_run};
-use crate::models::body::ConvBodyConfig;
+use crate::models::body::{BodyConfig, ConvBodyConfig};
 use crate::objective::likelihood::LikelihoodConfig;
 use crate::objective::{KlControl, VaeObjective};
 use crate::tasks::vae_task::{VaeTask, VariationalModel};
@@ -104,21 +104,35 @@ impl VaeFamilyArgs {
         Ok(objective)
     }
 
-    /// The convolutional body for images of `shape` when `--conv` was given.
+    /// The shared [`BodyConfig`] for `mnist`'s images: the example's MLP `hidden` widths
+    /// (their defaults differ per model), the `--conv` body on `[1, rows, cols]` when given,
+    /// `--activation` and `--likelihood`.
     ///
     /// # Errors
-    /// [`TrainError::Config`] for `--conv` without channels or with a zero.
-    pub fn conv_body(&self, shape: [usize; 3]) -> Result<Option<ConvBodyConfig>, TrainError> {
-        match &self.conv {
-            None => Ok(None),
-            Some(ch) if ch.is_empty() || ch.contains(&0) => Err(TrainError::config(
-                "conv",
-                format!("must list positive channel counts, e.g. `--conv 32,64`; got {ch:?}"),
-            )),
-            Some(ch) => Ok(Some(
-                ConvBodyConfig::new(shape, ch.clone()).with_kernel(self.conv_kernel),
-            )),
-        }
+    /// [`TrainError::Config`] for `--conv` without channels or with a zero, or an invalid body
+    /// (the message names the field).
+    pub fn body(&self, hidden: &[usize], mnist: &Mnist) -> Result<BodyConfig, TrainError> {
+        let conv = match &self.conv {
+            None => None,
+            Some(ch) if ch.is_empty() || ch.contains(&0) => {
+                return Err(TrainError::config(
+                    "conv",
+                    format!("must list positive channel counts, e.g. `--conv 32,64`; got {ch:?}"),
+                ));
+            }
+            Some(ch) => Some(
+                ConvBodyConfig::new([1, mnist.test.rows, mnist.test.cols], ch.clone())
+                    .with_kernel(self.conv_kernel),
+            ),
+        };
+        let body = BodyConfig::new()
+            .with_input_dim(mnist.test.rows * mnist.test.cols)
+            .with_hidden(hidden.to_vec())
+            .with_conv(conv)
+            .with_activation(self.activation.clone())
+            .with_likelihood(self.likelihood.clone());
+        body.validate()?;
+        Ok(body)
     }
 
     /// The VAE task on `mnist` with this objective, the run's batch size and seed, and the

@@ -28,7 +28,7 @@ pub use objective::{importance, likelihood};
 pub use tasks::{cvae_task, feed, vae_task};
 
 pub use ae::{AeKind, Autoencoder, AutoencoderConfig};
-pub use body::{BodyConfig, ConvBodyConfig};
+pub use body::{BodyConfig, ConvBodyConfig, WithBody};
 pub use cvae::{ClassCode, Cvae, CvaeConfig, CvaeTerms};
 pub use deepgen_nn::{
     ConvDecoder, ConvDecoderConfig, ConvEncoder, ConvEncoderConfig, DecoderNet, DecoderNetConfig,

@@ -10,4 +10,4 @@
 //! The flex-vs-ndarray tests run in `cargo test --release --workspace`. The wgpu tests are
 //! `#[ignore]`d there because they need a Vulkan driver; CI's wgpu lane installs Mesa's lavapipe
 //! and runs them from the same build with
-//! `cargo test --release --workspace --test backend_conformance --test distributions_conformance --test wgpu_lane -- --ignored`.
+//! `cargo test --release --workspace --test conformance -- --ignored`.

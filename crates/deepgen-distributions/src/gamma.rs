@@ -302,7 +302,7 @@ pub fn gamma_cdf(alpha: f64, x: f64) -> f64 {
 /// `∂ ln X/∂α = h·(ln x − ψ(α) + ∂ ln h/∂α)`, where `∂S/∂α` and `∂h/∂α` come
 /// from evaluating the series / Lentz recursion in dual numbers. Neither form
 /// subtracts `P` from 1, so the far tails keep full relative precision (measured
-/// against mpmath: ≤ 1e-13 relative on the grid in `tests/gamma.rs`, α from 1e-3
+/// against mpmath: ≤ 1e-13 relative on the grid in `tests/distributions/gamma.rs`, α from 1e-3
 /// to 1e4, both tails). Cost
 /// `O(√α + x)` iterations.
 ///

@@ -535,7 +535,7 @@ impl Marginal {
 ///
 /// Accuracy, measured against mpmath quadrature at 50 digits on 180 points
 /// (`m ∈ {2, 3, 5, 10, 100, 1000}`, `κ ∈ [1e-3, 1e5]`, samples from `a − 8σ` to
-/// `a + 8σ`, `a = 1 − A`, `σ² = A'`; `tests/vmf.rs`): ≤ 8.5e-15 relative. Cost:
+/// `a + 8σ`, `a = 1 − A`, `σ² = A'`; `tests/distributions/vmf.rs`): ≤ 8.5e-15 relative. Cost:
 /// a few hundred integrand evaluations per call. Returns 0 at `w = ±1` (the
 /// limit).
 ///

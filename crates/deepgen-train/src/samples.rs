@@ -16,6 +16,7 @@
 
 use std::path::Path;
 
+use burn::tensor::Tensor;
 use deepgen_tensor::output::{save_image_grid, save_scatter_plot, write_npy_f32, write_npy_i64};
 
 use crate::TrainError;
@@ -42,6 +43,45 @@ pub struct PointSamples {
     pub dim: usize,
     /// Optional int64 labels saved as `labels.npy` (e.g. the mixture component of a toy sample).
     pub labels: Option<Vec<i64>>,
+}
+
+impl ImageSamples {
+    /// Unlabelled images of `shape = [C, H, W]` from row-major `data` (`N = len / (C·H·W)`),
+    /// laid out ⌈√N⌉ per row of the grid.
+    pub fn square_grid(data: Vec<f32>, shape: [usize; 3]) -> Self {
+        let [c, h, w] = shape;
+        let n = data.len().checked_div(c * h * w).unwrap_or(0);
+        Self {
+            data,
+            shape: [n, c, h, w],
+            nrow: (n as f64).sqrt().ceil() as usize,
+            labels: None,
+        }
+    }
+
+    /// [`square_grid`](Self::square_grid) of a tensor's values: `[N, C·H·W]` rows or
+    /// `[N, C, H, W]` images, read back to the host as f32.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] when the tensor is not f32 or its size is not a multiple of
+    /// `C·H·W`.
+    pub fn from_tensor<const D: usize>(
+        t: Tensor<D>,
+        shape: [usize; 3],
+    ) -> Result<Self, TrainError> {
+        let dims = t.dims();
+        let data: Vec<f32> = t
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| bad(format!("cannot read samples as f32: {e:?}")))?;
+        let per_image: usize = shape.iter().product();
+        if per_image == 0 || !data.len().is_multiple_of(per_image) {
+            return Err(bad(format!(
+                "a tensor of shape {dims:?} does not hold whole images of shape {shape:?}"
+            )));
+        }
+        Ok(Self::square_grid(data, shape))
+    }
 }
 
 impl PointSamples {

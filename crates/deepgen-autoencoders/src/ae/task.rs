@@ -443,13 +443,8 @@ impl Task for AeTask {
         let data = self
             .reconstructions(model, n, device)
             .map_err(|e| TrainError::config("model", e.to_string()))?;
-        let [c, h, w] = self.image_shape();
-        let n = data.len() / (c * h * w);
-        Ok(Some(Samples::Images(ImageSamples {
-            data,
-            shape: [n, c, h, w],
-            nrow: (n as f64).sqrt().ceil() as usize,
-            labels: None,
-        })))
+        Ok(Some(
+            ImageSamples::square_grid(data, self.image_shape()).into(),
+        ))
     }
 }

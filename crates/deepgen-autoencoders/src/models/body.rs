@@ -1,17 +1,19 @@
-//! The encoder/decoder pair of a latent-variable model, MLP or convolutional, from one
-//! description: [`BodyConfig`].
+//! The encoder/decoder pair of a latent-variable model, MLP or convolutional, and its
+//! observation model, from one description: [`BodyConfig`].
 //!
-//! Every VAE-style model here ([`Vae`](crate::Vae), [`SphericalVae`](crate::SphericalVae),
-//! [`IafVae`](crate::IafVae)) has an encoder `x → heads` and a mirrored decoder
-//! `z → likelihood parameters`. [`BodyConfig::nets`] builds both:
+//! Every VAE-style config here ([`VaeConfig`](crate::VaeConfig),
+//! [`SphericalVaeConfig`](crate::SphericalVaeConfig), [`IafVaeConfig`](crate::IafVaeConfig),
+//! [`CvaeConfig`](crate::CvaeConfig)) holds one as its `body` field: the same five fields
+//! (`input_dim`, `hidden`, `conv`, `activation`, `likelihood`) with the same meaning and checks
+//! everywhere. [`WithBody`] keeps the builder short: `VaeConfig::new().with_hidden(vec![200, 200])`.
+//! The model has an encoder `x → heads` and a mirrored decoder `z → likelihood parameters`;
+//! [`BodyConfig::nets`] builds both:
 //!
 //! - **MLP** (`conv = None`): `D → hidden… → heads` and `latent → reversed hidden… → P·D`.
 //! - **Convolutional** (`conv = Some`): stride-2 convolutions on `[C, H, W]` then a linear
 //!   layer to the heads, and the mirrored transposed convolutions to `[P·C, H, W]`, where
 //!   `P` is the likelihood's parameters per pixel. Flattened row-major, parameter block `p`
 //!   of pixel `i` sits at column `p·D + i` — the layout [`LikelihoodConfig`] reads.
-//!
-//! [`LikelihoodConfig`]: crate::LikelihoodConfig
 
 use burn::config::Config;
 use burn::nn::activation::ActivationConfig;
@@ -22,7 +24,10 @@ use deepgen_nn::{
     ConvDecoderConfig, ConvEncoderConfig, DecoderNet, DecoderNetConfig, EncoderNet,
     EncoderNetConfig, MlpConfig,
 };
+use deepgen_tensor::config::{all_positive, positive};
 use deepgen_tensor::{ConfigError, Validate};
+
+use crate::objective::likelihood::LikelihoodConfig;
 
 /// A convolutional body: image shape, channels per stride-2 block and kernel size.
 #[derive(Config, Debug, PartialEq)]
@@ -36,71 +41,78 @@ pub struct ConvBodyConfig {
     pub kernel: usize,
 }
 
-/// How to build an encoder and its mirrored decoder.
-#[derive(Debug, Clone)]
-pub struct BodyConfig<'a> {
-    /// Flattened data size `D`.
+/// What every VAE-style model shares: the data size, the encoder/decoder body and the
+/// observation model p(x | z). Defaults: 784 inputs, MLP 512-256, ReLU, Bernoulli pixels.
+#[derive(Config, Debug)]
+pub struct BodyConfig {
+    /// Flattened data size `D` (784 for MNIST).
+    #[config(default = 784)]
     pub input_dim: usize,
-    /// MLP hidden widths, encoder order (ignored with `conv`).
-    pub hidden: &'a [usize],
-    /// Hidden activation (both nets).
-    pub activation: &'a ActivationConfig,
-    /// The convolutional body, if any.
-    pub conv: Option<&'a ConvBodyConfig>,
+    /// Encoder hidden widths of the MLP body; the decoder mirrors them (unused with `conv`).
+    #[config(default = "vec![512, 256]")]
+    pub hidden: Vec<usize>,
+    /// Convolutional body instead of the MLP: image shape and channels (`None`: MLP).
+    #[config(default = "None")]
+    pub conv: Option<ConvBodyConfig>,
+    /// Activation of the hidden layers (both nets).
+    #[config(default = "ActivationConfig::Relu")]
+    pub activation: ActivationConfig,
+    /// Observation model p(x | z).
+    #[config(default = "LikelihoodConfig::Bernoulli")]
+    pub likelihood: LikelihoodConfig,
 }
 
-impl<'a> BodyConfig<'a> {
-    /// The body of a model with these fields (`conv = None`: MLP with `hidden`).
-    pub fn new(
-        input_dim: usize,
-        hidden: &'a [usize],
-        activation: &'a ActivationConfig,
-        conv: Option<&'a ConvBodyConfig>,
-    ) -> Self {
-        Self {
-            input_dim,
-            hidden,
-            activation,
-            conv,
+impl Validate for BodyConfig {
+    /// `input_dim ≥ 1`, hidden widths ≥ 1, a conv shape with `C·H·W = input_dim` and positive
+    /// channels and kernel, and a valid likelihood.
+    fn validate(&self) -> Result<(), ConfigError> {
+        const C: &str = "BodyConfig";
+        positive(C, "input_dim", self.input_dim)?;
+        all_positive(C, "hidden", &self.hidden, false)?;
+        if let Some(conv) = &self.conv {
+            let [c, h, w] = conv.shape;
+            if c * h * w != self.input_dim {
+                return Err(ConfigError::new(
+                    C,
+                    "conv.shape",
+                    format!(
+                        "{:?} has {} values but `input_dim` is {}; give the shape of your \
+                         images ([C, H, W] with C·H·W = input_dim)",
+                        conv.shape,
+                        c * h * w,
+                        self.input_dim
+                    ),
+                ));
+            }
+            all_positive(C, "conv.channels", &conv.channels, true)?;
+            positive(C, "conv.kernel", conv.kernel)?;
         }
+        self.likelihood
+            .validate()
+            .map_err(|e| e.within(C, "likelihood"))
     }
+}
 
-    /// [`nets`](Self::nets), initialised on `device`.
-    ///
-    /// # Panics
-    /// With the [`ConfigError`] message prefixed by `owner` (the model's config type).
-    pub fn init_nets(
-        &self,
-        encoder_out: usize,
-        decoder_in: usize,
-        params_per_dim: usize,
-        owner: &str,
-        device: &Device,
-    ) -> (EncoderNet, DecoderNet) {
-        let (enc, dec) = self
-            .nets(encoder_out, decoder_in, params_per_dim)
-            .unwrap_or_else(|e| panic!("{owner}: {e}"));
-        (enc.init(device), dec.init(device))
-    }
-
-    /// The encoder `D → encoder_out` and the decoder `decoder_in → params_per_dim · D`.
+impl BodyConfig {
+    /// The encoder `D → encoder_out` and the decoder `decoder_in → P · D`, where `P` is the
+    /// likelihood's parameters per pixel.
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the field, including a `conv.shape` whose `C·H·W` differs
-    /// from `input_dim`.
+    /// A [`ConfigError`] naming the field (see [`Validate`]), or one of the networks'.
     pub fn nets(
         &self,
         encoder_out: usize,
         decoder_in: usize,
-        params_per_dim: usize,
     ) -> Result<(EncoderNetConfig, DecoderNetConfig), ConfigError> {
-        let (enc, dec) = match self.conv {
+        self.validate()?;
+        let params_per_dim = self.likelihood.params_per_dim();
+        let (enc, dec) = match &self.conv {
             None => {
-                let mut rev = self.hidden.to_vec();
+                let mut rev = self.hidden.clone();
                 rev.reverse();
                 (
                     EncoderNetConfig::Mlp(
-                        MlpConfig::new(self.input_dim, self.hidden.to_vec(), encoder_out)
+                        MlpConfig::new(self.input_dim, self.hidden.clone(), encoder_out)
                             .with_activation(self.activation.clone()),
                     ),
                     DecoderNetConfig::Mlp(
@@ -111,19 +123,6 @@ impl<'a> BodyConfig<'a> {
             }
             Some(conv) => {
                 let [c, h, w] = conv.shape;
-                if c * h * w != self.input_dim {
-                    return Err(ConfigError::new(
-                        "ConvBodyConfig",
-                        "shape",
-                        format!(
-                            "{:?} has {} values but the model's `input_dim` is {}; give the \
-                             shape of your images ([C, H, W] with C·H·W = input_dim)",
-                            conv.shape,
-                            c * h * w,
-                            self.input_dim
-                        ),
-                    ));
-                }
                 (
                     EncoderNetConfig::Conv(
                         ConvEncoderConfig::new(conv.shape, conv.channels.clone(), encoder_out)
@@ -146,7 +145,76 @@ impl<'a> BodyConfig<'a> {
         dec.validate()?;
         Ok((enc, dec))
     }
+
+    /// [`nets`](Self::nets), initialised on `device`.
+    ///
+    /// # Errors
+    /// As [`nets`](Self::nets).
+    pub fn try_init_nets(
+        &self,
+        encoder_out: usize,
+        decoder_in: usize,
+        device: &Device,
+    ) -> Result<(EncoderNet, DecoderNet), ConfigError> {
+        let (enc, dec) = self.nets(encoder_out, decoder_in)?;
+        Ok((enc.init(device), dec.init(device)))
+    }
 }
+
+/// Builder methods for the [`BodyConfig`] fields of a VAE-style config, so that
+/// `VaeConfig::new().with_hidden(vec![200, 200]).with_likelihood(..)` sets `body.hidden` and
+/// `body.likelihood`. Implemented by every config with a `body`.
+pub trait WithBody: Sized {
+    /// The config's body.
+    fn body_mut(&mut self) -> &mut BodyConfig;
+
+    /// Sets `body.input_dim`.
+    #[must_use]
+    fn with_input_dim(mut self, input_dim: usize) -> Self {
+        self.body_mut().input_dim = input_dim;
+        self
+    }
+
+    /// Sets `body.hidden`.
+    #[must_use]
+    fn with_hidden(mut self, hidden: Vec<usize>) -> Self {
+        self.body_mut().hidden = hidden;
+        self
+    }
+
+    /// Sets `body.conv`.
+    #[must_use]
+    fn with_conv(mut self, conv: Option<ConvBodyConfig>) -> Self {
+        self.body_mut().conv = conv;
+        self
+    }
+
+    /// Sets `body.activation`.
+    #[must_use]
+    fn with_activation(mut self, activation: ActivationConfig) -> Self {
+        self.body_mut().activation = activation;
+        self
+    }
+
+    /// Sets `body.likelihood`.
+    #[must_use]
+    fn with_likelihood(mut self, likelihood: LikelihoodConfig) -> Self {
+        self.body_mut().likelihood = likelihood;
+        self
+    }
+}
+
+/// `impl WithBody for $config` through its `body` field.
+macro_rules! impl_with_body {
+    ($($config:ty),*) => {$(
+        impl $crate::models::body::WithBody for $config {
+            fn body_mut(&mut self) -> &mut $crate::models::body::BodyConfig {
+                &mut self.body
+            }
+        }
+    )*};
+}
+pub(crate) use impl_with_body;
 
 #[cfg(test)]
 mod tests {
@@ -154,14 +222,11 @@ mod tests {
 
     #[test]
     fn mlp_body_mirrors_the_hidden_widths() {
-        let act = ActivationConfig::Tanh;
-        let body = BodyConfig {
-            input_dim: 12,
-            hidden: &[8, 4],
-            activation: &act,
-            conv: None,
-        };
-        let (enc, dec) = body.nets(6, 3, 2).unwrap();
+        let body = BodyConfig::new()
+            .with_input_dim(12)
+            .with_hidden(vec![8, 4])
+            .with_likelihood(LikelihoodConfig::GaussianLearned);
+        let (enc, dec) = body.nets(6, 3).unwrap();
         assert_eq!((enc.input_dim(), enc.output_dim()), (12, 6));
         assert_eq!((dec.input_dim(), dec.output_dim()), (3, 24));
         match dec {
@@ -172,15 +237,11 @@ mod tests {
 
     #[test]
     fn conv_body_stacks_likelihood_parameters_as_channels() {
-        let act = ActivationConfig::Relu;
-        let conv = ConvBodyConfig::new([2, 7, 5], vec![3, 4]);
-        let body = BodyConfig {
-            input_dim: 70,
-            hidden: &[],
-            activation: &act,
-            conv: Some(&conv),
-        };
-        let (enc, dec) = body.nets(10, 5, 3).unwrap();
+        let body = BodyConfig::new()
+            .with_input_dim(70)
+            .with_conv(Some(ConvBodyConfig::new([2, 7, 5], vec![3, 4])))
+            .with_likelihood(LikelihoodConfig::DiscretizedLogistic { components: 1 });
+        let (enc, dec) = body.nets(10, 5).unwrap();
         assert_eq!((enc.input_dim(), enc.output_dim()), (70, 10));
         assert_eq!((dec.input_dim(), dec.output_dim()), (5, 210));
         match dec {
@@ -191,15 +252,26 @@ mod tests {
 
     #[test]
     fn conv_shape_must_match_input_dim() {
-        let act = ActivationConfig::Relu;
-        let conv = ConvBodyConfig::new([1, 28, 28], vec![32]);
-        let body = BodyConfig {
-            input_dim: 700,
-            hidden: &[],
-            activation: &act,
-            conv: Some(&conv),
-        };
-        let err = body.nets(4, 2, 1).unwrap_err().to_string();
-        assert!(err.contains("[1, 28, 28]") && err.contains("700"), "{err}");
+        let body = BodyConfig::new()
+            .with_input_dim(700)
+            .with_conv(Some(ConvBodyConfig::new([1, 28, 28], vec![32])));
+        let err = body.nets(4, 2).unwrap_err();
+        assert_eq!(err.field, "conv.shape");
+        let msg = err.to_string();
+        assert!(msg.contains("[1, 28, 28]") && msg.contains("700"), "{msg}");
+    }
+
+    #[test]
+    fn zero_widths_are_named() {
+        let err = BodyConfig::new()
+            .with_hidden(vec![8, 0])
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            (err.config, err.field.as_str()),
+            ("BodyConfig", "hidden[1]")
+        );
+        let err = BodyConfig::new().with_input_dim(0).validate().unwrap_err();
+        assert_eq!(err.field, "input_dim");
     }
 }

@@ -56,14 +56,15 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::activation::ActivationConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_distributions::{DiagGaussian, Rsample as _, noise::standard_normal};
 use deepgen_nn::{Mlp, MlpConfig};
 use deepgen_tensor::HostRng;
-use deepgen_tensor::config::Validate;
+use deepgen_tensor::config::{ConfigError, Validate, positive};
+
+use crate::models::body::{BodyConfig, impl_with_body};
 
 use crate::objective::likelihood::LikelihoodConfig;
 
@@ -107,24 +108,18 @@ impl std::str::FromStr for ClassCode {
 /// them).
 #[derive(Config, Debug)]
 pub struct CvaeConfig {
-    /// Flattened input size (784 for MNIST).
-    #[config(default = 784)]
-    pub input_dim: usize,
+    /// Data size, MLP body and observation model p(x | π, z) (see [`BodyConfig`]; set its
+    /// fields with the [`WithBody`](crate::models::body::WithBody) builder methods). The CVAE
+    /// feeds the class code into every decoder layer, so the body must be an MLP
+    /// (`conv = None`).
+    #[config(default = "BodyConfig::new()")]
+    pub body: BodyConfig,
     /// Number of classes K (10 digits).
     #[config(default = 10)]
     pub num_classes: usize,
-    /// Encoder hidden widths; the decoder mirrors them.
-    #[config(default = "vec![512, 256]")]
-    pub hidden: Vec<usize>,
     /// Dimensionality L of the Gaussian latent z.
     #[config(default = 8)]
     pub latent_dim: usize,
-    /// Activation of the hidden layers.
-    #[config(default = "ActivationConfig::Relu")]
-    pub activation: ActivationConfig,
-    /// Observation model p(x | π, z).
-    #[config(default = "LikelihoodConfig::Bernoulli")]
-    pub likelihood: LikelihoodConfig,
     /// The decoder's class code during training and evaluation.
     #[config(default = "ClassCode::Label")]
     pub class_code: ClassCode,
@@ -137,44 +132,58 @@ pub struct CvaeConfig {
     pub code_in_every_layer: bool,
 }
 
+impl_with_body!(CvaeConfig);
+
+impl Validate for CvaeConfig {
+    /// The body ([`BodyConfig`], MLP only), `num_classes ≥ 1` and `latent_dim ≥ 1`.
+    fn validate(&self) -> Result<(), ConfigError> {
+        const C: &str = "CvaeConfig";
+        self.body.validate().map_err(|e| e.within(C, "body"))?;
+        if self.body.conv.is_some() {
+            return Err(ConfigError::new(
+                C,
+                "body.conv",
+                "the CVAE feeds the class code into every MLP layer of its decoder; a \
+                 convolutional body is not supported (set `conv` to None)",
+            ));
+        }
+        positive(C, "num_classes", self.num_classes)?;
+        positive(C, "latent_dim", self.latent_dim)
+    }
+}
+
 impl CvaeConfig {
-    /// Initialises the model on `device`.
+    /// [`try_init`](Self::try_init) that panics with the field-naming message.
     ///
     /// # Panics
-    /// If `input_dim`, `num_classes` or `latent_dim` is zero, or the likelihood is invalid
-    /// (the message names the field).
+    /// If the configuration is invalid.
     pub fn init(&self, device: &Device) -> Cvae {
-        assert!(
-            self.input_dim > 0,
-            "CvaeConfig: `input_dim` must be positive"
-        );
-        assert!(
-            self.num_classes > 0,
-            "CvaeConfig: `num_classes` must be positive"
-        );
-        assert!(
-            self.latent_dim > 0,
-            "CvaeConfig: `latent_dim` must be positive"
-        );
-        if let Err(e) = self.likelihood.validate() {
-            panic!("{}", e.within("CvaeConfig", "likelihood"));
-        }
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Initialises the model on `device`.
+    ///
+    /// # Errors
+    /// The first invalid field (see [`Validate`]).
+    pub fn try_init(&self, device: &Device) -> Result<Cvae, ConfigError> {
+        self.validate()?;
+        let body = &self.body;
         let encoder = MlpConfig::new(
-            self.input_dim,
-            self.hidden.clone(),
+            body.input_dim,
+            body.hidden.clone(),
             self.num_classes + 2 * self.latent_dim,
         )
-        .with_activation(self.activation.clone())
-        .init(device);
-        let mut rev = self.hidden.clone();
+        .with_activation(body.activation.clone())
+        .try_init(device)?;
+        let mut rev = body.hidden.clone();
         rev.reverse();
         let decoder = MlpConfig::new(
             self.num_classes + self.latent_dim,
             rev,
-            self.input_dim * self.likelihood.params_per_dim(),
+            body.input_dim * body.likelihood.params_per_dim(),
         )
-        .with_activation(self.activation.clone())
-        .init(device);
+        .with_activation(body.activation.clone())
+        .try_init(device)?;
         let decoder_code = if self.code_in_every_layer {
             decoder.layers[1..]
                 .iter()
@@ -192,16 +201,16 @@ impl CvaeConfig {
                 .with_bias(false)
                 .init(device)
         });
-        Cvae {
+        Ok(Cvae {
             encoder,
             encoder_code,
             decoder,
             decoder_code,
             num_classes: self.num_classes,
             latent_dim: self.latent_dim,
-            likelihood: self.likelihood.clone(),
+            likelihood: body.likelihood.clone(),
             class_code: self.class_code,
-        }
+        })
     }
 }
 

@@ -28,7 +28,6 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::activation::ActivationConfig;
 use burn::tensor::{Device, Tensor};
 use deepgen_distributions::noise::standard_normal;
 use deepgen_flows::{AfPrior, AfPriorConfig, Flow, IafFlowConfig, Transform as _};
@@ -38,7 +37,7 @@ use deepgen_tensor::config::{ConfigError, Validate, positive};
 use deepgen_tensor::numerics::HALF_LN_2PI;
 use deepgen_train::StepOutput;
 
-use crate::models::body::{BodyConfig, ConvBodyConfig};
+use crate::models::body::{BodyConfig, impl_with_body};
 use crate::objective::importance::ImportanceSampled;
 use crate::objective::likelihood::LikelihoodConfig;
 use crate::objective::{ElboParts, KlWeights, VaeObjective, iwae_step};
@@ -73,15 +72,10 @@ impl PriorKind {
 /// 64-64 (ELU), a standard-normal prior and a Bernoulli decoder.
 #[derive(Config, Debug)]
 pub struct IafVaeConfig {
-    /// Flattened input size (784 for MNIST).
-    #[config(default = 784)]
-    pub input_dim: usize,
-    /// Encoder hidden widths of the MLP body; the decoder mirrors them (unused with `conv`).
-    #[config(default = "vec![512, 256]")]
-    pub hidden: Vec<usize>,
-    /// Convolutional body instead of the MLP (`None`: MLP); see [`crate::models::body`].
-    #[config(default = "None")]
-    pub conv: Option<ConvBodyConfig>,
+    /// Data size, encoder/decoder body and observation model (see [`BodyConfig`]; set its
+    /// fields with the [`WithBody`](crate::models::body::WithBody) builder methods).
+    #[config(default = "BodyConfig::new()")]
+    pub body: BodyConfig,
     /// Latent dimensionality L.
     #[config(default = 32)]
     pub latent_dim: usize,
@@ -101,12 +95,6 @@ pub struct IafVaeConfig {
     /// The prior p(z).
     #[config(default = "PriorKind::StandardNormal")]
     pub prior: PriorKind,
-    /// Observation model p(x | z).
-    #[config(default = "LikelihoodConfig::Bernoulli")]
-    pub likelihood: LikelihoodConfig,
-    /// Activation of the encoder's and decoder's hidden layers.
-    #[config(default = "ActivationConfig::Relu")]
-    pub activation: ActivationConfig,
 }
 
 /// A VAE with an IAF posterior and a normal or autoregressive-flow prior; see the
@@ -134,7 +122,7 @@ impl Validate for IafVaeConfig {
     /// Checks the configuration; the error names the field.
     fn validate(&self) -> Result<(), ConfigError> {
         const C: &str = "IafVaeConfig";
-        positive(C, "input_dim", self.input_dim)?;
+        self.body.validate().map_err(|e| e.within(C, "body"))?;
         positive(C, "latent_dim", self.latent_dim)?;
         if self.iaf_steps > 0 && self.made_hidden.contains(&0) {
             return Err(ConfigError::new(
@@ -160,57 +148,60 @@ impl Validate for IafVaeConfig {
                 ));
             }
         }
-        self.likelihood
-            .validate()
-            .map_err(|e| e.within(C, "likelihood"))
+        Ok(())
     }
 }
+
+impl_with_body!(IafVaeConfig);
 
 impl IafVaeConfig {
     /// Initialises the model on `device`.
     ///
-    /// # Panics
-    /// If the configuration is invalid (see [`IafVaeConfig::validate`]; the message names the
-    /// field).
-    pub fn init(&self, device: &Device) -> IafVae {
-        if let Err(e) = self.validate() {
-            panic!("{e}");
-        }
+    /// # Errors
+    /// The first invalid field (see [`Validate`]).
+    pub fn try_init(&self, device: &Device) -> Result<IafVae, ConfigError> {
+        self.validate()?;
         let l = self.latent_dim;
-        let (encoder, decoder) = BodyConfig::new(
-            self.input_dim,
-            &self.hidden,
-            &self.activation,
-            self.conv.as_ref(),
-        )
-        .init_nets(
-            2 * l + self.context_dim,
-            l,
-            self.likelihood.params_per_dim(),
-            "IafVaeConfig",
-            device,
-        );
-        let flow = (self.iaf_steps > 0).then(|| {
-            IafFlowConfig::new(l, self.iaf_steps, self.made_hidden.clone())
-                .with_context_dim(self.context_dim)
-                .with_forget_bias(self.forget_bias)
-                .init(device)
-        });
+        let (encoder, decoder) = self
+            .body
+            .try_init_nets(2 * l + self.context_dim, l, device)
+            .map_err(|e| e.within("IafVaeConfig", "body"))?;
+        let flow = if self.iaf_steps > 0 {
+            Some(
+                IafFlowConfig::new(l, self.iaf_steps, self.made_hidden.clone())
+                    .with_context_dim(self.context_dim)
+                    .with_forget_bias(self.forget_bias)
+                    .try_init(device)
+                    .map_err(|e| e.within("IafVaeConfig", "iaf"))?,
+            )
+        } else {
+            None
+        };
         let prior = match &self.prior {
             PriorKind::StandardNormal => None,
-            PriorKind::Af { steps, hidden } => {
-                Some(AfPriorConfig::new(l, *steps, hidden.clone()).init(device))
-            }
+            PriorKind::Af { steps, hidden } => Some(
+                AfPriorConfig::new(l, *steps, hidden.clone())
+                    .try_init(device)
+                    .map_err(|e| e.within("IafVaeConfig", "prior"))?,
+            ),
         };
-        IafVae {
+        Ok(IafVae {
             encoder,
             flow,
             prior,
             decoder,
             latent_dim: l,
             context_dim: self.context_dim,
-            likelihood: self.likelihood.clone(),
-        }
+            likelihood: self.body.likelihood.clone(),
+        })
+    }
+
+    /// [`try_init`](Self::try_init) that panics with the field-naming message.
+    ///
+    /// # Panics
+    /// If the configuration is invalid.
+    pub fn init(&self, device: &Device) -> IafVae {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

@@ -16,7 +16,6 @@ use std::str::FromStr;
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::activation::ActivationConfig;
 use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor};
 use deepgen_distributions::{
@@ -27,7 +26,7 @@ use deepgen_tensor::HostRng;
 use deepgen_tensor::config::{ConfigError, Validate};
 use deepgen_train::{StepContext, StepOutput};
 
-use crate::models::body::{BodyConfig, ConvBodyConfig};
+use crate::models::body::{BodyConfig, impl_with_body};
 use crate::models::variational::LatentCodec;
 use crate::models::variational::VariationalModel;
 use crate::objective::importance::ImportanceSampled;
@@ -62,24 +61,13 @@ impl FromStr for SphericalPosterior {
 /// latent sphere in R^11, ReLU, Bernoulli decoder, vMF posterior with learned κ.
 #[derive(Config, Debug)]
 pub struct SphericalVaeConfig {
-    /// Flattened input size.
-    #[config(default = 784)]
-    pub input_dim: usize,
-    /// Encoder hidden widths of the MLP body (decoder mirrors them; unused with `conv`).
-    #[config(default = "vec![256, 128]")]
-    pub hidden: Vec<usize>,
-    /// Convolutional body instead of the MLP (`None`: MLP); see [`crate::models::body`].
-    #[config(default = "None")]
-    pub conv: Option<ConvBodyConfig>,
+    /// Data size, encoder/decoder body and observation model (see [`BodyConfig`]; set its
+    /// fields with the [`WithBody`](crate::models::body::WithBody) builder methods).
+    #[config(default = "BodyConfig::new().with_hidden(vec![256, 128])")]
+    pub body: BodyConfig,
     /// Ambient dimension m of the latent sphere S^{m−1} ⊂ R^m (m ≥ 2).
     #[config(default = 11)]
     pub latent_dim: usize,
-    /// Hidden activation.
-    #[config(default = "ActivationConfig::Relu")]
-    pub activation: ActivationConfig,
-    /// Observation model.
-    #[config(default = "LikelihoodConfig::Bernoulli")]
-    pub likelihood: LikelihoodConfig,
     /// Posterior family.
     #[config(default = "SphericalPosterior::VonMisesFisher")]
     pub posterior: SphericalPosterior,
@@ -107,52 +95,64 @@ pub struct SphericalVae {
     pub posterior: SphericalPosterior,
 }
 
+impl_with_body!(SphericalVaeConfig);
+
+impl Validate for SphericalVaeConfig {
+    /// The body ([`BodyConfig`]), `latent_dim ≥ 2` and a finite `fixed_kappa ≥ 0`.
+    fn validate(&self) -> Result<(), ConfigError> {
+        const C: &str = "SphericalVaeConfig";
+        self.body.validate().map_err(|e| e.within(C, "body"))?;
+        if self.latent_dim < 2 {
+            return Err(ConfigError::new(
+                C,
+                "latent_dim",
+                format!(
+                    "the sphere's ambient dimension m must be ≥ 2, got {}",
+                    self.latent_dim
+                ),
+            ));
+        }
+        if let Some(k) = self.fixed_kappa
+            && !(k.is_finite() && k >= 0.0)
+        {
+            return Err(ConfigError::new(
+                C,
+                "fixed_kappa",
+                format!("must be finite and ≥ 0, got {k}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl SphericalVaeConfig {
-    /// Initialises the model.
+    /// Initialises the model on `device`.
     ///
-    /// # Panics
-    /// If `latent_dim < 2`, `input_dim` is 0, `fixed_kappa` is negative or non-finite, or the
-    /// likelihood is invalid (the message names the field).
-    pub fn init(&self, device: &Device) -> SphericalVae {
-        assert!(
-            self.input_dim > 0,
-            "SphericalVaeConfig: `input_dim` must be positive"
-        );
-        assert!(
-            self.latent_dim >= 2,
-            "SphericalVaeConfig: `latent_dim` (the sphere's ambient dimension m) must be ≥ 2"
-        );
-        if let Some(k) = self.fixed_kappa {
-            assert!(
-                k.is_finite() && k >= 0.0,
-                "SphericalVaeConfig: `fixed_kappa` must be finite and ≥ 0, got {k}"
-            );
-        }
-        if let Err(e) = self.likelihood.validate() {
-            panic!("{}", e.within("SphericalVaeConfig", "likelihood"));
-        }
+    /// # Errors
+    /// The first invalid field (see [`Validate`]).
+    pub fn try_init(&self, device: &Device) -> Result<SphericalVae, ConfigError> {
+        self.validate()?;
         let heads = self.latent_dim + usize::from(self.fixed_kappa.is_none());
-        let (encoder, decoder) = BodyConfig::new(
-            self.input_dim,
-            &self.hidden,
-            &self.activation,
-            self.conv.as_ref(),
-        )
-        .init_nets(
-            heads,
-            self.latent_dim,
-            self.likelihood.params_per_dim(),
-            "SphericalVaeConfig",
-            device,
-        );
-        SphericalVae {
+        let (encoder, decoder) = self
+            .body
+            .try_init_nets(heads, self.latent_dim, device)
+            .map_err(|e| e.within("SphericalVaeConfig", "body"))?;
+        Ok(SphericalVae {
             encoder,
             decoder,
             latent_dim: self.latent_dim,
             fixed_kappa: self.fixed_kappa,
-            likelihood: self.likelihood.clone(),
+            likelihood: self.body.likelihood.clone(),
             posterior: self.posterior.clone(),
-        }
+        })
+    }
+
+    /// [`try_init`](Self::try_init) that panics with the field-naming message.
+    ///
+    /// # Panics
+    /// If the configuration is invalid.
+    pub fn init(&self, device: &Device) -> SphericalVae {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

@@ -4,16 +4,15 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::activation::ActivationConfig;
 use burn::tensor::{Device, Tensor};
 use deepgen_distributions::{
     DiagGaussian, Distribution as _, Rsample as _, StandardNormal, noise::standard_normal,
 };
 use deepgen_nn::{DecoderNet, EncoderNet};
 use deepgen_tensor::HostRng;
-use deepgen_tensor::config::Validate;
+use deepgen_tensor::config::{ConfigError, Validate, positive};
 
-use crate::models::body::{BodyConfig, ConvBodyConfig};
+use crate::models::body::{BodyConfig, impl_with_body};
 use crate::models::posterior_bn::PosteriorBatchNorm;
 use crate::models::variational::{LatentCodec, VariationalModel};
 use crate::objective::likelihood::LikelihoodConfig;
@@ -27,24 +26,13 @@ use deepgen_train::{StepContext, StepOutput};
 /// convolutional instead (see [`crate::models::body`]).
 #[derive(Config, Debug)]
 pub struct VaeConfig {
-    /// Flattened input size (784 for MNIST).
-    #[config(default = 784)]
-    pub input_dim: usize,
-    /// Encoder hidden widths of the MLP body; the decoder mirrors them (unused with `conv`).
-    #[config(default = "vec![512, 256]")]
-    pub hidden: Vec<usize>,
-    /// Convolutional body instead of the MLP: image shape and channels (`None`: MLP).
-    #[config(default = "None")]
-    pub conv: Option<ConvBodyConfig>,
+    /// Data size, encoder/decoder body and observation model (see [`BodyConfig`]; the builder
+    /// methods `with_hidden`, `with_conv`, … of [`WithBody`](crate::models::body::WithBody) set its fields).
+    #[config(default = "BodyConfig::new()")]
+    pub body: BodyConfig,
     /// Latent dimensionality.
     #[config(default = 32)]
     pub latent_dim: usize,
-    /// Activation of the hidden layers.
-    #[config(default = "ActivationConfig::Relu")]
-    pub activation: ActivationConfig,
-    /// Observation model p(x | z).
-    #[config(default = "LikelihoodConfig::Bernoulli")]
-    pub likelihood: LikelihoodConfig,
     /// BN-VAE: fixed scale γ of the batch norm on the posterior means (`None`: no BN).
     #[config(default = "None")]
     pub bn_gamma: Option<f64>,
@@ -88,46 +76,55 @@ pub struct Vae {
     pub likelihood: LikelihoodConfig,
 }
 
+impl_with_body!(VaeConfig);
+
+impl Validate for VaeConfig {
+    /// The body ([`BodyConfig`]), `latent_dim ≥ 1` and a finite positive `bn_gamma`.
+    fn validate(&self) -> Result<(), ConfigError> {
+        const C: &str = "VaeConfig";
+        self.body.validate().map_err(|e| e.within(C, "body"))?;
+        positive(C, "latent_dim", self.latent_dim)?;
+        if let Some(g) = self.bn_gamma
+            && !(g.is_finite() && g > 0.0)
+        {
+            return Err(ConfigError::new(
+                C,
+                "bn_gamma",
+                format!("must be finite and > 0, got {g}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl VaeConfig {
     /// Initialises the model on `device`.
     ///
-    /// # Panics
-    /// If `input_dim` or `latent_dim` is zero, the conv body does not fit `input_dim`, or the
-    /// likelihood or `bn_gamma` is invalid (the message names the field).
-    pub fn init(&self, device: &Device) -> Vae {
-        assert!(
-            self.input_dim > 0,
-            "VaeConfig: `input_dim` must be positive"
-        );
-        assert!(
-            self.latent_dim > 0,
-            "VaeConfig: `latent_dim` must be positive"
-        );
-        if let Err(e) = self.likelihood.validate() {
-            panic!("{}", e.within("VaeConfig", "likelihood"));
-        }
-        let (encoder, decoder) = BodyConfig::new(
-            self.input_dim,
-            &self.hidden,
-            &self.activation,
-            self.conv.as_ref(),
-        )
-        .init_nets(
-            2 * self.latent_dim,
-            self.latent_dim,
-            self.likelihood.params_per_dim(),
-            "VaeConfig",
-            device,
-        );
-        Vae {
+    /// # Errors
+    /// The first invalid field (see [`Validate`]).
+    pub fn try_init(&self, device: &Device) -> Result<Vae, ConfigError> {
+        self.validate()?;
+        let (encoder, decoder) = self
+            .body
+            .try_init_nets(2 * self.latent_dim, self.latent_dim, device)
+            .map_err(|e| e.within("VaeConfig", "body"))?;
+        Ok(Vae {
             encoder,
             decoder,
             posterior_bn: self
                 .bn_gamma
                 .map(|g| PosteriorBatchNorm::new(self.latent_dim, g, device)),
             latent_dim: self.latent_dim,
-            likelihood: self.likelihood.clone(),
-        }
+            likelihood: self.body.likelihood.clone(),
+        })
+    }
+
+    /// [`try_init`](Self::try_init) that panics with the field-naming message.
+    ///
+    /// # Panics
+    /// If the configuration is invalid.
+    pub fn init(&self, device: &Device) -> Vae {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

@@ -2,7 +2,7 @@
 //! loop.
 
 use burn::tensor::{Device, Int, Tensor};
-use deepgen_data::{Binarization, MnistSplit, images_tensor, labels_tensor};
+use deepgen_data::{Binarization, MnistSplit, labels_tensor};
 use deepgen_distributions::noise::standard_normal;
 use deepgen_tensor::{HostRng, Stream};
 use deepgen_train::{ImageSamples, Samples, StepContext, StepOutput, Task, TrainError};
@@ -248,11 +248,10 @@ impl Task for CvaeTask {
         rng: &mut HostRng,
         device: &Device,
     ) -> CvaeBatch {
-        let idx = self.feed.batch(epoch, index);
-        let feed = &self.feed;
+        let (idx, x) = self.feed.train_inputs(epoch, index, rng, device);
         CvaeBatch {
-            x: images_tensor(&feed.train, &idx, feed.binarization, rng, device),
-            y: labels_tensor(&feed.train, &idx, device),
+            x,
+            y: labels_tensor(&self.feed.train, &idx, device),
             noise_seed: rng.next_u64(),
         }
     }

@@ -3,7 +3,7 @@
 //! MNIST-like split, and the test split in chunks under one fixed binarisation.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use deepgen_data::{BatchPlan, Binarization, DataError, MnistSplit, images_host};
+use deepgen_data::{BatchPlan, Binarization, DataError, MnistSplit, images_host, images_tensor};
 use deepgen_tensor::HostRng;
 
 /// Seed of the fixed binarisation of the test split, so the test ELBO of every epoch (and of
@@ -59,6 +59,20 @@ impl ImageFeed {
             self.epoch = Some((epoch, self.plan.epoch(epoch as u64)));
         }
         self.epoch.as_ref().expect("just set").1[index].clone()
+    }
+
+    /// Batch `index` of `epoch` as model inputs: `(training indices, [B, D] inputs)`, binarised
+    /// as configured with draws from `rng`.
+    pub fn train_inputs(
+        &mut self,
+        epoch: usize,
+        index: usize,
+        rng: &mut HostRng,
+        device: &Device,
+    ) -> (Vec<usize>, Tensor<2>) {
+        let idx = self.batch(epoch, index);
+        let x = images_tensor(&self.train, &idx, self.binarization, rng, device);
+        (idx, x)
     }
 
     /// How test inputs are made: grey levels if training uses grey levels, otherwise the fixed

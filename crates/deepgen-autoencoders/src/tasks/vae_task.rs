@@ -7,7 +7,7 @@
 use std::marker::PhantomData;
 
 use burn::tensor::{Device, Tensor};
-use deepgen_data::{Binarization, MnistSplit, images_tensor};
+use deepgen_data::{Binarization, MnistSplit};
 use deepgen_tensor::config::Validate;
 use deepgen_tensor::{HostRng, Stream};
 use deepgen_train::{ImageSamples, Samples, StepContext, StepOutput, Task, TrainError};
@@ -157,10 +157,9 @@ impl<M: VariationalModel> Task for VaeTask<M> {
         rng: &mut HostRng,
         device: &Device,
     ) -> VaeBatch {
-        let idx = self.feed.batch(epoch, index);
-        let feed = &self.feed;
+        let (_, x) = self.feed.train_inputs(epoch, index, rng, device);
         VaeBatch {
-            x: images_tensor(&feed.train, &idx, feed.binarization, rng, device),
+            x,
             noise_seed: rng.next_u64(),
         }
     }
@@ -204,19 +203,8 @@ impl<M: VariationalModel> Task for VaeTask<M> {
         if n == 0 {
             return Ok(None);
         }
-        let data: Vec<f32> = model
-            .sample_means(n, device, &mut HostRng::stream(self.seed, Stream::Samples))
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| {
-                TrainError::config("samples", format!("cannot read samples as f32: {e:?}"))
-            })?;
-        let nrow = (n as f64).sqrt().ceil() as usize;
-        Ok(Some(Samples::Images(ImageSamples {
-            data,
-            shape: [n, 1, self.feed.test.rows, self.feed.test.cols],
-            nrow,
-            labels: None,
-        })))
+        let means = model.sample_means(n, device, &mut HostRng::stream(self.seed, Stream::Samples));
+        let shape = [1, self.feed.test.rows, self.feed.test.cols];
+        Ok(Some(ImageSamples::from_tensor(means, shape)?.into()))
     }
 }

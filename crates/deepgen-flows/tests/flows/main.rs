@@ -1,0 +1,10 @@
+//! Integration tests of deepgen-flows: MADE, IAF/MAF, configs.
+//!
+//! One integration-test binary per crate: every test binary links all of Burn (flex, ndarray
+//! and wgpu), so one binary instead of one per file saves minutes of linking and gigabytes of
+//! disk in CI. Each module below is one topic; run one with `cargo test --release --test flows <module>::`.
+
+mod common;
+mod configs;
+mod flows;
+mod made;
