@@ -1,4 +1,5 @@
-//! Integration tests of deepgen-flows: MADE, IAF/MAF, configs.
+//! Integration tests of deepgen-flows: MADE, IAF/MAF, configs, and the coupling-flow library
+//! (elementwise bijections, coupling and image layers, vector and multi-scale flows).
 //!
 //! One integration-test binary per crate: every test binary links all of Burn (flex, ndarray
 //! and wgpu), so one binary instead of one per file saves minutes of linking and gigabytes of
@@ -6,5 +7,8 @@
 
 mod common;
 mod configs;
+mod coupling_layers;
+mod elementwise;
+mod flow_density;
 mod flows;
 mod made;

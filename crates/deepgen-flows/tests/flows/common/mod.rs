@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod bij;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_tensor::rng::HostRng;
 
