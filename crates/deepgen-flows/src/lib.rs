@@ -24,6 +24,8 @@
 //! - Conditioners (`conditioner`): [`MlpConditioner`] (context concatenated) and
 //!   [`ConvConditioner`] (3×3 → 1×1 → 3×3, zero-initialised output, context broadcast as
 //!   channels).
+//! - Masked autoregressive layers with any of these bijections (`autoregressive`):
+//!   [`AutoregressiveLayer`] (RQ-NSF (AR) with the spline, MAF with the affine map).
 //! - Coupling layers (`coupling`): [`VectorCoupling`] ([`VectorMask`]: halves, alternating) and
 //!   [`ImageCoupling`] ([`ImageMask`]: checkerboard, channel-wise).
 //! - Image layers: [`ActNorm`] (data-dependent init saved in the record), [`InvConv1x1`] and
@@ -59,6 +61,7 @@
 
 pub mod actnorm;
 pub mod ar_step;
+pub mod autoregressive;
 pub mod bijection;
 pub mod conditioner;
 pub mod coupling;
@@ -90,6 +93,7 @@ pub use prior::{AfPrior, AfPriorConfig};
 pub use transform::Transform;
 
 pub use actnorm::{ActNorm, ActNormConfig};
+pub use autoregressive::{AutoregressiveConfig, AutoregressiveLayer};
 pub use bijection::{Bijection, Inverted};
 pub use conditioner::{
     ConvConditioner, ConvConditionerConfig, MlpConditioner, MlpConditionerConfig,

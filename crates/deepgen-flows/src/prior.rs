@@ -16,11 +16,13 @@ use burn::module::Module;
 use burn::nn::EluConfig;
 use burn::nn::activation::ActivationConfig;
 use burn::tensor::{Device, Tensor};
-use deepgen_distributions::{noise, standard_normal_log_prob};
+use deepgen_distributions::noise;
 use deepgen_tensor::rng::HostRng;
 use deepgen_tensor::{ConfigError, Validate};
 
 use crate::ar_step::{ArStepConfig, validate_stack};
+use crate::bijection::Bijection;
+use crate::density::NormalizingFlow;
 use crate::flow::Flow;
 use crate::transform::Transform;
 
@@ -108,8 +110,7 @@ impl AfPrior {
     /// - z: `[batch, latent_dim]`
     /// - output: `[batch]`
     pub fn log_prob(&self, z: Tensor<2>) -> Tensor<1> {
-        let (u, ladj) = self.flow.forward_and_ladj(z, None);
-        standard_normal_log_prob(u) + ladj
+        NormalizingFlow::log_prob(self, z, None)
     }
 
     /// `n` samples (detached), from host-drawn noise.
@@ -126,12 +127,7 @@ impl AfPrior {
     /// # Shapes
     /// - output: `z` `[n, latent_dim]` and `ln p(z)` `[n]`
     pub fn sample_with_log_prob(&self, n: usize, rng: &mut HostRng) -> (Tensor<2>, Tensor<1>) {
-        let device = self
-            .devices()
-            .into_iter()
-            .next()
-            .expect("an AfPrior has parameters");
-        let u = noise::standard_normal(rng, [n, self.dim()], &device);
+        let u = noise::standard_normal(rng, [n, self.dim()], &self.flow_device());
         self.sample_from_noise(u)
     }
 
@@ -141,8 +137,40 @@ impl AfPrior {
     /// - u: `[n, latent_dim]`
     /// - output: `z` `[n, latent_dim]` and `ln p(z)` `[n]`
     pub fn sample_from_noise(&self, u: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
-        let log_pu = standard_normal_log_prob(u.clone());
-        let (z, ladj) = self.flow.inverse_and_ladj(u, None);
-        (z, log_pu - ladj)
+        NormalizingFlow::sample_from_noise(self, u, None)
+    }
+}
+
+/// The prior is a density flow like any other: MAF steps (`forward` = `z → u`, density
+/// direction) on a standard-normal base. Its inherent `log_prob`/`sample`/`sample_from_noise`
+/// are the trait's with no context (the prior is unconditioned).
+impl Bijection<2> for AfPrior {
+    fn forward_and_ladj(
+        &self,
+        z: Tensor<2>,
+        context: Option<&Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<1>) {
+        Transform::forward_and_ladj(&self.flow, z, context)
+    }
+
+    fn inverse_and_ladj(
+        &self,
+        u: Tensor<2>,
+        context: Option<&Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<1>) {
+        Transform::inverse_and_ladj(&self.flow, u, context)
+    }
+}
+
+impl NormalizingFlow<2> for AfPrior {
+    fn sample_shape(&self, n: usize) -> [usize; 2] {
+        [n, self.dim()]
+    }
+
+    fn flow_device(&self) -> Device {
+        self.devices()
+            .into_iter()
+            .next()
+            .expect("an AfPrior has parameters")
     }
 }

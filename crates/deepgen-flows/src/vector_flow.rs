@@ -9,11 +9,13 @@ use deepgen_tensor::config::{all_positive, positive};
 use deepgen_tensor::{ConfigError, Validate};
 
 use crate::actnorm::{ActNorm, ActNormConfig};
+use crate::autoregressive::{AutoregressiveConfig, AutoregressiveLayer};
 use crate::bijection::{Bijection, chain_forward, chain_inverse};
 use crate::coupling::{VectorCoupling, VectorCouplingConfig, VectorMask};
 use crate::density::NormalizingFlow;
 use crate::elementwise::CouplingBijection;
 use crate::inv_conv::{InvConv1x1Config, InvConv1x1Lu};
+use crate::made::MadeOrder;
 use crate::maf::MafStep;
 use crate::permutation::Permutation;
 use crate::scaling::{Scaling, ScalingConfig};
@@ -35,6 +37,8 @@ pub enum VectorStep {
     Permutation(Permutation),
     /// A masked autoregressive flow step (density direction in one pass).
     Maf(MafStep),
+    /// A masked autoregressive layer with any elementwise bijection (RQ-NSF (AR), MAF).
+    Autoregressive(AutoregressiveLayer),
 }
 
 impl Bijection<2> for VectorStep {
@@ -50,6 +54,7 @@ impl Bijection<2> for VectorStep {
             Self::Scaling(s) => s.forward_and_ladj(x, context),
             Self::Permutation(s) => Bijection::forward_and_ladj(s, x, context),
             Self::Maf(s) => Bijection::forward_and_ladj(s, x, context),
+            Self::Autoregressive(s) => s.forward_and_ladj(x, context),
         }
     }
 
@@ -65,6 +70,7 @@ impl Bijection<2> for VectorStep {
             Self::Scaling(s) => s.inverse_and_ladj(z, context),
             Self::Permutation(s) => Bijection::inverse_and_ladj(s, z, context),
             Self::Maf(s) => Bijection::inverse_and_ladj(s, z, context),
+            Self::Autoregressive(s) => s.inverse_and_ladj(z, context),
         }
     }
 }
@@ -192,6 +198,11 @@ pub struct CouplingFlowConfig {
     /// Zero-initialise the conditioners' last layers (the flow starts as the identity).
     #[config(default = true)]
     pub zero_init_output: bool,
+    /// Masked autoregressive layers ([`AutoregressiveLayer`], orders alternating natural and
+    /// reversed) instead of coupling layers: with the spline this is RQ-NSF (AR), with the
+    /// affine map MAF. Density in one pass per layer, sampling in `D`.
+    #[config(default = false)]
+    pub autoregressive: bool,
 }
 
 impl CouplingFlowConfig {
@@ -225,6 +236,21 @@ impl CouplingFlowConfig {
             .with_zero_init_output(self.zero_init_output)
     }
 
+    /// The config of autoregressive layer `i` (with `autoregressive = true`).
+    pub fn autoregressive_config(&self, i: usize) -> AutoregressiveConfig {
+        AutoregressiveConfig::new(self.dim)
+            .with_hidden(self.hidden.clone())
+            .with_bijection(self.bijection.clone())
+            .with_order(if i % 2 == 1 {
+                MadeOrder::Reversed
+            } else {
+                MadeOrder::Natural
+            })
+            .with_context_dim(self.context_dim)
+            .with_activation(self.activation.clone())
+            .with_zero_init_output(self.zero_init_output)
+    }
+
     /// Validates the config, then builds the flow on `device`.
     ///
     /// # Errors
@@ -243,9 +269,11 @@ impl CouplingFlowConfig {
                     InvConv1x1Config::new(self.dim).try_init_lu(device)?,
                 ));
             }
-            steps.push(VectorStep::Coupling(
-                self.coupling_config(i).try_init(device)?,
-            ));
+            steps.push(if self.autoregressive {
+                VectorStep::Autoregressive(self.autoregressive_config(i).try_init(device)?)
+            } else {
+                VectorStep::Coupling(self.coupling_config(i).try_init(device)?)
+            });
         }
         if self.final_scaling {
             steps.push(VectorStep::Scaling(
@@ -269,8 +297,14 @@ impl Validate for CouplingFlowConfig {
         const C: &str = "CouplingFlowConfig";
         positive(C, "n_couplings", self.n_couplings)?;
         all_positive(C, "hidden", &self.hidden, false)?;
-        self.coupling_config(0)
-            .validate()
-            .map_err(|e| ConfigError::new(C, e.field, e.reason))
+        if self.autoregressive {
+            self.autoregressive_config(0)
+                .validate()
+                .map_err(|e| ConfigError::new(C, e.field, e.reason))
+        } else {
+            self.coupling_config(0)
+                .validate()
+                .map_err(|e| ConfigError::new(C, e.field, e.reason))
+        }
     }
 }

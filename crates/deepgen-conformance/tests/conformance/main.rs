@@ -6,4 +6,5 @@
 
 mod backend_conformance;
 mod distributions_conformance;
+mod flows_conformance;
 mod wgpu_lane;

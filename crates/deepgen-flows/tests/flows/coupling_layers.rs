@@ -304,6 +304,15 @@ fn vector_flows() {
                 .with_actnorm(true)
                 .with_lu_linear(true),
         ),
+        // Masked autoregressive layers (orders alternate): RQ-NSF (AR) and MAF.
+        (
+            "spline-autoregressive",
+            CouplingFlowConfig::spline(d, 2, 5, 3.0).with_autoregressive(true),
+        ),
+        (
+            "maf-affine",
+            CouplingFlowConfig::realnvp(d, 2).with_autoregressive(true),
+        ),
     ];
     for (name, cfg) in presets {
         for with_ctx in [false, true] {

@@ -6,6 +6,7 @@
 //! disk in CI. Each module below is one topic; run one with `cargo test --release --test flows <module>::`.
 
 mod common;
+mod autoregressive;
 mod configs;
 mod coupling_layers;
 mod elementwise;
