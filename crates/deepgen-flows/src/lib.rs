@@ -37,6 +37,8 @@
 //!   [`MultiScaleFlow`] (factor-out, Glow's [`SplitPrior`]) from [`RealNvpConfig`] and
 //!   [`GlowConfig`]. Conditional flows: every conditioner takes the context.
 //!
+//! - [`FVae`] (`fvae`): the f-VAE, a VAE whose decoder is a conditional Glow on the data.
+//!
 //! # Autoregressive flows of the VAE family
 //!
 //! - [`Transform`] (`transform`): the vector-only trait of the MADE-based steps (same
@@ -68,6 +70,7 @@ pub mod coupling;
 pub mod density;
 pub mod elementwise;
 pub mod flow;
+pub mod fvae;
 pub mod iaf;
 pub mod image_flows;
 pub mod inv_conv;
@@ -80,6 +83,7 @@ pub mod preprocess;
 pub mod prior;
 pub mod scaling;
 pub mod squeeze;
+pub mod tasks;
 pub mod transform;
 pub mod vector_flow;
 
@@ -105,6 +109,7 @@ pub use density::{FlowDistribution, NormalizingFlow};
 pub use elementwise::{
     Additive, Affine, AffineScale, CouplingBijection, ElementwiseBijection, RationalQuadraticSpline,
 };
+pub use fvae::{FVae, FVaeConfig, FVaeTerms};
 pub use image_flows::{GlowConfig, RealNvpConfig};
 pub use inv_conv::{InvConv1x1, InvConv1x1Config, InvConv1x1Lu};
 pub use multiscale::{

@@ -5,11 +5,14 @@
 //! and wgpu), so one binary instead of one per file saves minutes of linking and gigabytes of
 //! disk in CI. Each module below is one topic; run one with `cargo test --release --test flows <module>::`.
 
-mod common;
 mod autoregressive;
+mod common;
 mod configs;
 mod coupling_layers;
 mod elementwise;
 mod flow_density;
 mod flows;
+mod fvae;
+mod image_task;
 mod made;
+mod toy_task;

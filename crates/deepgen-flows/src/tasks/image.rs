@@ -1,0 +1,754 @@
+//! Multi-scale flows (RealNVP, Glow) on uniformly dequantised MNIST, trained by
+//! `deepgen-train`'s loop: [`MnistFlowTask`] (the [`Task`]), and the run every image-flow
+//! example shares ([`run`] with [`MnistFlowArgs`] and a [`FlowExample`]).
+//!
+//! # Data and objective
+//!
+//! MNIST stores pixels as bytes `k ∈ {0, …, 255}`. A training batch is `[B, 1, H, W]` with
+//! `x = (k + u)/256`, `u ~ U[0, 1)` drawn from the loop's host RNG of the epoch
+//! ([`dequantize`]), so `--resume` replays the same noise. The loss is the negative
+//! log-likelihood **in nats per image of the dequantised 8-bit data** `k + u ∈ [0, 256)^D`:
+//!
+//! ```text
+//! loss = −ln p(x) + D·ln 256 = bpd · D · ln 2          (D = C·H·W)
+//! ```
+//!
+//! with `ln p(x)` the flow's density of `x ∈ [0, 1]^D` (including the logit/centring
+//! Jacobians). Its gradient is that of `−ln p(x)`; the constant makes it the positive number
+//! papers quote. `bpd` is logged beside it (`train_bpd`).
+//!
+//! # Evaluation
+//!
+//! [`Task::evaluate`] returns `test_bpd`: [`bits_per_dim`] averaged over the first
+//! `test_images` test images (all 10 000 by default), computed in chunks of `eval_batch`. The
+//! dequantisation noise of the test set comes from `HostRng::stream(seed, Stream::EvalNoise)`,
+//! drawn image after image in order, so every epoch (and every chunk size) is measured on the
+//! same noise, and a subset sees the noise of the full set's first images.
+//!
+//! [`Task::sample`] draws images at temperature 1 from `Stream::Samples` (the same noise every
+//! epoch), clamped to `[0, 1]`, so the loop writes `samples.npy` `[N, 1, H, W]` and the PNG
+//! grid. After training [`run`] draws `--fd-samples` images at temperature 0.7 (and 1.0) from
+//! `Stream::FrechetSamples`, writes `samples_t0.7.npy`/`.png`, and scores them with
+//! deepgen-eval's MNIST classifier (Fréchet distance in its feature space, predicted-label
+//! histogram, entropy and mean confidence) into `eval.json`.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::AdamConfig;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use deepgen_data::{BatchPlan, Mnist, MnistSplit};
+use deepgen_eval::MnistEvaluator;
+use deepgen_eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
+use deepgen_eval::classifier::{IMAGE_PIXELS, NUM_CLASSES};
+use deepgen_eval::inference::{INFERENCE_BATCH, images_tensor};
+use deepgen_tensor::output::{save_image_grid, write_npy_f32};
+use deepgen_tensor::{ConfigError, HostRng, Stream};
+use deepgen_train::grad::GradTransforms;
+use deepgen_train::{
+    CommonArgs, EvalReport, ImageSamples, Run, RunDefaults, Samples, Schedule, StepContext,
+    StepOutput, Task, TrainError,
+};
+
+use crate::density::NormalizingFlow;
+use crate::image_flows::{GlowConfig, RealNvpConfig};
+use crate::multiscale::MultiScaleFlow;
+use crate::preprocess::{PIXEL_LEVELS, bits_per_dim, dequantize};
+
+/// Test images per `log_prob` chunk, and samples per sampling chunk, by default.
+pub const DEFAULT_EVAL_BATCH: usize = 500;
+
+/// The temperature of the after-training samples `samples_t0.7.npy` (Glow's choice).
+pub const LOW_TEMPERATURE: f64 = 0.7;
+
+/// Dequantised MNIST for a [`MultiScaleFlow`]: see the [module docs](self).
+///
+/// Epoch `e` visits the first `train_images` images of the seeded permutation
+/// `HostRng::derive(seed, e)` of the whole training split (all of it by default), in batches
+/// of `batch_size` (a last partial batch is dropped), so a resumed run sees the same batches.
+pub struct MnistFlowTask {
+    train: MnistSplit,
+    test: MnistSplit,
+    plan: BatchPlan,
+    batches_per_epoch: usize,
+    test_images: usize,
+    eval_batch: usize,
+    seed: u64,
+    epoch: Option<(usize, Vec<Vec<usize>>)>,
+}
+
+impl MnistFlowTask {
+    /// A task on `train`/`test` with mini-batches of `batch_size`, every training image once
+    /// per epoch, evaluation on the whole test split in chunks of [`DEFAULT_EVAL_BATCH`].
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `batch-size` when it is 0 or larger than the training
+    /// split, or `data` when the splits' image sizes differ.
+    pub fn new(
+        train: MnistSplit,
+        test: MnistSplit,
+        batch_size: usize,
+        seed: u64,
+    ) -> Result<Self, TrainError> {
+        if batch_size == 0 || batch_size > train.len() {
+            return Err(TrainError::config(
+                "batch-size",
+                format!(
+                    "must be in 1..={} (the training images), got {batch_size}",
+                    train.len()
+                ),
+            ));
+        }
+        if (train.rows, train.cols) != (test.rows, test.cols) || test.is_empty() {
+            return Err(TrainError::config(
+                "data",
+                format!(
+                    "train images are {}×{}, test images {}×{} ({} of them); need equal sizes \
+                     and at least one test image",
+                    train.rows,
+                    train.cols,
+                    test.rows,
+                    test.cols,
+                    test.len()
+                ),
+            ));
+        }
+        let plan = BatchPlan::new(train.len(), batch_size, true, seed, true)
+            .map_err(|e| TrainError::config("batch-size", e.to_string()))?;
+        let test_images = test.len();
+        Ok(Self {
+            batches_per_epoch: plan.batches_per_epoch(),
+            train,
+            test,
+            plan,
+            test_images,
+            eval_batch: DEFAULT_EVAL_BATCH,
+            seed,
+            epoch: None,
+        })
+    }
+
+    /// Visits only `n` training images per epoch (drawn anew each epoch from the seeded
+    /// permutation of the whole split); `n` is capped at the split's size.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `train-images` when `n` is smaller than one batch.
+    pub fn with_train_images(mut self, n: usize) -> Result<Self, TrainError> {
+        let n = n.min(self.train.len());
+        if n < self.plan.batch_size {
+            return Err(TrainError::config(
+                "train-images",
+                format!(
+                    "must be at least the batch size ({}), got {n}",
+                    self.plan.batch_size
+                ),
+            ));
+        }
+        self.batches_per_epoch = n / self.plan.batch_size;
+        Ok(self)
+    }
+
+    /// Evaluates `test_bpd` on the first `n` test images (capped at the split's size).
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `test-images` when `n` is 0.
+    pub fn with_test_images(mut self, n: usize) -> Result<Self, TrainError> {
+        if n == 0 {
+            return Err(TrainError::config("test-images", "must be at least 1"));
+        }
+        self.test_images = n.min(self.test.len());
+        Ok(self)
+    }
+
+    /// Images per chunk of evaluation and sampling.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `eval-batch` when `n` is 0.
+    pub fn with_eval_batch(mut self, n: usize) -> Result<Self, TrainError> {
+        if n == 0 {
+            return Err(TrainError::config("eval-batch", "must be at least 1"));
+        }
+        self.eval_batch = n;
+        Ok(self)
+    }
+
+    /// `[C, H, W]` of the images (`[1, 28, 28]` for MNIST).
+    pub fn image_shape(&self) -> [usize; 3] {
+        [1, self.train.rows, self.train.cols]
+    }
+
+    /// `D = C·H·W`.
+    pub fn dims(&self) -> usize {
+        self.image_shape().iter().product()
+    }
+
+    /// Test images behind `test_bpd`.
+    pub fn test_images(&self) -> usize {
+        self.test_images
+    }
+
+    /// The training split.
+    pub fn train_split(&self) -> &MnistSplit {
+        &self.train
+    }
+
+    /// The test split.
+    pub fn test_split(&self) -> &MnistSplit {
+        &self.test
+    }
+
+    /// Training-split indices of batch `index` of `epoch`.
+    pub fn batch_indices(&mut self, epoch: usize, index: usize) -> Vec<usize> {
+        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            self.epoch = Some((epoch, self.plan.epoch(epoch as u64)));
+        }
+        self.epoch.as_ref().expect("just set").1[index].clone()
+    }
+
+    /// The mean `test_bpd` of `model` over the first [`test_images`](Self::test_images) test
+    /// images (see the [module docs](self) for the noise), in f64 on the host.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] if the bits/dim cannot be read back as f32.
+    pub fn test_bpd(&self, model: &MultiScaleFlow, device: &Device) -> Result<f64, TrainError> {
+        self.test_bpd_on(model, self.test_images, device)
+    }
+
+    /// [`test_bpd`](Self::test_bpd) on the first `n` test images (capped at the split's size;
+    /// the same noise as every other subset on their common images).
+    ///
+    /// # Errors
+    /// As [`test_bpd`](Self::test_bpd); [`TrainError::Config`] naming `test-images` when `n`
+    /// is 0.
+    pub fn test_bpd_on(
+        &self,
+        model: &MultiScaleFlow,
+        n: usize,
+        device: &Device,
+    ) -> Result<f64, TrainError> {
+        if n == 0 {
+            return Err(TrainError::config("test-images", "must be at least 1"));
+        }
+        let mut rng = HostRng::stream(self.seed, Stream::EvalNoise);
+        let (n, d) = (n.min(self.test.len()), self.dims());
+        let mut sum = 0.0f64;
+        for start in (0..n).step_by(self.eval_batch) {
+            let idx: Vec<usize> = (start..(start + self.eval_batch).min(n)).collect();
+            let x = dequantize(pixel_levels(&self.test, &idx, device), &mut rng);
+            let bpd = bits_per_dim(model.log_prob(x, None), d);
+            sum += read_f32(bpd.into_data(), "test bits/dim")?
+                .iter()
+                .map(|&v| f64::from(v))
+                .sum::<f64>();
+        }
+        Ok(sum / n as f64)
+    }
+
+    /// `n` samples of `model` at `temperature` as host pixels `[n, C, H, W]`, drawn in chunks
+    /// of `eval_batch` from `rng`, clamped to `[0, 1]`; non-finite values (a diverged inverse)
+    /// become 0 and are counted in the second value.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] if the samples cannot be read back as f32.
+    pub fn sample_images(
+        &self,
+        model: &MultiScaleFlow,
+        n: usize,
+        temperature: f64,
+        rng: &mut HostRng,
+    ) -> Result<(Vec<f32>, usize), TrainError> {
+        let mut out = Vec::with_capacity(n * self.dims());
+        let mut non_finite = 0usize;
+        let mut left = n;
+        while left > 0 {
+            let m = left.min(self.eval_batch);
+            let x = model.sample_with_temperature(m, temperature, None, rng);
+            for v in read_f32(x.into_data(), "samples")? {
+                if v.is_finite() {
+                    out.push(v.clamp(0.0, 1.0));
+                } else {
+                    non_finite += 1;
+                    out.push(0.0);
+                }
+            }
+            left -= m;
+        }
+        Ok((out, non_finite))
+    }
+}
+
+/// The pixel levels `k ∈ {0, …, 255}` of images `idx` of `split` as floats, `[B, 1, H, W]`
+/// (exact in f32).
+///
+/// # Panics
+/// If an index is `>= split.len()`, like slice indexing.
+pub fn pixel_levels(split: &MnistSplit, idx: &[usize], device: &Device) -> Tensor<4> {
+    let d = split.pixels();
+    let mut data = Vec::with_capacity(idx.len() * d);
+    for &i in idx {
+        data.extend(split.image(i).iter().map(|&k| f32::from(k)));
+    }
+    Tensor::from_data(
+        TensorData::new(data, [idx.len(), 1, split.rows, split.cols]),
+        device,
+    )
+}
+
+fn read_f32(data: TensorData, what: &str) -> Result<Vec<f32>, TrainError> {
+    data.try_to_vec::<f32>()
+        .map_err(|e| TrainError::config(what, format!("cannot read as f32: {e:?}")))
+}
+
+impl Task for MnistFlowTask {
+    type Model = MultiScaleFlow;
+    type Batch = Tensor<4>;
+
+    fn num_train_batches(&self) -> usize {
+        self.batches_per_epoch
+    }
+
+    fn train_batch(
+        &mut self,
+        epoch: usize,
+        index: usize,
+        rng: &mut HostRng,
+        device: &Device,
+    ) -> Tensor<4> {
+        let idx = self.batch_indices(epoch, index);
+        dequantize(pixel_levels(&self.train, &idx, device), rng)
+    }
+
+    fn batch_len(&self, batch: &Tensor<4>) -> usize {
+        batch.dims()[0]
+    }
+
+    fn loss(&self, model: &MultiScaleFlow, batch: Tensor<4>, _ctx: &StepContext) -> StepOutput {
+        let d = self.dims();
+        let log_prob = model.log_prob(batch, None);
+        let bpd = bits_per_dim(log_prob.clone(), d).mean();
+        let loss = log_prob
+            .neg()
+            .add_scalar(d as f64 * PIXEL_LEVELS.ln())
+            .mean();
+        StepOutput::new(loss).with_metric("bpd", bpd)
+    }
+
+    /// Glow's data-dependent ActNorm initialisation on the first training batch (the loop
+    /// skips this hook on `--resume`; already initialised layers are left unchanged anyway).
+    fn before_first_step(
+        &mut self,
+        model: MultiScaleFlow,
+        batch: &Tensor<4>,
+    ) -> Result<MultiScaleFlow, TrainError> {
+        Ok(model.initialize_actnorm(batch.clone(), None))
+    }
+
+    fn evaluate(
+        &mut self,
+        model: &MultiScaleFlow,
+        device: &Device,
+    ) -> Result<Vec<(String, f64)>, TrainError> {
+        Ok(vec![("test_bpd".into(), self.test_bpd(model, device)?)])
+    }
+
+    fn sample(
+        &mut self,
+        model: &MultiScaleFlow,
+        n: usize,
+        device: &Device,
+    ) -> Result<Option<Samples>, TrainError> {
+        let _ = device;
+        if n == 0 {
+            return Ok(None);
+        }
+        let mut rng = HostRng::stream(self.seed, Stream::Samples);
+        let (data, _) = self.sample_images(model, n, 1.0, &mut rng)?;
+        Ok(Some(
+            ImageSamples::square_grid(data, self.image_shape()).into(),
+        ))
+    }
+}
+
+/// What the project's MNIST classifier says about a set of samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelStats {
+    /// Fraction of samples predicted as each digit.
+    pub histogram: Vec<f64>,
+    /// Entropy of that histogram in nats (ln 10 ≈ 2.303 for perfectly balanced labels).
+    pub entropy: f64,
+    /// `entropy / ln 10` ∈ [0, 1] (1: balanced).
+    pub balance: f64,
+    /// Mean over samples of the largest softmax probability (the classifier's confidence).
+    pub mean_confidence: f64,
+}
+
+/// Predicted-label histogram, its entropy and the mean confidence of `images`
+/// (`N × 784` pixels in `[0, 1]`) under `evaluator`'s classifier.
+///
+/// # Errors
+/// [`deepgen_eval::EvalError::Shape`] if the length is not a positive multiple of 784.
+pub fn label_stats(
+    evaluator: &MnistEvaluator,
+    images: &[f32],
+    device: &Device,
+) -> Result<LabelStats, deepgen_eval::EvalError> {
+    let n = deepgen_eval::inference::image_count(images, "label_stats: `images`")?;
+    let mut counts = [0usize; NUM_CLASSES];
+    let mut confidence = 0.0f64;
+    for chunk in images.chunks(INFERENCE_BATCH * IMAGE_PIXELS) {
+        let logits = evaluator.classifier().forward(images_tensor(chunk, device));
+        let probs: Vec<f32> = softmax(logits, 1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        for row in probs.chunks_exact(NUM_CLASSES) {
+            let (arg, p) = row
+                .iter()
+                .enumerate()
+                .fold((0, f32::MIN), |a, (i, &p)| if p > a.1 { (i, p) } else { a });
+            counts[arg] += 1;
+            confidence += f64::from(p);
+        }
+    }
+    let histogram: Vec<f64> = counts.iter().map(|&c| c as f64 / n as f64).collect();
+    let entropy = -histogram
+        .iter()
+        .filter(|&&p| p > 0.0)
+        .map(|&p| p * p.ln())
+        .sum::<f64>();
+    Ok(LabelStats {
+        balance: entropy / (NUM_CLASSES as f64).ln(),
+        histogram,
+        entropy,
+        mean_confidence: confidence / n as f64,
+    })
+}
+
+/// The flow architecture of an image-flow example (written as `flow_config.json`).
+#[derive(Debug, Clone)]
+pub enum ImageFlowConfig {
+    /// A multi-scale RealNVP.
+    RealNvp(RealNvpConfig),
+    /// A Glow.
+    Glow(GlowConfig),
+}
+
+impl ImageFlowConfig {
+    /// Builds the flow on `device`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the invalid field.
+    pub fn try_init(&self, device: &Device) -> Result<MultiScaleFlow, ConfigError> {
+        match self {
+            ImageFlowConfig::RealNvp(c) => c.try_init(device),
+            ImageFlowConfig::Glow(c) => c.try_init(device),
+        }
+    }
+
+    /// The config as JSON.
+    pub fn to_json(&self) -> String {
+        match self {
+            ImageFlowConfig::RealNvp(c) => format!("{{\"RealNvp\": {c}}}"),
+            ImageFlowConfig::Glow(c) => format!("{{\"Glow\": {c}}}"),
+        }
+    }
+}
+
+/// Flags shared by the image-flow examples (`#[command(flatten)]` them beside
+/// [`CommonArgs`]); the architecture flags are each example's own.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MnistFlowArgs {
+    /// Training images per epoch (default: all 60 000); each epoch draws them anew from the
+    /// seeded permutation. Shorter epochs mean more frequent checkpoints, test bits/dim and
+    /// sample grids.
+    #[arg(long)]
+    pub train_images: Option<usize>,
+    /// Test images behind `test_bpd` (per epoch and in eval.json; default: the whole test
+    /// split).
+    #[arg(long, default_value_t = 10_000)]
+    pub test_images: usize,
+    /// Images per evaluation / sampling chunk.
+    #[arg(long, default_value_t = DEFAULT_EVAL_BATCH)]
+    pub eval_batch: usize,
+    /// Linear learning-rate warm-up from 0 over this many steps (ignored with --lr).
+    #[arg(long, default_value_t = 500)]
+    pub warmup: u64,
+    /// Also evaluate `test_bpd` every N optimizer steps (mid-epoch records in metrics.jsonl).
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Samples drawn after training at temperature 0.7 (written as samples_t0.7.npy) and at
+    /// 1.0, each scored by deepgen-eval's MNIST classifier (0 skips both).
+    #[arg(long, default_value_t = 10_000)]
+    pub fd_samples: usize,
+    /// Skip the temperature-1.0 Fréchet distance (halves the after-training sampling).
+    #[arg(long)]
+    pub no_fd_t1: bool,
+}
+
+/// What an image-flow example sets before the flags apply.
+#[derive(Debug, Clone)]
+pub struct FlowExample<'a> {
+    /// Name printed first and the default output directory `runs/NAME`.
+    pub name: &'a str,
+    /// Default output directory.
+    pub out_dir: &'a str,
+    /// Title of `loss.png`.
+    pub plot_title: &'a str,
+    /// Epochs without `--epochs`.
+    pub epochs: usize,
+    /// Batch size without `--batch-size`.
+    pub batch_size: usize,
+    /// Peak learning rate of Adam after the warm-up (without `--lr`).
+    pub lr: f64,
+    /// Global gradient-norm clip without `--clip-grad-norm` (`None`: no clipping).
+    pub clip_grad_norm: Option<f64>,
+}
+
+/// The whole run of an image-flow example: device and trainer ([`Run::start`]), MNIST, the
+/// flow from `config` (given `[C, H, W]` of the data), Adam through [`Run::fit`], then the
+/// full-test-set `test_bpd`, the temperature-0.7 and 1.0 samples and their scores, and
+/// `eval.json`.
+///
+/// # Errors
+/// Invalid flags (naming them), device, data, configuration, training and output errors.
+pub fn run(
+    common: &CommonArgs,
+    args: &MnistFlowArgs,
+    example: FlowExample<'_>,
+    config: impl FnOnce([usize; 3]) -> ImageFlowConfig,
+) -> Result<(), Box<dyn Error>> {
+    if args.test_images == 0 {
+        return Err(TrainError::config("test-images", "must be at least 1").into());
+    }
+    if args.eval_batch == 0 {
+        return Err(TrainError::config("eval-batch", "must be at least 1").into());
+    }
+    if args.eval_every == Some(0) {
+        return Err(TrainError::config("eval-every", "must be at least 1").into());
+    }
+    let mut run = Run::start(
+        common,
+        RunDefaults {
+            name: example.name,
+            out_dir: example.out_dir,
+            plot_title: example.plot_title,
+            plot_y_label: "bits/dim",
+            plot_metrics: &["train_bpd", "test_bpd"],
+            epochs: example.epochs,
+            batch_size: example.batch_size,
+            lr: Schedule::LinearWarmup {
+                start: 0.0,
+                end: example.lr,
+                warmup_steps: args.warmup,
+            },
+            num_samples: 100,
+        },
+    )?;
+    let mut trainer = run.trainer.clone().eval_every_steps(args.eval_every);
+    if let (None, None, Some(c)) = (
+        common.clip_grad_norm,
+        common.clip_grad_value,
+        example.clip_grad_norm,
+    ) {
+        trainer = trainer.grad_transforms(
+            GradTransforms::new()
+                .with_global_norm(c)
+                .map_err(|e| TrainError::config("clip-grad-norm", e.to_string()))?,
+        );
+    }
+    run.trainer = trainer;
+
+    let mnist = Mnist::load(common.data.as_deref())?;
+    let mut task = MnistFlowTask::new(
+        mnist.train.clone(),
+        mnist.test.clone(),
+        run.batch_size,
+        run.seed,
+    )?
+    .with_test_images(args.test_images)?
+    .with_eval_batch(args.eval_batch)?;
+    if let Some(n) = args.train_images {
+        task = task.with_train_images(n)?;
+    }
+    let config = config(task.image_shape());
+    let model = config.try_init(&run.device).map_err(TrainError::from)?;
+    let params = model.num_params();
+    run.announce(format!(
+        "{}, {params} parameters, {} batches of {} per epoch",
+        mnist.describe(),
+        task.num_train_batches(),
+        run.batch_size
+    ));
+    let out = run.out_dir();
+    write_config(&out, &config, common.resume)?;
+
+    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let model = fitted.eval_model();
+    let device = run.eval_device();
+    let mut report = EvalReport::new();
+    report
+        .push("model", example.name)
+        .push("parameters", params);
+    fitted.push_last(&mut report, &["train_bpd"]);
+
+    // The last epoch's test bits/dim is the trained model's; measure it only if no epoch ran.
+    let started = Instant::now();
+    let test_bpd = match fitted.last_metric("test_bpd") {
+        Some(v) => v,
+        None => task.test_bpd(&model, &device)?,
+    };
+    println!(
+        "test bits/dim ({} test images, fixed dequantisation noise): {test_bpd:.4} ({:.0} s)",
+        task.test_images(),
+        started.elapsed().as_secs_f64()
+    );
+    report
+        .push("test_bpd", test_bpd)
+        .push("test_images", task.test_images());
+
+    score_samples(
+        &task,
+        &model,
+        &mnist,
+        args,
+        run.seed,
+        &out,
+        &device,
+        &mut report,
+    )?;
+    run.finish(&report)?;
+    Ok(())
+}
+
+/// Writes `flow_config.json` into `out`, unless `out` already holds a run that this one will
+/// refuse to overwrite (no `--resume`: the trainer stops with that error). With `--resume`,
+/// architecture flags that differ from the run's file are an error naming it.
+fn write_config(out: &Path, config: &ImageFlowConfig, resume: bool) -> Result<(), TrainError> {
+    let path = out.join("flow_config.json");
+    let json = config.to_json();
+    match std::fs::read_to_string(&path) {
+        Ok(old) if old == json => return Ok(()),
+        Ok(_) if resume => {
+            return Err(TrainError::config(
+                "resume",
+                format!(
+                    "the architecture flags differ from the run's {}; pass the flags it was \
+                     started with",
+                    path.display()
+                ),
+            ));
+        }
+        _ if !resume && out.join("checkpoint").exists() => return Ok(()),
+        _ => {}
+    }
+    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+    std::fs::write(&path, json).map_err(|e| TrainError::io(&path, e))
+}
+
+/// The after-training samples: `samples_t0.7.npy`/`.png` and the classifier's scores at 0.7
+/// and 1.0.
+#[allow(clippy::too_many_arguments)]
+fn score_samples(
+    task: &MnistFlowTask,
+    model: &MultiScaleFlow,
+    mnist: &Mnist,
+    args: &MnistFlowArgs,
+    seed: u64,
+    out: &Path,
+    device: &Device,
+    report: &mut EvalReport,
+) -> Result<(), Box<dyn Error>> {
+    let n = args.fd_samples;
+    if n == 0 {
+        report.missing("fd_t0.7", "skipped with --fd-samples 0");
+        return Ok(());
+    }
+    let evaluator = match evaluator(mnist, device) {
+        Ok(e) => Some(e),
+        Err(reason) => {
+            println!("no sample scores: {reason}");
+            None
+        }
+    };
+    report.push("fd_samples", n);
+    if let Some(e) = &evaluator {
+        report.push("frechet_floor", e.floor());
+    }
+    let [c, h, w] = task.image_shape();
+    let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
+    let temperatures: &[f64] = if args.no_fd_t1 {
+        &[LOW_TEMPERATURE]
+    } else {
+        &[LOW_TEMPERATURE, 1.0]
+    };
+    for &t in temperatures {
+        let started = Instant::now();
+        let (images, non_finite) = task.sample_images(model, n, t, &mut rng)?;
+        let tag = format!("t{t:.1}");
+        if t == LOW_TEMPERATURE {
+            write_npy_f32(
+                &out.join(format!("samples_{tag}.npy")),
+                &[n, c, h, w],
+                &images,
+            )?;
+            let shown = n.min(100);
+            let nrow = (shown as f64).sqrt().ceil() as usize;
+            save_image_grid(
+                &out.join(format!("samples_{tag}.png")),
+                &images[..shown * c * h * w],
+                shown,
+                c,
+                h,
+                w,
+                nrow,
+            )?;
+        }
+        report.push(format!("non_finite_samples_{tag}"), non_finite);
+        let Some(evaluator) = &evaluator else {
+            report.missing(format!("fd_{tag}"), "no MNIST classifier (see the log)");
+            continue;
+        };
+        let fd = evaluator.frechet_to_test(&images)?;
+        let labels = label_stats(evaluator, &images, device)?;
+        println!(
+            "T = {t}: {n} samples in {:.0} s; Fréchet distance to the test set {fd:.2} (floor \
+             {:.2}); labels: entropy {:.3} nats (balance {:.3}), mean confidence {:.3}, \
+             histogram {:?}",
+            started.elapsed().as_secs_f64(),
+            evaluator.floor(),
+            labels.entropy,
+            labels.balance,
+            labels.mean_confidence,
+            labels
+                .histogram
+                .iter()
+                .map(|p| (p * 1000.0).round() / 1000.0)
+                .collect::<Vec<_>>()
+        );
+        report
+            .push(format!("fd_{tag}"), fd)
+            .push(format!("label_entropy_{tag}"), labels.entropy)
+            .push(format!("label_balance_{tag}"), labels.balance)
+            .push(format!("mean_confidence_{tag}"), labels.mean_confidence)
+            .push(format!("label_histogram_{tag}"), labels.histogram);
+    }
+    Ok(())
+}
+
+/// The project's MNIST evaluator, or why it is unavailable.
+fn evaluator(mnist: &Mnist, device: &Device) -> Result<MnistEvaluator, String> {
+    let checkpoint: PathBuf = match resolve_checkpoint() {
+        ResolvedCheckpoint::Found(source) => source.path().to_path_buf(),
+        ResolvedCheckpoint::Missing { .. } => {
+            return Err(
+                "the deepgen-eval classifier checkpoint is missing: rebuild it with \
+                 `cargo run --release -p deepgen-eval --bin train_classifier`"
+                    .into(),
+            );
+        }
+    };
+    MnistEvaluator::load_with(mnist, &checkpoint, device).map_err(|e| e.to_string())
+}

@@ -1,0 +1,88 @@
+//! Train Glow (Kingma & Dhariwal 2018) on uniformly dequantised MNIST and report test bits/dim.
+//!
+//! ```sh
+//! cargo run --release --example glow_mnist                      # 2 CPU cores → runs/glow_mnist/
+//! cargo run --release --example glow_mnist -- --resume          # continue runs/glow_mnist/
+//! # continue the same run on a GPU, toward the paper's 1.05 bits/dim (same architecture flags):
+//! cargo run --release --features wgpu --example glow_mnist -- --device wgpu --resume --epochs 100
+//! # a larger model from scratch on a GPU:
+//! cargo run --release --features wgpu --example glow_mnist -- --device wgpu --steps 16 \
+//!     --hidden 512 --batch-size 128 --epochs 200 --out runs/glow_mnist_gpu
+//! ```
+//!
+//! Architecture: `--levels` levels (28×28 allows 2: 1×28×28 → 4×14×14 → 8×7×7), each a squeeze
+//! and `--steps` steps of ActNorm · invertible 1×1 convolution (LU-decomposed) · affine
+//! coupling (`sigmoid(s + 2)` scale, zero-initialised last layer), with half the channels
+//! factored out after every level but the last under a learned prior. Input `x − ½`. Adam with
+//! a linear warm-up to `--lr-peak` over `--warmup` steps; the global gradient norm is clipped
+//! at 100 unless `--clip-grad-norm`/`--clip-grad-value` say otherwise. ActNorm is initialised
+//! from the first batch once and saved with the checkpoints.
+//!
+//! Every epoch logs `train_bpd` and `test_bpd` (10 000 test images, fixed dequantisation
+//! noise) in `metrics.jsonl` and writes `samples.png`/`samples.npy` at temperature 1.0; after
+//! training, `samples_t0.7.npy`/`.png` and `eval.json` (test bits/dim, Fréchet distance and
+//! label statistics of the samples at T = 0.7 and 1.0 under deepgen-eval's classifier).
+
+use clap::Parser;
+use deepgen::flows::tasks::image::{FlowExample, ImageFlowConfig, MnistFlowArgs, run};
+use deepgen::flows::{CouplingBijection, GlowConfig};
+use deepgen::train::{CommonArgs, exit_on_error};
+
+/// Train Glow on dequantised MNIST.
+#[derive(Parser, Debug)]
+#[command(name = "glow_mnist", version)]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    flow: MnistFlowArgs,
+    /// Levels L (each squeezes; 28×28 images allow at most 2).
+    #[arg(long, default_value_t = 2)]
+    levels: usize,
+    /// Steps of flow K per level.
+    #[arg(long, default_value_t = 8)]
+    steps: usize,
+    /// Hidden channels of the coupling networks.
+    #[arg(long, default_value_t = 128)]
+    hidden: usize,
+    /// Additive couplings instead of affine ones.
+    #[arg(long)]
+    additive: bool,
+    /// Plain 1×1 convolutions instead of LU-decomposed ones.
+    #[arg(long)]
+    no_lu: bool,
+    /// Plain factor-out instead of the learned split prior.
+    #[arg(long)]
+    no_learned_prior: bool,
+    /// Peak learning rate after the warm-up (without --lr).
+    #[arg(long, default_value_t = 1e-3)]
+    lr_peak: f64,
+}
+
+fn main() {
+    let args = Args::parse();
+    let example = FlowExample {
+        name: "glow_mnist",
+        out_dir: "runs/glow_mnist",
+        plot_title: "Glow on dequantised MNIST: bits/dim",
+        epochs: 5,
+        batch_size: 64,
+        lr: args.lr_peak,
+        clip_grad_norm: Some(100.0),
+    };
+    exit_on_error(run(&args.common, &args.flow, example, |shape| {
+        ImageFlowConfig::Glow(
+            GlowConfig::new(shape)
+                .with_levels(args.levels)
+                .with_steps_per_level(args.steps)
+                .with_hidden_channels(args.hidden)
+                .with_coupling(if args.additive {
+                    CouplingBijection::Additive
+                } else {
+                    CouplingBijection::glow()
+                })
+                .with_lu_decomposed(!args.no_lu)
+                .with_learned_prior(!args.no_learned_prior),
+        )
+    }));
+}
