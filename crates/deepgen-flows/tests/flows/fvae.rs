@@ -123,3 +123,58 @@ fn config_errors_name_the_field() {
         .unwrap_err();
     assert!(e.field.starts_with("flow."), "{e}");
 }
+
+#[test]
+fn task_test_bpd_is_the_elbo_in_bits_per_dim_with_fixed_noise() {
+    use deepgen_distributions::noise;
+    use deepgen_flows::tasks::fvae::FVaeTask;
+    use deepgen_flows::tasks::image::pixel_levels;
+    use deepgen_flows::{bits_per_dim, dequantize};
+    use deepgen_tensor::Stream;
+
+    let dev = Device::flex();
+    let model = perturb(
+        config()
+            .with_flow(
+                GlowConfig::new([1, 8, 8])
+                    .with_levels(2)
+                    .with_steps_per_level(1)
+                    .with_hidden_channels(6),
+            )
+            .init(&dev),
+        0.3,
+    );
+    let (train, test) = (
+        crate::image_task::synthetic(32, 1),
+        crate::image_task::synthetic(7, 2),
+    );
+    let seed = 9;
+    let task = FVaeTask::new(train, test.clone(), 8, L, 7, seed).unwrap();
+    let got = task.test_bpd_elbo(&model, &dev).unwrap();
+    // Independently: the same noise stream, dequantisation then ε, one chunk.
+    let mut rng = HostRng::stream(seed, Stream::EvalNoise);
+    let idx: Vec<usize> = (0..7).collect();
+    let x = dequantize(pixel_levels(&test, &idx, &dev), &mut rng);
+    let eps = noise::standard_normal(&mut rng, [7, L], &dev);
+    let elbo = host(model.terms_with_noise(x, eps).elbo());
+    let expected: f64 = elbo
+        .iter()
+        .map(|lp| -(lp - 64.0 * 256f64.ln()) / (64.0 * 2f64.ln()))
+        .sum::<f64>()
+        / 7.0;
+    // f32 bits/dim summed in f64 on both sides: relative agreement.
+    assert!(
+        (got - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+        "{got} vs {expected}"
+    );
+    // And bits_per_dim agrees with the formula used above.
+    let check = host(bits_per_dim(
+        Tensor::<1>::from_data(
+            burn::tensor::TensorData::new(vec![elbo[0] as f32], [1]),
+            &dev,
+        ),
+        64,
+    ));
+    let formula = -(elbo[0] - 64.0 * 256f64.ln()) / (64.0 * 2f64.ln());
+    assert!((check[0] - formula).abs() <= 1e-6 * formula.abs().max(1.0));
+}

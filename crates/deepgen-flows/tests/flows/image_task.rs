@@ -19,7 +19,7 @@ const SIDE: usize = 8;
 
 /// `n` 8×8 images: a bright rectangle (255) on black (0) with a grey (128) border pixel
 /// and a few random levels, so 0, 255 and intermediate levels all occur.
-fn synthetic(n: usize, seed: u64) -> MnistSplit {
+pub(crate) fn synthetic(n: usize, seed: u64) -> MnistSplit {
     let mut rng = HostRng::seed_from_u64(seed);
     let mut images = Vec::with_capacity(n * SIDE * SIDE);
     for _ in 0..n {
