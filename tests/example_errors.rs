@@ -1,4 +1,4 @@
-//! The VAE example's failure modes: each is one actionable line on stderr and exit code 1,
+//! The examples' failure modes (vae; the flow examples at the end): each is one actionable line on stderr and exit code 1,
 //! never a panic; a flag out of its range is rejected by clap itself (exit code 2, the flag
 //! named, before anything runs). Runs the example binary that `cargo test` builds beside the
 //! tests.
@@ -156,4 +156,54 @@ fn invalid_vae_objectives_name_the_flag() {
     assert!(e.contains("iw-samples") && e.contains("free bits"), "{e}");
     let e = fails(&["--bn-gamma=-1", "--out", temp(&tmp, "bn").to_str().unwrap()]);
     assert!(e.contains("bn-gamma"), "{e}");
+}
+
+/// Runs example `name` with `args`; returns its exit code and stderr, asserting no panic.
+fn run_example(name: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(example(name))
+        .args(args)
+        .env("DEEPGEN_NO_DOWNLOAD", "1")
+        .env_remove("DEEPGEN_DEVICE")
+        .env_remove("DEEPGEN_DATA")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !stderr.contains("panicked"),
+        "{name} {args:?} panicked: {stderr}"
+    );
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn flow_examples_reject_bad_flags_and_missing_data_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An unknown density is rejected by clap (exit 2), naming the choices.
+    let (code, err) = run_example("flows_2d", &["--density", "nope", "--out", "/dev/null/x"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("checkerboard") && err.contains("8gaussians"),
+        "{err}"
+    );
+    let (code, err) = run_example("flows_2d", &["--flow", "glowish"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("realnvp") && err.contains("spline"), "{err}");
+    // A data directory without MNIST: one `error:` line, exit 1, for each MNIST example.
+    let empty = temp(&tmp, "empty");
+    for name in ["glow_mnist", "realnvp_mnist", "fvae_mnist"] {
+        let out = temp(&tmp, name);
+        let (code, err) = run_example(
+            name,
+            &[
+                "--data",
+                empty.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, Some(1), "{name}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{name}: expected one line, got {err}");
+        assert!(lines[0].starts_with("error: "), "{name}: {err}");
+    }
 }
