@@ -13,7 +13,7 @@ use std::error::Error;
 
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor};
-use deepgen_data::{BatchPlan, Mnist, MnistSplit};
+use deepgen_data::{Mnist, MnistSplit};
 use deepgen_distributions::noise;
 use deepgen_tensor::{HostRng, Stream};
 use deepgen_train::{
@@ -23,7 +23,7 @@ use deepgen_train::{
 
 use crate::fvae::{FVae, FVaeConfig};
 use crate::preprocess::{PIXEL_LEVELS, bits_per_dim, dequantize};
-use crate::tasks::image::pixel_levels;
+use crate::tasks::image::{MnistFlowTask, pixel_levels};
 
 /// Temperature of the flow decoder's samples.
 pub const SAMPLE_TEMPERATURE: f64 = 0.7;
@@ -36,16 +36,13 @@ pub struct FVaeBatch {
     pub eps: Tensor<2>,
 }
 
-/// Dequantised MNIST for an [`FVae`]; see the [module docs](self).
+/// Dequantised MNIST for an [`FVae`]; see the [module docs](self). Batches, epochs and the
+/// image layout are [`MnistFlowTask`]'s (the same seeded permutation per epoch).
 pub struct FVaeTask {
-    train: MnistSplit,
-    test: MnistSplit,
-    plan: BatchPlan,
-    batches_per_epoch: usize,
+    data: MnistFlowTask,
     latent_dim: usize,
     test_images: usize,
     seed: u64,
-    epoch: Option<(usize, Vec<Vec<usize>>)>,
 }
 
 impl FVaeTask {
@@ -53,7 +50,7 @@ impl FVaeTask {
     /// `test_images` test images.
     ///
     /// # Errors
-    /// [`TrainError::Config`] naming `batch-size` or `test-images`.
+    /// [`TrainError::Config`] naming `batch-size`, `data` or `test-images`.
     pub fn new(
         train: MnistSplit,
         test: MnistSplit,
@@ -65,28 +62,26 @@ impl FVaeTask {
         if test_images == 0 {
             return Err(TrainError::config("test-images", "must be at least 1"));
         }
-        let plan = BatchPlan::new(train.len(), batch_size, true, seed, true)
-            .map_err(|e| TrainError::config("batch-size", e.to_string()))?;
+        let test_images = test_images.min(test.len());
         Ok(Self {
-            batches_per_epoch: plan.batches_per_epoch(),
-            test_images: test_images.min(test.len()),
-            train,
-            test,
-            plan,
+            data: MnistFlowTask::new(train, test, batch_size, seed)?,
             latent_dim,
+            test_images,
             seed,
-            epoch: None,
         })
     }
 
-    /// Visits only the first `n` images of each epoch's permutation (at least one batch).
-    pub fn with_train_images(mut self, n: usize, batch_size: usize) -> Self {
-        self.batches_per_epoch = (n / batch_size.max(1)).clamp(1, self.plan.batches_per_epoch());
-        self
+    /// Visits only `n` training images per epoch (see [`MnistFlowTask::with_train_images`]).
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `train-images` when `n` is smaller than one batch.
+    pub fn with_train_images(mut self, n: usize) -> Result<Self, TrainError> {
+        self.data = self.data.with_train_images(n)?;
+        Ok(self)
     }
 
     fn dims(&self) -> usize {
-        self.train.pixels()
+        self.data.dims()
     }
 
     /// Mean bits/dim of the ELBO over the first `test_images` test images, with fixed noise.
@@ -99,7 +94,7 @@ impl FVaeTask {
         let mut sum = 0.0f64;
         for start in (0..n).step_by(500) {
             let idx: Vec<usize> = (start..(start + 500).min(n)).collect();
-            let x = dequantize(pixel_levels(&self.test, &idx, device), &mut rng);
+            let x = dequantize(pixel_levels(self.data.test_split(), &idx, device), &mut rng);
             let eps = noise::standard_normal(&mut rng, [idx.len(), self.latent_dim], device);
             let bpd = bits_per_dim(model.terms_with_noise(x, eps).elbo(), d);
             sum += bpd
@@ -119,7 +114,7 @@ impl Task for FVaeTask {
     type Batch = FVaeBatch;
 
     fn num_train_batches(&self) -> usize {
-        self.batches_per_epoch
+        self.data.num_train_batches()
     }
 
     fn train_batch(
@@ -129,11 +124,8 @@ impl Task for FVaeTask {
         rng: &mut HostRng,
         device: &Device,
     ) -> FVaeBatch {
-        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            self.epoch = Some((epoch, self.plan.epoch(epoch as u64)));
-        }
-        let idx = &self.epoch.as_ref().expect("just set").1[index];
-        let x = dequantize(pixel_levels(&self.train, idx, device), rng);
+        let idx = self.data.batch_indices(epoch, index);
+        let x = dequantize(pixel_levels(self.data.train_split(), &idx, device), rng);
         let eps = noise::standard_normal(rng, [idx.len(), self.latent_dim], device);
         FVaeBatch { x, eps }
     }
@@ -183,7 +175,7 @@ impl Task for FVaeTask {
             .sample(n, SAMPLE_TEMPERATURE, &mut rng)
             .clamp(0.0, 1.0);
         Ok(Some(
-            ImageSamples::from_tensor(x, [1, self.test.rows, self.test.cols])?.into(),
+            ImageSamples::from_tensor(x, self.data.image_shape())?.into(),
         ))
     }
 }
@@ -255,7 +247,7 @@ pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
         run.seed,
     )?;
     if let Some(n) = args.train_images {
-        task = task.with_train_images(n, run.batch_size);
+        task = task.with_train_images(n)?;
     }
     run.announce(format!(
         "{}, f-VAE with {} parameters, {} batches of {} per epoch",
