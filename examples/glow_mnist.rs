@@ -4,9 +4,9 @@
 //! cargo run --release --example glow_mnist                      # 2 CPU cores → runs/glow_mnist/
 //! cargo run --release --example glow_mnist -- --resume          # continue runs/glow_mnist/
 //! # continue the same run on a GPU, toward the paper's 1.05 bits/dim (same architecture flags):
-//! cargo run --release --features wgpu --example glow_mnist -- --device wgpu --resume --epochs 100
+//! cargo run --release --features wgpu,fusion --example glow_mnist -- --device wgpu --resume --epochs 100
 //! # a larger model from scratch on a GPU:
-//! cargo run --release --features wgpu --example glow_mnist -- --device wgpu --steps 16 \
+//! cargo run --release --features wgpu,fusion --example glow_mnist -- --device wgpu --steps 16 \
 //!     --hidden 512 --batch-size 128 --epochs 200 --out runs/glow_mnist_gpu
 //! ```
 //!
@@ -25,7 +25,7 @@
 
 use clap::Parser;
 use deepgen::flows::tasks::image::{FlowExample, ImageFlowConfig, MnistFlowArgs, run};
-use deepgen::flows::{CouplingBijection, GlowConfig};
+use deepgen::flows::{CouplingBijection, GlowConfig, ImageConditionerKind, Preprocess};
 use deepgen::train::{CommonArgs, exit_on_error};
 
 /// Train Glow on dequantised MNIST.
@@ -45,9 +45,21 @@ struct Args {
     /// Hidden channels of the coupling networks.
     #[arg(long, default_value_t = 128)]
     hidden: usize,
+    /// Coupling conditioner: the 3-layer conv net (`conv`) or a U-Net-lite with one
+    /// down/up level and a skip connection (`unet`).
+    #[arg(long, default_value = "conv", value_parser = ["conv", "unet"])]
+    conditioner: String,
     /// Additive couplings instead of affine ones.
     #[arg(long)]
     additive: bool,
+    /// Scale of the affine couplings: Glow's `sigmoid(s + 2)` (contracting only, in the
+    /// data → latent direction) or RealNVP's soft-clamped `exp(3·tanh(s/3))`.
+    #[arg(long, default_value = "sigmoid", value_parser = ["sigmoid", "exp"])]
+    scale: String,
+    /// Preprocess with the logit transform at this α (RealNVP's 0.05) instead of Glow's
+    /// `x − ½`.
+    #[arg(long)]
+    logit_alpha: Option<f64>,
     /// Plain 1×1 convolutions instead of LU-decomposed ones.
     #[arg(long)]
     no_lu: bool,
@@ -76,10 +88,21 @@ fn main() {
                 .with_levels(args.levels)
                 .with_steps_per_level(args.steps)
                 .with_hidden_channels(args.hidden)
+                .with_conditioner(if args.conditioner == "unet" {
+                    ImageConditionerKind::UNet
+                } else {
+                    ImageConditionerKind::Conv
+                })
                 .with_coupling(if args.additive {
                     CouplingBijection::Additive
+                } else if args.scale == "exp" {
+                    CouplingBijection::realnvp()
                 } else {
                     CouplingBijection::glow()
+                })
+                .with_preprocess(match args.logit_alpha {
+                    Some(a) => Preprocess::Logit(a),
+                    None => Preprocess::Center,
                 })
                 .with_lu_decomposed(!args.no_lu)
                 .with_learned_prior(!args.no_learned_prior),

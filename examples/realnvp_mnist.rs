@@ -5,7 +5,7 @@
 //! cargo run --release --example realnvp_mnist                   # 2 CPU cores → runs/realnvp_mnist/
 //! cargo run --release --example realnvp_mnist -- --resume       # continue runs/realnvp_mnist/
 //! # continue on a GPU (same architecture flags):
-//! cargo run --release --features wgpu --example realnvp_mnist -- --device wgpu --resume --epochs 100
+//! cargo run --release --features wgpu,fusion --example realnvp_mnist -- --device wgpu --resume --epochs 100
 //! ```
 //!
 //! Architecture (`--levels` scales, 28×28 → 14×14 → 7×7 with the default 3): logit
@@ -21,7 +21,7 @@
 
 use clap::Parser;
 use deepgen::flows::tasks::image::{FlowExample, ImageFlowConfig, MnistFlowArgs, run};
-use deepgen::flows::{Preprocess, RealNvpConfig};
+use deepgen::flows::{ImageConditionerKind, Preprocess, RealNvpConfig};
 use deepgen::train::{CommonArgs, exit_on_error};
 
 /// Train a multi-scale RealNVP on dequantised MNIST.
@@ -47,6 +47,10 @@ struct Args {
     /// Hidden channels of the coupling networks.
     #[arg(long, default_value_t = 64)]
     hidden: usize,
+    /// Coupling conditioner: the 3-layer conv net (`conv`) or a U-Net-lite with one
+    /// down/up level and a skip connection (`unet`).
+    #[arg(long, default_value = "conv", value_parser = ["conv", "unet"])]
+    conditioner: String,
     /// Margin α of the logit preprocessing.
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
@@ -77,6 +81,11 @@ fn main() {
                 .with_channel_steps(args.channel_steps)
                 .with_final_steps(args.final_steps)
                 .with_hidden_channels(args.hidden)
+                .with_conditioner(if args.conditioner == "unet" {
+                    ImageConditionerKind::UNet
+                } else {
+                    ImageConditionerKind::Conv
+                })
                 .with_actnorm(args.actnorm)
                 .with_preprocess(Preprocess::Logit(args.alpha)),
         )

@@ -21,6 +21,7 @@ use deepgen_tensor::config::{all_positive, positive};
 use deepgen_tensor::{ConfigError, Validate};
 
 use crate::actnorm::ActNormConfig;
+use crate::conditioner::ImageConditionerKind;
 use crate::coupling::{ImageCouplingConfig, ImageMask};
 use crate::elementwise::CouplingBijection;
 use crate::inv_conv::InvConv1x1Config;
@@ -69,6 +70,9 @@ pub struct RealNvpConfig {
     /// Hidden channels of the conv conditioners.
     #[config(default = 64)]
     pub hidden_channels: usize,
+    /// The coupling conditioner network.
+    #[config(default = "ImageConditionerKind::Conv")]
+    pub conditioner: ImageConditionerKind,
     /// The coupling's elementwise bijection.
     #[config(default = "CouplingBijection::realnvp()")]
     pub coupling: CouplingBijection,
@@ -123,6 +127,7 @@ impl RealNvpConfig {
                     steps.push(ImageStep::Coupling(
                         ImageCouplingConfig::new(c)
                             .with_hidden_channels(self.hidden_channels)
+                            .with_conditioner(self.conditioner)
                             .with_bijection(self.coupling.clone())
                             .with_mask(mask.clone())
                             .with_reverse(k % 2 == 1)
@@ -183,6 +188,9 @@ pub struct GlowConfig {
     /// Hidden channels of the conv conditioners.
     #[config(default = 128)]
     pub hidden_channels: usize,
+    /// The coupling conditioner network.
+    #[config(default = "ImageConditionerKind::Conv")]
+    pub conditioner: ImageConditionerKind,
     /// The coupling's elementwise bijection (Glow: affine with `sigmoid(s + 2)`; additive is
     /// the paper's other variant).
     #[config(default = "CouplingBijection::glow()")]
@@ -245,6 +253,7 @@ impl GlowConfig {
                 steps.push(ImageStep::Coupling(
                     ImageCouplingConfig::new(c)
                         .with_hidden_channels(self.hidden_channels)
+                        .with_conditioner(self.conditioner)
                         .with_bijection(self.coupling.clone())
                         .with_mask(ImageMask::ChannelWise)
                         .with_context_dim(self.context_dim)

@@ -20,10 +20,10 @@
 //!   const-generic trait: see the module docs).
 //! - Elementwise bijections (`elementwise`), separate from the networks that parameterise
 //!   them: [`Additive`], [`Affine`] ([`AffineScale`]: RealNVP's soft-clamped `exp`, Glow's
-//!   `sigmoid(s + 2)`), [`RationalQuadraticSpline`]; [`CouplingBijection`] picks one in configs.
-//! - Conditioners (`conditioner`): [`MlpConditioner`] (context concatenated) and
+//!   `sigmoid(s + 2)`), [`RationalQuadraticSpline`], IAF's [`SigmoidGated`]; [`CouplingBijection`] picks one in configs.
+//! - Conditioners (`conditioner`): [`MlpConditioner`] (context concatenated),
 //!   [`ConvConditioner`] (3×3 → 1×1 → 3×3, zero-initialised output, context broadcast as
-//!   channels).
+//!   channels) and the U-Net-lite [`UNetConditioner`] ([`ImageConditionerKind`] picks one).
 //! - Masked autoregressive layers with any of these bijections (`autoregressive`):
 //!   [`AutoregressiveLayer`] (RQ-NSF (AR) with the spline, MAF with the affine map).
 //! - Coupling layers (`coupling`): [`VectorCoupling`] ([`VectorMask`]: halves, alternating) and
@@ -100,14 +100,16 @@ pub use actnorm::{ActNorm, ActNormConfig};
 pub use autoregressive::{AutoregressiveConfig, AutoregressiveLayer};
 pub use bijection::{Bijection, Inverted};
 pub use conditioner::{
-    ConvConditioner, ConvConditionerConfig, MlpConditioner, MlpConditionerConfig,
+    ConvConditioner, ConvConditionerConfig, ImageConditioner, ImageConditionerKind, MlpConditioner,
+    MlpConditionerConfig, UNetConditioner, UNetConditionerConfig,
 };
 pub use coupling::{
     ImageCoupling, ImageCouplingConfig, ImageMask, VectorCoupling, VectorCouplingConfig, VectorMask,
 };
 pub use density::{FlowDistribution, NormalizingFlow};
 pub use elementwise::{
-    Additive, Affine, AffineScale, CouplingBijection, ElementwiseBijection, RationalQuadraticSpline,
+    Additive, Affine, AffineScale, CouplingBijection, ElementwiseBijection,
+    RationalQuadraticSpline, SigmoidGated,
 };
 pub use fvae::{FVae, FVaeConfig, FVaeTerms};
 pub use image_flows::{GlowConfig, RealNvpConfig};

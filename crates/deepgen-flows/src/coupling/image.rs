@@ -8,7 +8,7 @@ use deepgen_tensor::{ConfigError, Validate};
 
 use super::{ImageMask, couple};
 use crate::bijection::Bijection;
-use crate::conditioner::{ConvConditioner, ConvConditionerConfig};
+use crate::conditioner::{ImageConditioner, ImageConditionerKind};
 use crate::elementwise::{CouplingBijection, ElementwiseBijection};
 
 /// Configuration of an [`ImageCoupling`].
@@ -16,9 +16,12 @@ use crate::elementwise::{CouplingBijection, ElementwiseBijection};
 pub struct ImageCouplingConfig {
     /// `C`, the input channels.
     pub channels: usize,
-    /// Hidden channels of the conv conditioner.
+    /// Hidden channels of the conditioner.
     #[config(default = 64)]
     pub hidden_channels: usize,
+    /// The conditioner network (default: the 3-layer conv net).
+    #[config(default = "ImageConditionerKind::Conv")]
+    pub conditioner: ImageConditionerKind,
     /// The elementwise bijection.
     #[config(default = "CouplingBijection::realnvp()")]
     pub bijection: CouplingBijection,
@@ -61,12 +64,14 @@ impl ImageCouplingConfig {
     /// A [`ConfigError`] naming the invalid field.
     pub fn try_init(&self, device: &Device) -> Result<ImageCoupling, ConfigError> {
         self.validate()?;
-        let conditioner =
-            ConvConditionerConfig::new(self.channels, self.bijection.num_params() * self.channels)
-                .with_hidden_channels(self.hidden_channels)
-                .with_context_dim(self.context_dim)
-                .with_zero_init_output(self.zero_init_output)
-                .try_init(device)?;
+        let conditioner = self.conditioner.try_init(
+            self.channels,
+            self.bijection.num_params() * self.channels,
+            self.hidden_channels,
+            self.context_dim,
+            self.zero_init_output,
+            device,
+        )?;
         Ok(ImageCoupling {
             conditioner,
             bijection: self.bijection.clone(),
@@ -89,7 +94,7 @@ impl ImageCouplingConfig {
 #[derive(Module, Debug)]
 pub struct ImageCoupling {
     /// `[x ⊙ (1 − m) | context planes] → [B, P·C, H, W]`.
-    pub conditioner: ConvConditioner,
+    pub conditioner: ImageConditioner,
     /// The elementwise bijection (configuration, not recorded).
     #[module(skip)]
     pub bijection: CouplingBijection,

@@ -10,21 +10,26 @@
 //! |---|---|---|---|
 //! | [`Additive`] (NICE) | 1 | `y = x + t` | 0 |
 //! | [`Affine`] (RealNVP, Glow) | 2 | `y = x·σ(s) + t`, `σ` from [`AffineScale`] | `ln σ(s)` |
+//! | [`SigmoidGated`] (IAF's update) | 2 | `y = g·x + (1 − g)·m`, `g = sigmoid(s + b)` | `ln g` |
 //! | [`RationalQuadraticSpline`] (NSF) | 3K − 1 | monotone RQ spline on `[−B, B]`, identity outside | see the type |
 //!
 //! All of them work on flattened elements: `x` is `[N]` and the parameters `[N, P]`, row `n`
 //! holding the parameters of element `n`; both directions return the value and the elementwise
 //! `ln|derivative|` of the map just applied (`[N]`), so the inverse's is minus the forward's.
-//! With all-zero parameters every bijection here is the identity (for the spline this needs the
-//! derivative offset described on [`RationalQuadraticSpline`]), so a coupling whose
-//! conditioner's last layer is zero-initialised starts as the identity map.
+//! With all-zero parameters the additive map, the soft-clamped affine map and the spline (with
+//! the derivative offset described on [`RationalQuadraticSpline`]) are the identity, so a
+//! coupling whose conditioner's last layer is zero-initialised starts as the identity map; the
+//! sigmoid-scaled ones (Glow's affine, the gated map) start as the scaling by
+//! `sigmoid(2) ≈ 0.88`.
 
 mod additive;
 mod affine;
+mod gated;
 mod spline;
 
 pub use additive::Additive;
 pub use affine::{Affine, AffineScale};
+pub use gated::SigmoidGated;
 pub use spline::RationalQuadraticSpline;
 
 use burn::config::Config;
@@ -66,6 +71,8 @@ pub enum CouplingBijection {
     Affine(Affine),
     /// [`RationalQuadraticSpline`] (Durkan et al. 2019).
     Spline(RationalQuadraticSpline),
+    /// [`SigmoidGated`] (IAF's gated update).
+    Gated(SigmoidGated),
 }
 
 impl CouplingBijection {
@@ -95,6 +102,7 @@ impl Validate for CouplingBijection {
             Self::Additive => Ok(()),
             Self::Affine(a) => a.validate(),
             Self::Spline(s) => s.validate(),
+            Self::Gated(g) => g.validate(),
         }
     }
 }
@@ -105,6 +113,7 @@ impl ElementwiseBijection for CouplingBijection {
             Self::Additive => Additive.num_params(),
             Self::Affine(a) => a.num_params(),
             Self::Spline(s) => s.num_params(),
+            Self::Gated(g) => g.num_params(),
         }
     }
 
@@ -113,6 +122,7 @@ impl ElementwiseBijection for CouplingBijection {
             Self::Additive => Additive.forward(x, params),
             Self::Affine(a) => a.forward(x, params),
             Self::Spline(s) => s.forward(x, params),
+            Self::Gated(g) => g.forward(x, params),
         }
     }
 
@@ -121,6 +131,7 @@ impl ElementwiseBijection for CouplingBijection {
             Self::Additive => Additive.inverse(y, params),
             Self::Affine(a) => a.inverse(y, params),
             Self::Spline(s) => s.inverse(y, params),
+            Self::Gated(g) => g.inverse(y, params),
         }
     }
 }

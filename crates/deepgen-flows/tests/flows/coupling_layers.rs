@@ -16,8 +16,9 @@ use crate::common::{host, max_abs_diff};
 use burn::tensor::{Device, Tensor};
 use deepgen_flows::{
     ActNormConfig, Bijection, CouplingBijection, CouplingFlowConfig, GlowConfig,
-    ImageCouplingConfig, ImageMask, InvConv1x1Config, LogitTransform, Preprocess, RealNvpConfig,
-    ScalingConfig, Shift, Squeeze, VectorCouplingConfig, VectorMask,
+    ImageConditionerKind, ImageCouplingConfig, ImageMask, InvConv1x1Config, LogitTransform,
+    Preprocess, RealNvpConfig, ScalingConfig, Shift, SigmoidGated, Squeeze, VectorCouplingConfig,
+    VectorMask,
 };
 use deepgen_tensor::rng::HostRng;
 
@@ -43,6 +44,7 @@ fn bijections() -> Vec<(&'static str, CouplingBijection)> {
         ("affine-exp", CouplingBijection::realnvp()),
         ("affine-sigmoid", CouplingBijection::glow()),
         ("spline", CouplingBijection::spline(6, 2.5)),
+        ("gated", CouplingBijection::Gated(SigmoidGated::new())),
     ]
 }
 
@@ -166,6 +168,46 @@ fn image_couplings() {
                     TOL_LADJ,
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn image_couplings_with_the_unet_conditioner() {
+    // Odd 3×3 images: the U-Net-lite goes down to 2×2 and must come back to 3×3.
+    let ad = Device::flex().autodiff();
+    let dims = [2, 4, 3, 3];
+    let x = points(2, 36, 1.0, 17);
+    for (name, bij) in [
+        ("affine-sigmoid", CouplingBijection::glow()),
+        ("spline", CouplingBijection::spline(6, 2.5)),
+    ] {
+        for (mask, with_ctx) in [
+            (ImageMask::Checkerboard, true),
+            (ImageMask::ChannelWise, false),
+        ] {
+            ad.seed(13);
+            let layer = ImageCouplingConfig::new(4)
+                .with_hidden_channels(6)
+                .with_conditioner(ImageConditionerKind::UNet)
+                .with_bijection(bij.clone())
+                .with_mask(mask.clone())
+                .with_context_dim(if with_ctx { CTX } else { 0 })
+                .init(&ad);
+            // Eight perturbed convolutions compound: 0.1 keeps the coupling's scales in a range
+            // where an f32 round trip is exact to tolerance (0.3 drives sigmoid(s + 2) to e⁻³⁰).
+            let layer = perturb(layer, 0.1);
+            let h = with_ctx.then(|| context(2, &ad, 18));
+            check_bijection(
+                &format!("ImageCoupling UNet {name} {mask:?} ctx={with_ctx}"),
+                &layer,
+                &x,
+                dims,
+                h.as_ref(),
+                &ad,
+                tol_x(name),
+                TOL_LADJ,
+            );
         }
     }
 }
@@ -422,3 +464,4 @@ fn a_fresh_multiscale_flow_starts_near_the_identity_map_of_its_preprocessing() {
     assert!(l.iter().all(|v| v.abs() < 1e-4), "ladj at init {l:?}");
     let _ = max_abs_diff(&[0.0], &[0.0]);
 }
+

@@ -10,7 +10,7 @@ use crate::common::{host, max_abs_diff};
 use burn::tensor::{Device, Tensor};
 use deepgen_flows::{
     Additive, Affine, AffineScale, Bijection, ElementwiseBijection, LogitTransform,
-    RationalQuadraticSpline,
+    RationalQuadraticSpline, SigmoidGated,
 };
 use deepgen_tensor::Validate;
 use deepgen_tensor::rng::HostRng;
@@ -328,6 +328,54 @@ fn affine_and_additive_round_trip_with_exact_ladj() {
     let (y, l) = eval(&Additive, &x, &p1, false, &dev);
     let (xb, _) = eval(&Additive, &y, &p1, true, &dev);
     assert!(max_abs_diff(&xb, &x) < 1e-5 && l.iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn sigmoid_gated_matches_the_iaf_update_and_round_trips() {
+    let dev = Device::flex();
+    let mut rng = HostRng::seed_from_u64(6);
+    let n = 50;
+    let x: Vec<f64> = (0..n).map(|_| 3.0 * rng.normal()).collect();
+    // Gates from saturated-closed (s + b ≈ −10) to saturated-open.
+    let p: Vec<f64> = (0..2 * n).map(|_| 4.0 * rng.normal()).collect();
+    for b in [2.0, 0.0] {
+        let f = SigmoidGated::new().with_gate_bias(b);
+        let (y, l) = eval(&f, &x, &p, false, &dev);
+        let (xb, lb) = eval(&f, &y, &p, true, &dev);
+        for i in 0..n {
+            let (s, m) = (p[2 * i] + b, p[2 * i + 1]);
+            // Host f64: g = 1/(1 + e^{−s}); y = g·x + (1 − g)·m (IAF eq. 14).
+            let g = 1.0 / (1.0 + (-s).exp());
+            let want_y = g * x[i] + (1.0 - g) * m;
+            assert!(
+                (y[i] - want_y).abs() < 2e-5 * want_y.abs().max(1.0),
+                "b={b}: y {} vs {want_y}",
+                y[i]
+            );
+            assert!(
+                (l[i] - g.ln()).abs() < 1e-5,
+                "b={b}: ln g {} vs {}",
+                l[i],
+                g.ln()
+            );
+            assert!((lb[i] + l[i]).abs() < 1e-6);
+            // The inverse divides by g: its error grows like 1/g.
+            assert!(
+                (xb[i] - x[i]).abs() < 1e-5 * (x[i].abs() + m.abs()).max(1.0) / g,
+                "b={b}: round trip {} vs {} (g = {g})",
+                xb[i],
+                x[i]
+            );
+        }
+    }
+    // Zero parameters: the contraction by sigmoid(2) toward 0.
+    let (y, _) = eval(&SigmoidGated::new(), &[1.0], &[0.0, 0.0], false, &dev);
+    assert!((y[0] - 1.0 / (1.0 + (-2.0f64).exp())).abs() < 1e-6);
+    let e = SigmoidGated::new()
+        .with_gate_bias(f64::NAN)
+        .validate()
+        .unwrap_err();
+    assert_eq!(e.field, "gate_bias");
 }
 
 #[test]
