@@ -69,6 +69,9 @@ impl ImageConditionerKind {
 }
 
 /// An image conditioner: either network (see [`ImageConditionerKind`]).
+// One per coupling layer: the size difference of the variants costs nothing worth a `Box`
+// (which `#[derive(Module)]` would have to see through).
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ImageConditioner {
     /// The three-layer conv net.
