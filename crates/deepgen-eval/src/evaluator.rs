@@ -173,6 +173,15 @@ impl MnistEvaluator {
         Ok(agreement(&self.classify(images)?, requested_labels))
     }
 
+    /// Predicted-digit histogram, its entropy and the mean confidence of `images` (see
+    /// [`LabelStats`](crate::LabelStats)).
+    ///
+    /// # Errors
+    /// [`EvalError::Shape`] if the length is not a positive multiple of 784.
+    pub fn label_stats(&self, images: &[f32]) -> Result<crate::LabelStats, EvalError> {
+        crate::label_stats::label_stats(&self.classifier, images, &self.device)
+    }
+
     /// Feature-layer activations, `N × 128` row-major.
     ///
     /// # Errors

@@ -8,7 +8,9 @@
 //! 2. a **Fréchet distance** ([`MnistEvaluator::frechet_to_test`]) between
 //!    Gaussians fitted to the classifier's 128-d feature-layer activations of
 //!    the samples and of the 10 000 MNIST test images;
-//! 3. the classifier's own **test accuracy** ([`MnistEvaluator::test_accuracy`],
+//! 3. **label statistics** of unconditional samples ([`MnistEvaluator::label_stats`]):
+//!    the predicted-digit histogram, its entropy and the classifier's mean confidence;
+//! 4. the classifier's own **test accuracy** ([`MnistEvaluator::test_accuracy`],
 //!    ≥ 99 % for the committed checkpoint).
 //!
 //! How the parts fit: [`classifier`] defines a LeNet-style CNN whose
@@ -42,6 +44,7 @@ pub mod error;
 pub mod evaluator;
 pub mod frechet;
 pub mod inference;
+pub mod label_stats;
 pub mod train;
 
 pub use checkpoint::{CLASSIFIER_ENV, COMMITTED_CHECKPOINT, load_classifier, save_classifier};
@@ -49,4 +52,5 @@ pub use classifier::{MnistClassifier, MnistClassifierConfig};
 pub use error::EvalError;
 pub use evaluator::MnistEvaluator;
 pub use frechet::{GaussianStats, feature_stats, frechet_distance};
+pub use label_stats::LabelStats;
 pub use train::{ClassifierTrainConfig, EpochReport, train_classifier, train_classifier_with};

@@ -43,6 +43,57 @@ fn committed_classifier_reaches_99_percent() {
 }
 
 #[test]
+fn label_stats_of_the_test_set_follow_its_labels() {
+    let f = fixture();
+    let images = test_images();
+    let stats = f.eval.label_stats(&images).unwrap();
+    // The true label histogram, counted independently from the IDX labels.
+    let mut want = [0.0f64; 10];
+    for &l in &f.mnist.test.labels {
+        want[l as usize] += 1.0 / 10_000.0;
+    }
+    // A ≥ 99 % classifier moves at most 1 % of the mass between classes.
+    let moved: f64 = stats
+        .histogram
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .sum::<f64>()
+        / 2.0;
+    let entropy: f64 = -stats
+        .histogram
+        .iter()
+        .map(|&p| if p > 0.0 { p * p.ln() } else { 0.0 })
+        .sum::<f64>();
+    println!(
+        "label stats: moved mass {moved:.4}, entropy {:.4} (recomputed {entropy:.4}), balance {:.4}, confidence {:.4}",
+        stats.entropy, stats.balance, stats.mean_confidence
+    );
+    assert!(
+        moved <= 0.01,
+        "histogram {:?} vs labels {want:?}",
+        stats.histogram
+    );
+    assert!((stats.histogram.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    assert!((stats.entropy - entropy).abs() < 1e-12);
+    assert!((stats.balance - entropy / 10f64.ln()).abs() < 1e-12);
+    // MNIST's classes are nearly balanced (entropy 2.3010 of ln 10 = 2.3026 for the labels).
+    assert!(stats.balance > 0.998, "{}", stats.balance);
+    assert!(stats.mean_confidence > 0.97, "{}", stats.mean_confidence);
+
+    // Uniform noise: far less confident than real digits.
+    let mut rng = HostRng::seed_from_u64(12);
+    let noise: Vec<f32> = (0..1000 * 784).map(|_| rng.uniform() as f32).collect();
+    let noisy = f.eval.label_stats(&noise).unwrap();
+    println!(
+        "noise: confidence {:.4}, balance {:.4}",
+        noisy.mean_confidence, noisy.balance
+    );
+    assert!(noisy.mean_confidence < stats.mean_confidence);
+    assert!(f.eval.label_stats(&images[..100]).is_err());
+}
+
+#[test]
 fn label_accuracy_true_vs_shuffled_labels() {
     let f = fixture();
     let images = test_images();

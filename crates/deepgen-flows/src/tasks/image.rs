@@ -38,13 +38,10 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::AdamConfig;
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::{BatchPlan, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
 use deepgen_eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
-use deepgen_eval::classifier::{IMAGE_PIXELS, NUM_CLASSES};
-use deepgen_eval::inference::{INFERENCE_BATCH, images_tensor};
 use deepgen_tensor::output::{save_image_grid, write_npy_f32};
 use deepgen_tensor::{ConfigError, HostRng, Stream};
 use deepgen_train::grad::GradTransforms;
@@ -372,61 +369,6 @@ impl Task for MnistFlowTask {
     }
 }
 
-/// What the project's MNIST classifier says about a set of samples.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabelStats {
-    /// Fraction of samples predicted as each digit.
-    pub histogram: Vec<f64>,
-    /// Entropy of that histogram in nats (ln 10 ≈ 2.303 for perfectly balanced labels).
-    pub entropy: f64,
-    /// `entropy / ln 10` ∈ [0, 1] (1: balanced).
-    pub balance: f64,
-    /// Mean over samples of the largest softmax probability (the classifier's confidence).
-    pub mean_confidence: f64,
-}
-
-/// Predicted-label histogram, its entropy and the mean confidence of `images`
-/// (`N × 784` pixels in `[0, 1]`) under `evaluator`'s classifier.
-///
-/// # Errors
-/// [`deepgen_eval::EvalError::Shape`] if the length is not a positive multiple of 784.
-pub fn label_stats(
-    evaluator: &MnistEvaluator,
-    images: &[f32],
-    device: &Device,
-) -> Result<LabelStats, deepgen_eval::EvalError> {
-    let n = deepgen_eval::inference::image_count(images, "label_stats: `images`")?;
-    let mut counts = [0usize; NUM_CLASSES];
-    let mut confidence = 0.0f64;
-    for chunk in images.chunks(INFERENCE_BATCH * IMAGE_PIXELS) {
-        let logits = evaluator.classifier().forward(images_tensor(chunk, device));
-        let probs: Vec<f32> = softmax(logits, 1)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
-        for row in probs.chunks_exact(NUM_CLASSES) {
-            let (arg, p) = row
-                .iter()
-                .enumerate()
-                .fold((0, f32::MIN), |a, (i, &p)| if p > a.1 { (i, p) } else { a });
-            counts[arg] += 1;
-            confidence += f64::from(p);
-        }
-    }
-    let histogram: Vec<f64> = counts.iter().map(|&c| c as f64 / n as f64).collect();
-    let entropy = -histogram
-        .iter()
-        .filter(|&&p| p > 0.0)
-        .map(|&p| p * p.ln())
-        .sum::<f64>();
-    Ok(LabelStats {
-        balance: entropy / (NUM_CLASSES as f64).ln(),
-        histogram,
-        entropy,
-        mean_confidence: confidence / n as f64,
-    })
-}
-
 /// The flow architecture of an image-flow example (written as `flow_config.json`).
 #[derive(Debug, Clone)]
 pub enum ImageFlowConfig {
@@ -712,7 +654,7 @@ fn score_samples(
             continue;
         };
         let fd = evaluator.frechet_to_test(&images)?;
-        let labels = label_stats(evaluator, &images, device)?;
+        let labels = evaluator.label_stats(&images)?;
         println!(
             "T = {t}: {n} samples in {:.0} s; Fréchet distance to the test set {fd:.2} (floor \
              {:.2}); labels: entropy {:.3} nats (balance {:.3}), mean confidence {:.3}, \
