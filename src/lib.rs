@@ -14,9 +14,11 @@
 //! | [`train`] | `deepgen-train` | the training loop, the examples' run driver, `eval.json` reports |
 //! | [`eval`] | `deepgen-eval` | the project's MNIST evaluator |
 //! | [`flows`] | `deepgen-flows` | MADE, IAF, MAF, autoregressive-flow priors |
+//! | [`diffusion`] | `deepgen-diffusion` | noise schedules, DDPM/DDIM/DPM-Solver++ samplers, Analytic-DPM, the variational bound, DDPM on MNIST |
 
 pub use deepgen_autoencoders as autoencoders;
 pub use deepgen_data as data;
+pub use deepgen_diffusion as diffusion;
 pub use deepgen_distributions as distributions;
 pub use deepgen_eval as eval;
 pub use deepgen_flows as flows;

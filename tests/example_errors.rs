@@ -1,4 +1,4 @@
-//! The examples' failure modes (vae; the flow examples at the end): each is one actionable line on stderr and exit code 1,
+//! The examples' failure modes (vae; the flow examples and ddpm_mnist at the end): each is one actionable line on stderr and exit code 1,
 //! never a panic; a flag out of its range is rejected by clap itself (exit code 2, the flag
 //! named, before anything runs). Runs the example binary that `cargo test` builds beside the
 //! tests.
@@ -206,4 +206,59 @@ fn flow_examples_reject_bad_flags_and_missing_data_in_one_line() {
         assert_eq!(lines.len(), 1, "{name}: expected one line, got {err}");
         assert!(lines[0].starts_with("error: "), "{name}: {err}");
     }
+}
+
+#[test]
+fn ddpm_mnist_rejects_bad_flags_and_missing_data_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Choices and number formats are clap's (exit 2, the flag named).
+    let (code, err) = run_example("ddpm_mnist", &["--prediction", "noise"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("eps") && err.contains("x0") && err.contains('v'),
+        "{err}"
+    );
+    let (code, err) = run_example("ddpm_mnist", &["--schedule", "sigmoidal"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("linear") && err.contains("cosine"), "{err}");
+    let (code, err) = run_example("ddpm_mnist", &["--ddim-steps", "50,x"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("ddim-steps"), "{err}");
+    // Values out of range: one `error:` line naming the flag, exit 1, before any data loads.
+    for (args, flag) in [
+        (&["--ddpm-steps", "2000"][..], "ddpm-steps"),
+        (&["--timesteps", "0"][..], "timesteps"),
+        (&["--dpm-steps", "0"][..], "dpm-steps"),
+        (&["--min-snr-gamma=-5"][..], "min-snr-gamma"),
+        (&["--nll-timesteps", "0"][..], "nll-timesteps"),
+        (&["--fd-samples", "1"][..], "fd-samples"),
+    ] {
+        let out = temp(&tmp, flag);
+        let mut all = args.to_vec();
+        all.extend(["--out", out.to_str().unwrap()]);
+        let (code, err) = run_example("ddpm_mnist", &all);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: expected one line, got {err}");
+        assert!(
+            lines[0].starts_with("error: ") && err.contains(flag),
+            "{args:?}: {err}"
+        );
+    }
+    // A data directory without MNIST.
+    let empty = temp(&tmp, "empty");
+    let out = temp(&tmp, "ddpm");
+    let (code, err) = run_example(
+        "ddpm_mnist",
+        &[
+            "--data",
+            empty.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
 }

@@ -31,6 +31,8 @@ pub enum Stream {
     Samples,
     /// Noise of the samples drawn for the Fréchet distance after training.
     FrechetSamples,
+    /// Noise of a Monte-Carlo estimate of a trained model's statistics (Analytic-DPM's `Γ_t`).
+    ModelStatistics,
 }
 
 impl Stream {
@@ -46,6 +48,7 @@ impl Stream {
             Stream::NllNoise => 0x1A5E_11DE,
             Stream::Samples => 0x05A3_B1E5,
             Stream::FrechetSamples => 0xFD,
+            Stream::ModelStatistics => 0x6A33_A5,
         }
     }
 }
@@ -225,6 +228,7 @@ mod tests {
             Stream::NllNoise,
             Stream::Samples,
             Stream::FrechetSamples,
+            Stream::ModelStatistics,
         ];
         let firsts: Vec<u64> = all
             .iter()

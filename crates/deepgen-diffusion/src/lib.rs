@@ -1,0 +1,50 @@
+//! # deepgen-diffusion
+//!
+//! The math core of denoising diffusion models on Burn tensors, on every backend: schedules on
+//! the host in f64, tensor math in f32 on the device.
+//!
+//! - [`schedule`]: [`BetaSchedule`] (linear, cosine, sigmoid) and [`NoiseSchedule`], the f64
+//!   tables (`β`, `ᾱ`, posterior variance and mean coefficients, SNR, …) gathered per sample.
+//! - [`forward_process`]: `add_noise`, the moments of `q(x_t | x_0)` and of the posterior
+//!   `q(x_{t−1} | x_t, x_0)` on batches of any rank.
+//! - [`target`]: [`Prediction`] (ε, x₀, v) with conversions among them, [`LossWeighting`]
+//!   (uniform, min-SNR-γ) and [`denoising_loss`].
+//! - [`scheduler`]: the [`Scheduler`] trait with explicit [`SamplerState`] and noise arguments,
+//!   [`Spacing`] of the sampling timesteps, [`Ddpm`], [`Ddim`] (with inversion) and
+//!   [`DpmSolver`] (DPM-Solver++(2M)), [`SampleClipping`] (clip, dynamic thresholding).
+//! - [`analytic_dpm`]: Analytic-DPM's optimal reverse variances from `Γ_t` (pure f64).
+//! - [`model`]: [`DiffusionModel`], deepgen-nn's U-Net with its schedule and prediction type.
+//! - [`vlb`]: the variational bound in bits/dim (discretized Gaussian decoder, KL terms with
+//!   DDPM's or Analytic-DPM's variances, prior), exact or by Monte Carlo over timesteps.
+//! - [`gamma`]: Analytic-DPM's `Γ_t` estimated with a trained model, cached in `gamma.json`.
+//! - [`sn_dpm`]: SN-DPM's per-pixel reverse variances from the model's second-moment head.
+//! - [`tasks`]: DDPM on MNIST for `deepgen-train`'s loop and the `ddpm_mnist` example's run.
+//!
+//! Timesteps are 0-based (`t ∈ [0, T)`, diffusers' convention). Every config implements
+//! [`Validate`](deepgen_tensor::Validate) and has `try_init` returning a
+//! [`ConfigError`](deepgen_tensor::ConfigError) that names the field, and `init` (panicking with
+//! that message).
+
+pub mod analytic_dpm;
+pub mod forward_process;
+pub mod gamma;
+pub mod model;
+pub mod schedule;
+pub mod scheduler;
+pub mod sn_dpm;
+pub mod target;
+pub mod tasks;
+pub mod vlb;
+
+pub use analytic_dpm::{AnalyticDpmConfig, AnalyticStep};
+pub use forward_process::GaussianMoments;
+pub use gamma::{GammaCache, GammaKey, estimate_gamma};
+pub use model::{DiffusionModel, DiffusionModelConfig};
+pub use schedule::{BetaSchedule, NoiseSchedule, NoiseScheduleConfig, ScheduleTerm, per_sample};
+pub use scheduler::{
+    Ddim, DdimConfig, Ddpm, DdpmConfig, DdpmVariance, DpmSolver, DpmSolverConfig, SampleClipping,
+    SamplerState, Scheduler, Spacing, StepOutput, run_sampler,
+};
+pub use sn_dpm::SnDdpm;
+pub use target::{LossWeighting, Prediction, denoising_loss};
+pub use vlb::{ReverseVariances, VlbEstimator, VlbSummary, VlbTerms, vlb_terms};

@@ -1,0 +1,1239 @@
+//! DDPM on MNIST, trained by `deepgen-train`'s loop: [`MnistDiffusionTask`] (the [`Task`]) and
+//! the run of the `ddpm_mnist` example ([`run`] with [`DdpmMnistArgs`]).
+//!
+//! # Data and objective
+//!
+//! Pixels `k ∈ {0, …, 255}` become `x_0 = 2k/255 − 1 ∈ [−1, 1]` ([`scaled_images`]). A training
+//! batch draws, from the loop's host RNG of the epoch (so `--resume` replays it), one timestep
+//! `t ~ U{0, …, T−1}` per image and then the images' noise `ε ~ N(0, I)` (image-major). The
+//! loss is the mean over the batch of [`denoising_loss`] with the model's [`Prediction`] and the
+//! task's [`LossWeighting`] (uniform: Ho et al.'s simple loss; min-SNR-γ).
+//!
+//! # Evaluation
+//!
+//! [`Task::evaluate`] returns
+//! - `test_loss`: the same loss on the first `test_images` test images with fixed `t` and `ε`
+//!   (`Stream::EvalNoise`, per image its `t` then its noise, so every evaluation — and every
+//!   chunk size — sees the same numbers);
+//! - `test_bpd` / `test_bpd_large` (and `test_bpd_stderr`): the variational bound in bits/dim
+//!   on the first `nll_images` test images over the full chain of `T` steps with DDPM's
+//!   fixed-small / fixed-large variances ([`crate::vlb`]), by Monte Carlo over
+//!   `nll_timesteps` steps per image (or the full sum), noise from `Stream::NllNoise`.
+//!
+//! [`Task::sample`] draws the per-epoch grid with deterministic DDIM (`sample_steps` steps,
+//! x̂₀ clipped to `[−1, 1]`) from `Stream::Samples`; the loop passes the EMA weights when EMA is
+//! on. Images are mapped back to `[0, 1]` by `(x + 1)/2`.
+//!
+//! # After training ([`run`])
+//!
+//! `eval.json` gets the test loss; the bound in bits/dim on the full chain (DDPM fixed
+//! small/large) and on the `--ddpm-steps` trajectory (DDPM small/large and Analytic-DPM with
+//! `Γ` from [`crate::gamma`], cached in `gamma.json`); and for every sampler — DDPM fixed
+//! small and large at `--ddpm-steps`, DDIM (η = 0) at each `--ddim-steps`, Analytic-DDPM at
+//! `--ddpm-steps`, Analytic-DDIM at each `--ddim-steps`, DPM-Solver++(2M) at each
+//! `--dpm-steps`, and SN-DDPM at `--ddpm-steps` with `--sn-dpm` — `samples_<sampler>.npy` (`[N, 1, 28, 28]` f32 in `[0, 1]`) and `.png`, the
+//! Fréchet distance to the test set and label statistics under deepgen-eval's classifier. All
+//! samplers start from the same noise (a fresh `Stream::FrechetSamples` each).
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::AdamConfig;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use deepgen_data::{BatchPlan, Mnist, MnistSplit};
+use deepgen_eval::MnistEvaluator;
+use deepgen_eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
+use deepgen_nn::UNetConfig;
+use deepgen_tensor::output::{save_image_grid, write_npy_f32};
+use deepgen_tensor::{HostRng, Stream, Validate};
+use deepgen_train::checkpoint::CheckpointDir;
+use deepgen_train::grad::GradTransforms;
+use deepgen_train::{
+    CommonArgs, EvalReport, ImageSamples, Run, RunDefaults, Samples, Schedule, StepContext,
+    StepOutput, Task, TrainError,
+};
+
+use crate::AnalyticDpmConfig;
+use crate::gamma::{GAMMA_CACHE_FILE, GammaCache, GammaKey, estimate_gamma};
+use crate::model::{DiffusionModel, DiffusionModelConfig, timesteps_tensor};
+use crate::schedule::{BetaSchedule, NoiseScheduleConfig};
+use crate::scheduler::{
+    Ddim, DdimConfig, Ddpm, DdpmConfig, DdpmVariance, DpmSolver, DpmSolverConfig, SampleClipping,
+    Scheduler, Spacing, run_sampler,
+};
+use crate::sn_dpm::SnDdpm;
+use crate::target::{LossWeighting, Prediction, denoising_loss};
+use crate::vlb::{ReverseVariances, VlbEstimator, VlbSummary, host_normal, vlb_terms};
+
+/// Images per evaluation / sampling chunk by default.
+pub const DEFAULT_EVAL_BATCH: usize = 250;
+
+/// A training batch: clean images, their noise and timesteps.
+#[derive(Debug, Clone)]
+pub struct DiffusionBatch {
+    /// `x_0 ∈ [−1, 1]`, `[B, 1, H, W]`.
+    pub x0: Tensor<4>,
+    /// `ε`, `[B, 1, H, W]`.
+    pub noise: Tensor<4>,
+    /// `t`, `[B]`.
+    pub t: Tensor<1, Int>,
+}
+
+/// MNIST for a [`DiffusionModel`]; see the [module docs](self).
+///
+/// Epoch `e` visits the first `train_images` images of the seeded permutation
+/// `HostRng::derive(seed, e)` of the training split (all by default) in batches of
+/// `batch_size` (a last partial batch is dropped).
+pub struct MnistDiffusionTask {
+    train: MnistSplit,
+    test: MnistSplit,
+    plan: BatchPlan,
+    batches_per_epoch: usize,
+    num_timesteps: usize,
+    weighting: LossWeighting,
+    test_images: usize,
+    nll_images: usize,
+    nll_estimator: VlbEstimator,
+    eval_batch: usize,
+    sample_steps: usize,
+    seed: u64,
+    epoch: Option<(usize, Vec<Vec<usize>>)>,
+}
+
+impl MnistDiffusionTask {
+    /// A task on `train`/`test` for a model with `num_timesteps` diffusion steps: batches of
+    /// `batch_size`, every training image once per epoch, uniform loss weighting, `test_loss`
+    /// on 1000 test images, the bound on 200 test images with 4 Monte-Carlo timesteps each,
+    /// 20 DDIM steps for the per-epoch samples.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `batch-size` (0 or larger than the training split),
+    /// `timesteps` (0) or `data` (splits of different image sizes, no test image).
+    pub fn new(
+        train: MnistSplit,
+        test: MnistSplit,
+        batch_size: usize,
+        num_timesteps: usize,
+        seed: u64,
+    ) -> Result<Self, TrainError> {
+        if batch_size == 0 || batch_size > train.len() {
+            return Err(TrainError::config(
+                "batch-size",
+                format!(
+                    "must be in 1..={} (the training images), got {batch_size}",
+                    train.len()
+                ),
+            ));
+        }
+        if num_timesteps == 0 {
+            return Err(TrainError::config("timesteps", "must be at least 1"));
+        }
+        if (train.rows, train.cols) != (test.rows, test.cols) || test.is_empty() {
+            return Err(TrainError::config(
+                "data",
+                format!(
+                    "train images are {}×{}, test images {}×{} ({} of them); need equal sizes \
+                     and at least one test image",
+                    train.rows,
+                    train.cols,
+                    test.rows,
+                    test.cols,
+                    test.len()
+                ),
+            ));
+        }
+        let plan = BatchPlan::new(train.len(), batch_size, true, seed, true)
+            .map_err(|e| TrainError::config("batch-size", e.to_string()))?;
+        Ok(Self {
+            batches_per_epoch: plan.batches_per_epoch(),
+            test_images: 1000.min(test.len()),
+            nll_images: 200.min(test.len()),
+            train,
+            test,
+            plan,
+            num_timesteps,
+            weighting: LossWeighting::Uniform,
+            nll_estimator: VlbEstimator::MonteCarlo(4),
+            eval_batch: DEFAULT_EVAL_BATCH,
+            sample_steps: 20,
+            seed,
+            epoch: None,
+        })
+    }
+
+    /// Visits only `n` training images per epoch (capped at the split's size).
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `train-images` when `n` is smaller than one batch.
+    pub fn with_train_images(mut self, n: usize) -> Result<Self, TrainError> {
+        let n = n.min(self.train.len());
+        if n < self.plan.batch_size {
+            return Err(TrainError::config(
+                "train-images",
+                format!(
+                    "must be at least the batch size ({}), got {n}",
+                    self.plan.batch_size
+                ),
+            ));
+        }
+        self.batches_per_epoch = n / self.plan.batch_size;
+        Ok(self)
+    }
+
+    /// The loss weighting.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `min-snr-gamma` for a `γ` that is not finite and > 0.
+    pub fn with_weighting(mut self, weighting: LossWeighting) -> Result<Self, TrainError> {
+        weighting
+            .validate()
+            .map_err(|e| TrainError::config("min-snr-gamma", e.reason))?;
+        self.weighting = weighting;
+        Ok(self)
+    }
+
+    /// `test_loss` on the first `n` test images (capped at the split's size).
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `test-images` when `n` is 0.
+    pub fn with_test_images(mut self, n: usize) -> Result<Self, TrainError> {
+        if n == 0 {
+            return Err(TrainError::config("test-images", "must be at least 1"));
+        }
+        self.test_images = n.min(self.test.len());
+        Ok(self)
+    }
+
+    /// The bound on the first `n` test images (capped) with `estimator`.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `nll-images` when `n` is 0, `nll-timesteps` for
+    /// `MonteCarlo(0)`.
+    pub fn with_nll(mut self, n: usize, estimator: VlbEstimator) -> Result<Self, TrainError> {
+        if n == 0 {
+            return Err(TrainError::config("nll-images", "must be at least 1"));
+        }
+        if estimator == VlbEstimator::MonteCarlo(0) {
+            return Err(TrainError::config("nll-timesteps", "must be at least 1"));
+        }
+        self.nll_images = n.min(self.test.len());
+        self.nll_estimator = estimator;
+        Ok(self)
+    }
+
+    /// Images per chunk of evaluation and sampling.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `eval-batch` when `n` is 0.
+    pub fn with_eval_batch(mut self, n: usize) -> Result<Self, TrainError> {
+        if n == 0 {
+            return Err(TrainError::config("eval-batch", "must be at least 1"));
+        }
+        self.eval_batch = n;
+        Ok(self)
+    }
+
+    /// DDIM steps of the per-epoch samples.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `sample-steps` unless `1 ≤ n ≤ T`.
+    pub fn with_sample_steps(mut self, n: usize) -> Result<Self, TrainError> {
+        if n == 0 || n > self.num_timesteps {
+            return Err(TrainError::config(
+                "sample-steps",
+                format!("must be in 1..={} (T), got {n}", self.num_timesteps),
+            ));
+        }
+        self.sample_steps = n;
+        Ok(self)
+    }
+
+    /// `[C, H, W]` of the images.
+    pub fn image_shape(&self) -> [usize; 3] {
+        [1, self.train.rows, self.train.cols]
+    }
+
+    /// `D = C·H·W`.
+    pub fn dims(&self) -> usize {
+        self.image_shape().iter().product()
+    }
+
+    /// Test images behind `test_loss`.
+    pub fn test_images(&self) -> usize {
+        self.test_images
+    }
+
+    /// Test images behind the bound.
+    pub fn nll_images(&self) -> usize {
+        self.nll_images
+    }
+
+    /// The estimator of the bound.
+    pub fn nll_estimator(&self) -> VlbEstimator {
+        self.nll_estimator
+    }
+
+    /// The training split.
+    pub fn train_split(&self) -> &MnistSplit {
+        &self.train
+    }
+
+    /// The test split.
+    pub fn test_split(&self) -> &MnistSplit {
+        &self.test
+    }
+
+    /// Training-split indices of batch `index` of `epoch`.
+    pub fn batch_indices(&mut self, epoch: usize, index: usize) -> Vec<usize> {
+        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            self.epoch = Some((epoch, self.plan.epoch(epoch as u64)));
+        }
+        self.epoch.as_ref().expect("just set").1[index].clone()
+    }
+
+    /// A batch of images `idx` with timesteps and noise drawn from `rng`: first one `t` per
+    /// image, then the noise, image-major.
+    pub fn batch_from(
+        &self,
+        split: &MnistSplit,
+        idx: &[usize],
+        rng: &mut HostRng,
+        device: &Device,
+    ) -> DiffusionBatch {
+        let x0 = scaled_images(split, idx, device);
+        let t: Vec<usize> = idx
+            .iter()
+            .map(|_| rng.below(self.num_timesteps as u64) as usize)
+            .collect();
+        let noise = host_normal(rng, x0.dims(), device);
+        DiffusionBatch {
+            x0,
+            noise,
+            t: timesteps_tensor(&t, device),
+        }
+    }
+
+    /// The per-image weighted denoising loss of `model` on `batch`.
+    ///
+    /// # Shapes
+    /// - output: `[B]`
+    pub fn per_image_loss(&self, model: &DiffusionModel, batch: DiffusionBatch) -> Tensor<1> {
+        self.per_image_losses(model, batch).0
+    }
+
+    /// The per-image weighted denoising loss and, with the SN-DPM head, the per-image SN-DPM
+    /// loss `mean((h − ε²)²)` over the pixels.
+    ///
+    /// # Shapes
+    /// - output: `([B], Some([B]) or None)`
+    pub fn per_image_losses(
+        &self,
+        model: &DiffusionModel,
+        batch: DiffusionBatch,
+    ) -> (Tensor<1>, Option<Tensor<1>>) {
+        assert_eq!(
+            model.num_timesteps(),
+            self.num_timesteps,
+            "MnistDiffusionTask: the model has T = {} but the task draws t < {}",
+            model.num_timesteps(),
+            self.num_timesteps
+        );
+        let DiffusionBatch { x0, noise, t } = batch;
+        let x_t = model
+            .schedule
+            .add_noise(x0.clone(), noise.clone(), t.clone());
+        let (out, h) = model.forward_with_second_moment(x_t, t.clone());
+        let sn = h.map(|h| {
+            let [b, c, hh, w] = h.dims();
+            let err: Tensor<2> = (h - noise.clone().square())
+                .square()
+                .reshape([b, c * hh * w]);
+            err.mean_dim(1).reshape([b])
+        });
+        let denoise = denoising_loss(
+            &model.schedule,
+            model.prediction,
+            &self.weighting,
+            out,
+            x0,
+            noise,
+            t,
+        );
+        (denoise, sn)
+    }
+
+    /// The mean `test_loss` of `model` over the first [`test_images`](Self::test_images) test
+    /// images with the fixed `t` and noise of `Stream::EvalNoise` (per image: its `t`, then its
+    /// noise).
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] if the loss cannot be read back as f32.
+    pub fn test_loss(&self, model: &DiffusionModel, device: &Device) -> Result<f64, TrainError> {
+        let mut rng = HostRng::stream(self.seed, Stream::EvalNoise);
+        let n = self.test_images;
+        let d = self.dims();
+        let mut sum = 0.0f64;
+        for start in (0..n).step_by(self.eval_batch) {
+            let idx: Vec<usize> = (start..(start + self.eval_batch).min(n)).collect();
+            let mut t = Vec::with_capacity(idx.len());
+            let mut noise = Vec::with_capacity(idx.len() * d);
+            for _ in &idx {
+                t.push(rng.below(self.num_timesteps as u64) as usize);
+                noise.extend((0..d).map(|_| rng.normal() as f32));
+            }
+            let [c, h, w] = self.image_shape();
+            let batch = DiffusionBatch {
+                x0: scaled_images(&self.test, &idx, device),
+                noise: Tensor::from_data(TensorData::new(noise, [idx.len(), c, h, w]), device),
+                t: timesteps_tensor(&t, device),
+            };
+            sum += read_f32(self.per_image_loss(model, batch).into_data(), "test loss")?
+                .iter()
+                .map(|&v| f64::from(v))
+                .sum::<f64>();
+        }
+        Ok(sum / n as f64)
+    }
+
+    /// The variational bound of `model` on the first [`nll_images`](Self::nll_images) test
+    /// images along `timesteps` (descending) for each of `variances`, in chunks of
+    /// `eval_batch`, with the task's estimator and the noise of `Stream::NllNoise`.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] for invalid timesteps or variances.
+    pub fn vlb(
+        &self,
+        model: &DiffusionModel,
+        timesteps: &[usize],
+        variances: &[ReverseVariances],
+        device: &Device,
+    ) -> Result<Vec<VlbSummary>, TrainError> {
+        let mut rng = HostRng::stream(self.seed, Stream::NllNoise);
+        let n = self.nll_images;
+        let mut all = vec![Vec::with_capacity(n); variances.len()];
+        for start in (0..n).step_by(self.eval_batch) {
+            let idx: Vec<usize> = (start..(start + self.eval_batch).min(n)).collect();
+            let x0 = scaled_images(&self.test, &idx, device);
+            let terms = vlb_terms(
+                &model.schedule,
+                model.prediction,
+                timesteps,
+                variances,
+                x0,
+                |x, t| model.forward(x, t),
+                self.nll_estimator,
+                true,
+                &mut rng,
+            )?;
+            for (acc, t) in all.iter_mut().zip(terms) {
+                acc.extend(t);
+            }
+        }
+        Ok(variances
+            .iter()
+            .zip(&all)
+            .map(|(v, terms)| VlbSummary::new(v.name.clone(), terms, self.dims()))
+            .collect())
+    }
+
+    /// The bound over the full chain `T−1, …, 0` with DDPM's fixed small and large variances.
+    ///
+    /// # Errors
+    /// As [`vlb`](Self::vlb).
+    pub fn full_chain_vlb(
+        &self,
+        model: &DiffusionModel,
+        device: &Device,
+    ) -> Result<Vec<VlbSummary>, TrainError> {
+        let timesteps: Vec<usize> = (0..model.num_timesteps()).rev().collect();
+        let variances = [
+            ReverseVariances::ddpm(&model.schedule, &timesteps, DdpmVariance::FixedSmall)?,
+            ReverseVariances::ddpm(&model.schedule, &timesteps, DdpmVariance::FixedLarge)?,
+        ];
+        self.vlb(model, &timesteps, &variances, device)
+    }
+
+    /// [`sample_images`](Self::sample_images) with the SN-DDPM sampler (the model must have
+    /// the second-moment head); the same order of random numbers.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `sn-dpm` when the model has no second-moment head, or if
+    /// the samples cannot be read back as f32.
+    pub fn sample_images_sn(
+        &self,
+        model: &DiffusionModel,
+        sampler: &SnDdpm,
+        n: usize,
+        rng: &mut HostRng,
+        device: &Device,
+    ) -> Result<(Vec<f32>, usize), TrainError> {
+        if !model.second_moment_head {
+            return Err(TrainError::config(
+                "sn-dpm",
+                "the model has no second-moment head",
+            ));
+        }
+        let [c, h, w] = self.image_shape();
+        self.collect_samples(n, |m| {
+            let x_t = host_normal(rng, [m, c, h, w], device);
+            sampler.sample(model, x_t, |_| host_normal(rng, [m, c, h, w], device))
+        })
+    }
+
+    fn collect_samples(
+        &self,
+        n: usize,
+        mut draw: impl FnMut(usize) -> Tensor<4>,
+    ) -> Result<(Vec<f32>, usize), TrainError> {
+        let mut out = Vec::with_capacity(n * self.dims());
+        let mut non_finite = 0usize;
+        let mut left = n;
+        while left > 0 {
+            let m = left.min(self.eval_batch);
+            for v in read_f32(draw(m).into_data(), "samples")? {
+                if v.is_finite() {
+                    out.push(((v + 1.0) / 2.0).clamp(0.0, 1.0));
+                } else {
+                    non_finite += 1;
+                    out.push(0.0);
+                }
+            }
+            left -= m;
+        }
+        Ok((out, non_finite))
+    }
+
+    /// `n` samples of `model` by `sampler` as host pixels `[n, C, H, W]` in `[0, 1]`, drawn in
+    /// chunks of `eval_batch`; per chunk, `x_T` then every noisy step's noise come from `rng`.
+    /// Non-finite values become 0 and are counted in the second value.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] if the samples cannot be read back as f32.
+    pub fn sample_images<S: Scheduler>(
+        &self,
+        model: &DiffusionModel,
+        sampler: &S,
+        n: usize,
+        rng: &mut HostRng,
+        device: &Device,
+    ) -> Result<(Vec<f32>, usize), TrainError> {
+        let [c, h, w] = self.image_shape();
+        self.collect_samples(n, |m| {
+            let x_t = host_normal(rng, [m, c, h, w], device);
+            run_sampler(
+                sampler,
+                x_t,
+                |x, t| model.forward_at(x, t),
+                |_| Some(host_normal(rng, [m, c, h, w], device)),
+            )
+        })
+    }
+}
+
+/// Images `idx` of `split` scaled to `[−1, 1]` (`2k/255 − 1`), `[B, 1, H, W]`.
+///
+/// # Shapes
+/// - output: `[idx.len(), 1, H, W]`
+///
+/// # Panics
+/// If an index is `>= split.len()`, like slice indexing.
+pub fn scaled_images(split: &MnistSplit, idx: &[usize], device: &Device) -> Tensor<4> {
+    let mut data = Vec::with_capacity(idx.len() * split.pixels());
+    for &i in idx {
+        data.extend(
+            split
+                .image(i)
+                .iter()
+                .map(|&k| (f64::from(k) * 2.0 / 255.0 - 1.0) as f32),
+        );
+    }
+    Tensor::from_data(
+        TensorData::new(data, [idx.len(), 1, split.rows, split.cols]),
+        device,
+    )
+}
+
+fn read_f32(data: TensorData, what: &str) -> Result<Vec<f32>, TrainError> {
+    data.try_to_vec_as::<f32>()
+        .map_err(|e| TrainError::config(what, format!("cannot read as f32: {e:?}")))
+}
+
+fn ddim(prediction: Prediction, steps: usize) -> DdimConfig {
+    DdimConfig::new(steps)
+        .with_prediction(prediction)
+        .with_clipping(SampleClipping::Clip { range: 1.0 })
+}
+
+impl Task for MnistDiffusionTask {
+    type Model = DiffusionModel;
+    type Batch = DiffusionBatch;
+
+    fn num_train_batches(&self) -> usize {
+        self.batches_per_epoch
+    }
+
+    fn train_batch(
+        &mut self,
+        epoch: usize,
+        index: usize,
+        rng: &mut HostRng,
+        device: &Device,
+    ) -> DiffusionBatch {
+        let idx = self.batch_indices(epoch, index);
+        self.batch_from(&self.train, &idx, rng, device)
+    }
+
+    fn batch_len(&self, batch: &DiffusionBatch) -> usize {
+        batch.x0.dims()[0]
+    }
+
+    /// The mean denoising loss, plus the mean SN-DPM loss (logged as `sn_loss`) when the
+    /// model has the second-moment head.
+    fn loss(
+        &self,
+        model: &DiffusionModel,
+        batch: DiffusionBatch,
+        _ctx: &StepContext,
+    ) -> StepOutput {
+        match self.per_image_losses(model, batch) {
+            (denoise, None) => StepOutput::new(denoise.mean()),
+            (denoise, Some(sn)) => {
+                let sn = sn.mean();
+                StepOutput::new(denoise.mean() + sn.clone()).with_metric("sn_loss", sn)
+            }
+        }
+    }
+
+    fn evaluate(
+        &mut self,
+        model: &DiffusionModel,
+        device: &Device,
+    ) -> Result<Vec<(String, f64)>, TrainError> {
+        let mut out = vec![("test_loss".to_string(), self.test_loss(model, device)?)];
+        let vlb = self.full_chain_vlb(model, device)?;
+        out.push(("test_bpd".into(), vlb[0].bpd));
+        if let Some(se) = vlb[0].stderr {
+            out.push(("test_bpd_stderr".into(), se));
+        }
+        out.push(("test_bpd_large".into(), vlb[1].bpd));
+        Ok(out)
+    }
+
+    fn sample(
+        &mut self,
+        model: &DiffusionModel,
+        n: usize,
+        device: &Device,
+    ) -> Result<Option<Samples>, TrainError> {
+        if n == 0 {
+            return Ok(None);
+        }
+        let sampler = ddim(model.prediction, self.sample_steps)
+            .try_init(&model.schedule)
+            .map_err(|e| TrainError::config("sample-steps", e.to_string()))?;
+        let mut rng = HostRng::stream(self.seed, Stream::Samples);
+        let (data, _) = self.sample_images(model, &sampler, n, &mut rng, device)?;
+        Ok(Some(
+            ImageSamples::square_grid(data, self.image_shape()).into(),
+        ))
+    }
+}
+
+/// Flags of the `ddpm_mnist` example (`#[command(flatten)]` beside [`CommonArgs`]).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DdpmMnistArgs {
+    /// Noise schedule: Ho et al.'s linear β (1e-4 → 0.02 at T = 1000, rescaled for other T) or
+    /// Nichol & Dhariwal's cosine ᾱ.
+    #[arg(long, default_value = "linear", value_parser = ["linear", "cosine"])]
+    pub schedule: String,
+    /// T, the number of diffusion steps.
+    #[arg(long, default_value_t = 1000)]
+    pub timesteps: usize,
+    /// What the U-Net predicts: the noise (eps), the clean image (x0) or the velocity (v).
+    #[arg(long, default_value = "eps", value_parser = ["eps", "x0", "v"])]
+    pub prediction: String,
+    /// Min-SNR-γ loss weighting with this γ (Hang et al. use 5); uniform weighting without.
+    #[arg(long)]
+    pub min_snr_gamma: Option<f64>,
+    /// Channels of the U-Net's first level.
+    #[arg(long, default_value_t = 16)]
+    pub base_channels: usize,
+    /// Channel multiplier per U-Net level (28 → 14 → 7 for three levels).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,2")]
+    pub channel_mults: Vec<usize>,
+    /// Residual blocks per level.
+    #[arg(long, default_value_t = 1)]
+    pub res_blocks: usize,
+    /// Level sizes with self-attention after the residual blocks (the middle always attends);
+    /// `--attention ''`: only the middle.
+    #[arg(long, value_delimiter = ',', default_value = "7")]
+    pub attention: Vec<usize>,
+    /// Dropout inside the residual blocks.
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
+    /// Add SN-DPM's second-moment head (the U-Net's output doubled, trained on `‖h − ε²‖²`)
+    /// and the SN-DDPM sampler at `--ddpm-steps`.
+    #[arg(long)]
+    pub sn_dpm: bool,
+    /// Do not keep an EMA of the weights (without `--ema`, the default decay is 0.999).
+    #[arg(long)]
+    pub no_ema: bool,
+    /// Peak learning rate of Adam after the warm-up (without --lr).
+    #[arg(long, default_value_t = 5e-4)]
+    pub lr_peak: f64,
+    /// Linear learning-rate warm-up from 0 over this many steps (ignored with --lr).
+    #[arg(long, default_value_t = 200)]
+    pub warmup: u64,
+    /// Training images per epoch (60000: all of them), drawn anew each epoch from the seeded
+    /// permutation; shorter epochs mean more frequent checkpoints, evaluations and grids.
+    #[arg(long, default_value_t = 15_000)]
+    pub train_images: usize,
+    /// Test images behind `test_loss`.
+    #[arg(long, default_value_t = 1000)]
+    pub test_images: usize,
+    /// Test images behind the bits/dim of the variational bound.
+    #[arg(long, default_value_t = 200)]
+    pub nll_images: usize,
+    /// Monte-Carlo timesteps per image of the bound (the decoder term is always exact).
+    #[arg(long, default_value_t = 4)]
+    pub nll_timesteps: usize,
+    /// The exact bound: every timestep of each trajectory (T network passes per image).
+    #[arg(long)]
+    pub nll_full: bool,
+    /// Also evaluate every N optimizer steps (mid-epoch records in metrics.jsonl).
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Images per evaluation / sampling chunk.
+    #[arg(long, default_value_t = DEFAULT_EVAL_BATCH)]
+    pub eval_batch: usize,
+    /// DDIM steps of the per-epoch sample grid.
+    #[arg(long, default_value_t = 20)]
+    pub sample_steps: usize,
+    /// Respaced steps of the DDPM and Analytic-DDPM samplers (and of the Analytic-DPM bound).
+    #[arg(long, default_value_t = 100)]
+    pub ddpm_steps: usize,
+    /// Steps of the DDIM and Analytic-DDIM samplers, one sampler per entry.
+    #[arg(long, value_delimiter = ',', default_value = "50,20")]
+    pub ddim_steps: Vec<usize>,
+    /// Steps of the DPM-Solver++(2M) samplers, one per entry.
+    #[arg(long, value_delimiter = ',', default_value = "10,20")]
+    pub dpm_steps: Vec<usize>,
+    /// Training images of the Monte-Carlo estimate of Analytic-DPM's Γ.
+    #[arg(long, default_value_t = 64)]
+    pub gamma_images: usize,
+    /// Samples per sampler after training, scored by deepgen-eval's MNIST classifier
+    /// (0 skips sampling and the scores).
+    #[arg(long, default_value_t = 100)]
+    pub fd_samples: usize,
+}
+
+/// The after-training samplers.
+enum AnySampler {
+    Ddpm(Ddpm),
+    Ddim(Ddim),
+    Dpm(DpmSolver),
+    Sn(SnDdpm),
+}
+
+impl DdpmMnistArgs {
+    fn model_config(&self, shape: [usize; 3]) -> Result<DiffusionModelConfig, TrainError> {
+        let [c, h, w] = shape;
+        let prediction = match self.prediction.as_str() {
+            "x0" => Prediction::Sample,
+            "v" => Prediction::VPrediction,
+            _ => Prediction::Epsilon,
+        };
+        let schedule = match self.schedule.as_str() {
+            "cosine" => BetaSchedule::cosine(),
+            _ => BetaSchedule::linear(),
+        };
+        let unet = UNetConfig::new(c, [h, w])
+            .with_base_channels(self.base_channels)
+            .with_channel_mults(self.channel_mults.clone())
+            .with_num_res_blocks(self.res_blocks)
+            .with_attention_resolutions(self.attention.clone())
+            .with_dropout(self.dropout);
+        let config = DiffusionModelConfig::new(unet)
+            .with_schedule(
+                NoiseScheduleConfig::new()
+                    .with_schedule(schedule)
+                    .with_num_timesteps(self.timesteps),
+            )
+            .with_prediction(prediction)
+            .with_second_moment_head(self.sn_dpm);
+        config.validate().map_err(|e| {
+            let flag = match e.field.as_str() {
+                f if f.starts_with("unet.base_channels") || f.starts_with("unet.groups") => {
+                    "base-channels"
+                }
+                f if f.starts_with("unet.channel_mults") => "channel-mults",
+                f if f.starts_with("unet.num_res_blocks") => "res-blocks",
+                f if f.starts_with("unet.attention") => "attention",
+                f if f.starts_with("unet.dropout") => "dropout",
+                f if f.starts_with("schedule.num_timesteps") => "timesteps",
+                f if f.starts_with("schedule") => "schedule",
+                _ => "model",
+            };
+            TrainError::config(flag, e.to_string())
+        })?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), TrainError> {
+        let t = self.timesteps;
+        let in_range = |flag: &str, n: usize| {
+            if n == 0 || n > t {
+                Err(TrainError::config(
+                    flag,
+                    format!("every entry must be in 1..={t} (--timesteps), got {n}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        if t == 0 {
+            return Err(TrainError::config("timesteps", "must be at least 1"));
+        }
+        in_range("ddpm-steps", self.ddpm_steps)?;
+        in_range("sample-steps", self.sample_steps)?;
+        for &n in &self.ddim_steps {
+            in_range("ddim-steps", n)?;
+        }
+        for &n in &self.dpm_steps {
+            in_range("dpm-steps", n)?;
+        }
+        if let Some(g) = self.min_snr_gamma
+            && !(g.is_finite() && g > 0.0)
+        {
+            return Err(TrainError::config(
+                "min-snr-gamma",
+                format!("must be a finite number > 0, got {g}"),
+            ));
+        }
+        for (flag, n) in [
+            ("test-images", self.test_images),
+            ("nll-images", self.nll_images),
+            ("nll-timesteps", self.nll_timesteps),
+            ("eval-batch", self.eval_batch),
+            ("gamma-images", self.gamma_images),
+        ] {
+            if n == 0 {
+                return Err(TrainError::config(flag, "must be at least 1"));
+            }
+        }
+        if self.fd_samples == 1 {
+            return Err(TrainError::config(
+                "fd-samples",
+                "must be 0 (no samples) or at least 2 (a Fréchet distance needs a covariance)",
+            ));
+        }
+        if self.eval_every == Some(0) {
+            return Err(TrainError::config("eval-every", "must be at least 1"));
+        }
+        if !(self.lr_peak.is_finite() && self.lr_peak > 0.0) {
+            return Err(TrainError::config(
+                "lr-peak",
+                format!("must be a finite number > 0, got {}", self.lr_peak),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The whole run of the `ddpm_mnist` example: device and trainer ([`Run::start`]), MNIST, the
+/// model from the flags, Adam with warm-up, gradient-norm clipping at 1 and EMA 0.999 (unless
+/// the flags say otherwise) through [`Run::fit`], then the evaluation described in the
+/// [module docs](self) and `eval.json`.
+///
+/// # Errors
+/// Invalid flags (naming them), device, data, configuration, training and output errors.
+pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Error>> {
+    args.check()?;
+    let mut run = Run::start(
+        common,
+        RunDefaults {
+            name: "ddpm_mnist",
+            out_dir: "runs/ddpm_mnist",
+            plot_title: "DDPM on MNIST: denoising loss",
+            plot_y_label: "loss",
+            plot_metrics: &["train_loss", "test_loss"],
+            epochs: 8,
+            batch_size: 64,
+            lr: Schedule::LinearWarmup {
+                start: 0.0,
+                end: args.lr_peak,
+                warmup_steps: args.warmup,
+            },
+            num_samples: 64,
+        },
+    )?;
+    let mut trainer = run.trainer.clone().eval_every_steps(args.eval_every);
+    if common.ema.is_none() && !args.no_ema {
+        trainer = trainer.ema(Some(0.999));
+    }
+    if let (None, None) = (common.clip_grad_norm, common.clip_grad_value) {
+        trainer = trainer.grad_transforms(
+            GradTransforms::new()
+                .with_global_norm(1.0)
+                .map_err(|e| TrainError::config("clip-grad-norm", e.to_string()))?,
+        );
+    }
+    let ema = common.ema.is_some() || !args.no_ema;
+    run.trainer = trainer;
+
+    let mnist = Mnist::load(common.data.as_deref())?;
+    let weighting = match args.min_snr_gamma {
+        Some(gamma) => LossWeighting::MinSnr { gamma },
+        None => LossWeighting::Uniform,
+    };
+    let mut task = MnistDiffusionTask::new(
+        mnist.train.clone(),
+        mnist.test.clone(),
+        run.batch_size,
+        args.timesteps,
+        run.seed,
+    )?
+    .with_weighting(weighting)?
+    .with_test_images(args.test_images)?
+    .with_nll(
+        args.nll_images,
+        if args.nll_full {
+            VlbEstimator::Full
+        } else {
+            VlbEstimator::MonteCarlo(args.nll_timesteps)
+        },
+    )?
+    .with_eval_batch(args.eval_batch)?
+    .with_sample_steps(args.sample_steps)?;
+    task = task.with_train_images(args.train_images)?;
+    let config = args.model_config(task.image_shape())?;
+    let model = config.try_init(&run.device).map_err(TrainError::from)?;
+    let params = model.num_params();
+    run.announce(format!(
+        "{}, {params} parameters, {} batches of {} per epoch",
+        mnist.describe(),
+        task.num_train_batches(),
+        run.batch_size
+    ));
+    let out = run.out_dir();
+    write_config(&out, &config, common.resume)?;
+
+    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let model = fitted.eval_model();
+    let device = run.eval_device();
+    let mut report = EvalReport::new();
+    report
+        .push("model", "ddpm_mnist")
+        .push("parameters", params)
+        .push("ema", if ema { "on" } else { "off" });
+    fitted.push_last(&mut report, &["train_loss"]);
+    let test_loss = match fitted.last_metric("test_loss") {
+        Some(v) => v,
+        None => task.test_loss(&model, &device)?,
+    };
+    report
+        .push("test_loss", test_loss)
+        .push("test_images", task.test_images());
+
+    // The bound: the full chain (DDPM variances), then the --ddpm-steps trajectory (DDPM and
+    // Analytic-DPM variances).
+    let started = Instant::now();
+    let estimator = match task.nll_estimator() {
+        VlbEstimator::Full => "full sum".to_string(),
+        VlbEstimator::MonteCarlo(n) => format!("Monte Carlo, {n} timesteps per image"),
+    };
+    report
+        .push("nll_images", task.nll_images())
+        .push("nll_estimator", estimator.as_str());
+    let full = task.full_chain_vlb(&model, &device)?;
+    push_vlb(&mut report, "nll_bpd", &full);
+
+    let schedule = model.schedule.clone();
+    let ddpm_timesteps = Spacing::Leading.timesteps(args.timesteps, args.ddpm_steps, 0);
+    let mut gamma_timesteps: Vec<usize> = ddpm_timesteps.clone();
+    for &n in &args.ddim_steps {
+        gamma_timesteps.extend(Spacing::Leading.timesteps(args.timesteps, n, 0));
+    }
+    gamma_timesteps.sort_unstable_by(|a, b| b.cmp(a));
+    gamma_timesteps.dedup();
+    let step = CheckpointDir::new(out.join("checkpoint"))
+        .latest()?
+        .map_or(0, |c| c.state.step);
+    let key = GammaKey {
+        model_step: step,
+        ema,
+        schedule: config.schedule.to_string(),
+        prediction: format!("{:?}", config.prediction),
+        images: args.gamma_images.min(task.train_split().len()),
+        seed: run.seed,
+    };
+    let gamma_started = Instant::now();
+    let (gamma, cached) =
+        GammaCache::load_or_estimate(&out.join(GAMMA_CACHE_FILE), &key, &gamma_timesteps, |ts| {
+            let idx: Vec<usize> = (0..key.images).collect();
+            let x0 = scaled_images(task.train_split(), &idx, &device);
+            let mut rng = HostRng::stream(run.seed, Stream::ModelStatistics);
+            Ok(estimate_gamma(
+                &schedule,
+                model.prediction,
+                ts,
+                x0,
+                |x, t| model.forward(x, t),
+                args.eval_batch,
+                &mut rng,
+            ))
+        })?;
+    println!(
+        "Γ at {} timesteps ({} training images, step {step}): {} ({:.0} s)",
+        gamma_timesteps.len(),
+        key.images,
+        if cached {
+            "from gamma.json"
+        } else {
+            "estimated"
+        },
+        gamma_started.elapsed().as_secs_f64()
+    );
+    let gamma_at = |ts: &[usize]| -> Vec<f64> {
+        ts.iter()
+            .map(|t| gamma[gamma_timesteps.iter().position(|s| s == t).expect("kept")])
+            .collect()
+    };
+    let variances = [
+        ReverseVariances::ddpm(&schedule, &ddpm_timesteps, DdpmVariance::FixedSmall)?,
+        ReverseVariances::ddpm(&schedule, &ddpm_timesteps, DdpmVariance::FixedLarge)?,
+        ReverseVariances::analytic(&schedule, &ddpm_timesteps, &gamma_at(&ddpm_timesteps))?,
+    ];
+    let k = task.vlb(&model, &ddpm_timesteps, &variances, &device)?;
+    push_vlb(&mut report, &format!("nll_bpd_k{}", args.ddpm_steps), &k);
+    println!(
+        "bits/dim bound on {} test images ({estimator}): full chain DDPM small {:.4}, large \
+         {:.4}; {} steps: DDPM small {:.4}, large {:.4}, Analytic-DPM {:.4} ({:.0} s)",
+        task.nll_images(),
+        full[0].bpd,
+        full[1].bpd,
+        args.ddpm_steps,
+        k[0].bpd,
+        k[1].bpd,
+        k[2].bpd,
+        started.elapsed().as_secs_f64()
+    );
+
+    // The samplers.
+    let prediction = model.prediction;
+    let clip = SampleClipping::Clip { range: 1.0 };
+    let flag = |f: &'static str| {
+        move |e: deepgen_tensor::ConfigError| TrainError::config(f, e.to_string())
+    };
+    let mut samplers: Vec<(String, AnySampler)> = Vec::new();
+    let n = args.ddpm_steps;
+    for (name, v) in [
+        ("ddpm_small", DdpmVariance::FixedSmall),
+        ("ddpm_large", DdpmVariance::FixedLarge),
+    ] {
+        let s = DdpmConfig::new(n)
+            .with_variance(v)
+            .with_prediction(prediction)
+            .with_clipping(clip.clone())
+            .try_init(&schedule)
+            .map_err(flag("ddpm-steps"))?;
+        samplers.push((format!("{name}_{n}"), AnySampler::Ddpm(s)));
+    }
+    for &m in &args.ddim_steps {
+        let s = ddim(prediction, m)
+            .try_init(&schedule)
+            .map_err(flag("ddim-steps"))?;
+        samplers.push((format!("ddim_{m}"), AnySampler::Ddim(s)));
+    }
+    {
+        let s = DdpmConfig::new(n)
+            .with_prediction(prediction)
+            .with_clipping(clip.clone())
+            .try_init(&schedule)
+            .map_err(flag("ddpm-steps"))?;
+        let v = AnalyticDpmConfig::new()
+            .variances(&schedule, s.timesteps(), &gamma_at(s.timesteps()))
+            .map_err(flag("ddpm-steps"))?;
+        let s = s.with_variances(&v).map_err(flag("ddpm-steps"))?;
+        samplers.push((format!("analytic_ddpm_{n}"), AnySampler::Ddpm(s)));
+    }
+    for &m in &args.ddim_steps {
+        let s = ddim(prediction, m)
+            .try_init(&schedule)
+            .map_err(flag("ddim-steps"))?;
+        let v = AnalyticDpmConfig::new()
+            .with_eta(0.0)
+            .variances(&schedule, s.timesteps(), &gamma_at(s.timesteps()))
+            .map_err(flag("ddim-steps"))?;
+        let s = s.with_variances(&v).map_err(flag("ddim-steps"))?;
+        samplers.push((format!("analytic_ddim_{m}"), AnySampler::Ddim(s)));
+    }
+    for &m in &args.dpm_steps {
+        let s = DpmSolverConfig::new(m)
+            .with_prediction(prediction)
+            .with_clipping(clip.clone())
+            .try_init(&schedule)
+            .map_err(flag("dpm-steps"))?;
+        samplers.push((format!("dpm_solver_{m}"), AnySampler::Dpm(s)));
+    }
+    if model.second_moment_head {
+        let s = SnDdpm::new(
+            &DdpmConfig::new(n)
+                .with_prediction(prediction)
+                .with_clipping(clip.clone()),
+            &AnalyticDpmConfig::new(),
+            &schedule,
+        )
+        .map_err(flag("ddpm-steps"))?;
+        samplers.push((format!("sn_ddpm_{n}"), AnySampler::Sn(s)));
+    }
+    score_samplers(
+        &task,
+        &model,
+        &samplers,
+        &mnist,
+        args,
+        run.seed,
+        &out,
+        &device,
+        &mut report,
+    )?;
+    run.finish(&report)?;
+    Ok(())
+}
+
+fn push_vlb(report: &mut EvalReport, prefix: &str, summaries: &[VlbSummary]) {
+    for s in summaries {
+        let name = format!("{prefix}_{}", s.name);
+        report.push(name.clone(), s.bpd);
+        match s.stderr {
+            Some(se) => report.push(format!("{name}_stderr"), se),
+            None => report.missing(format!("{name}_stderr"), "one Monte-Carlo draw per image"),
+        };
+    }
+}
+
+/// Writes `model_config.json` into `out` (as the flow examples write theirs): with `--resume`,
+/// architecture flags that differ from the run's file are an error naming it.
+fn write_config(out: &Path, config: &DiffusionModelConfig, resume: bool) -> Result<(), TrainError> {
+    let path = out.join("model_config.json");
+    let json = config.to_string();
+    match std::fs::read_to_string(&path) {
+        Ok(old) if old == json => return Ok(()),
+        Ok(_) if resume => {
+            return Err(TrainError::config(
+                "resume",
+                format!(
+                    "the model flags differ from the run's {}; pass the flags it was started \
+                     with",
+                    path.display()
+                ),
+            ));
+        }
+        _ if !resume && out.join("checkpoint").exists() => return Ok(()),
+        _ => {}
+    }
+    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+    std::fs::write(&path, json).map_err(|e| TrainError::io(&path, e))
+}
+
+/// Draws `--fd-samples` images with every sampler, writes them, and scores them.
+#[allow(clippy::too_many_arguments)]
+fn score_samplers(
+    task: &MnistDiffusionTask,
+    model: &DiffusionModel,
+    samplers: &[(String, AnySampler)],
+    mnist: &Mnist,
+    args: &DdpmMnistArgs,
+    seed: u64,
+    out: &Path,
+    device: &Device,
+    report: &mut EvalReport,
+) -> Result<(), Box<dyn Error>> {
+    let n = args.fd_samples;
+    if n == 0 {
+        for (name, _) in samplers {
+            report.missing(format!("fd_{name}"), "skipped with --fd-samples 0");
+        }
+        return Ok(());
+    }
+    let evaluator = match evaluator(mnist, device) {
+        Ok(e) => Some(e),
+        Err(reason) => {
+            println!("no sample scores: {reason}");
+            None
+        }
+    };
+    report.push("fd_samples", n);
+    if let Some(e) = &evaluator {
+        report.push("frechet_floor", e.floor());
+    }
+    let [c, h, w] = task.image_shape();
+    for (name, sampler) in samplers {
+        let started = Instant::now();
+        let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
+        let (images, non_finite) = match sampler {
+            AnySampler::Ddpm(s) => task.sample_images(model, s, n, &mut rng, device)?,
+            AnySampler::Ddim(s) => task.sample_images(model, s, n, &mut rng, device)?,
+            AnySampler::Dpm(s) => task.sample_images(model, s, n, &mut rng, device)?,
+            AnySampler::Sn(s) => task.sample_images_sn(model, s, n, &mut rng, device)?,
+        };
+        let secs = started.elapsed().as_secs_f64();
+        write_npy_f32(
+            &out.join(format!("samples_{name}.npy")),
+            &[n, c, h, w],
+            &images,
+        )?;
+        let shown = n.min(100);
+        let nrow = (shown as f64).sqrt().ceil() as usize;
+        save_image_grid(
+            &out.join(format!("samples_{name}.png")),
+            &images[..shown * c * h * w],
+            shown,
+            c,
+            h,
+            w,
+            nrow,
+        )?;
+        report
+            .push(format!("non_finite_samples_{name}"), non_finite)
+            .push(format!("sample_seconds_{name}"), secs);
+        let Some(evaluator) = &evaluator else {
+            report.missing(format!("fd_{name}"), "no MNIST classifier (see the log)");
+            continue;
+        };
+        let fd = evaluator.frechet_to_test(&images)?;
+        let labels = evaluator.label_stats(&images)?;
+        println!(
+            "{name}: {n} samples in {secs:.0} s; Fréchet distance {fd:.2} (floor {:.2}); label \
+             balance {:.3}, mean confidence {:.3}",
+            evaluator.floor(),
+            labels.balance,
+            labels.mean_confidence,
+        );
+        report
+            .push(format!("fd_{name}"), fd)
+            .push(format!("label_entropy_{name}"), labels.entropy)
+            .push(format!("label_balance_{name}"), labels.balance)
+            .push(format!("mean_confidence_{name}"), labels.mean_confidence)
+            .push(format!("label_histogram_{name}"), labels.histogram);
+    }
+    Ok(())
+}
+
+/// The project's MNIST evaluator, or why it is unavailable.
+fn evaluator(mnist: &Mnist, device: &Device) -> Result<MnistEvaluator, String> {
+    let checkpoint: PathBuf = match resolve_checkpoint() {
+        ResolvedCheckpoint::Found(source) => source.path().to_path_buf(),
+        ResolvedCheckpoint::Missing { .. } => {
+            return Err(
+                "the deepgen-eval classifier checkpoint is missing: rebuild it with \
+                 `cargo run --release -p deepgen-eval --bin train_classifier`"
+                    .into(),
+            );
+        }
+    };
+    MnistEvaluator::load_with(mnist, &checkpoint, device).map_err(|e| e.to_string())
+}
