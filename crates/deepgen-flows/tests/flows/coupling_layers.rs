@@ -464,4 +464,3 @@ fn a_fresh_multiscale_flow_starts_near_the_identity_map_of_its_preprocessing() {
     assert!(l.iter().all(|v| v.abs() < 1e-4), "ladj at init {l:?}");
     let _ = max_abs_diff(&[0.0], &[0.0]);
 }
-
