@@ -75,6 +75,26 @@ impl MnistEvaluator {
         }
     }
 
+    /// Loads the existing classifier checkpoint (`$DEEPGEN_CLASSIFIER` or the committed one, as
+    /// [`load`](Self::load) finds it) for `mnist`, **never training one**: what a training
+    /// example calls after its run, when minutes of classifier training would be a surprise.
+    ///
+    /// # Errors
+    /// A one-line message: the checkpoint is missing (naming the command that rebuilds it),
+    /// or the [`load_with`](Self::load_with) error.
+    pub fn load_existing(mnist: &Mnist, device: &Device) -> Result<Self, String> {
+        match resolve_checkpoint() {
+            ResolvedCheckpoint::Found(source) => {
+                Self::load_with(mnist, source.path(), device).map_err(|e| e.to_string())
+            }
+            ResolvedCheckpoint::Missing { .. } => Err(
+                "the deepgen-eval classifier checkpoint is missing: rebuild it with \
+                 `cargo run --release -p deepgen-eval --bin train_classifier`"
+                    .into(),
+            ),
+        }
+    }
+
     /// Loads the classifier from `checkpoint` (default architecture) and
     /// prepares it on `mnist`, using and refreshing the JSON cache beside it.
     ///

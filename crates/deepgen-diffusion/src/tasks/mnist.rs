@@ -36,7 +36,7 @@
 //! samplers start from the same noise (a fresh `Stream::FrechetSamples` each).
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -44,7 +44,6 @@ use burn::optim::AdamConfig;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_data::{BatchPlan, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
-use deepgen_eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
 use deepgen_nn::UNetConfig;
 use deepgen_tensor::output::{save_image_grid, write_npy_f32};
 use deepgen_tensor::{HostRng, Stream, Validate};
@@ -1159,7 +1158,7 @@ fn score_samplers(
         }
         return Ok(());
     }
-    let evaluator = match evaluator(mnist, device) {
+    let evaluator = match MnistEvaluator::load_existing(mnist, device) {
         Ok(e) => Some(e),
         Err(reason) => {
             println!("no sample scores: {reason}");
@@ -1221,19 +1220,4 @@ fn score_samplers(
             .push(format!("label_histogram_{name}"), labels.histogram);
     }
     Ok(())
-}
-
-/// The project's MNIST evaluator, or why it is unavailable.
-fn evaluator(mnist: &Mnist, device: &Device) -> Result<MnistEvaluator, String> {
-    let checkpoint: PathBuf = match resolve_checkpoint() {
-        ResolvedCheckpoint::Found(source) => source.path().to_path_buf(),
-        ResolvedCheckpoint::Missing { .. } => {
-            return Err(
-                "the deepgen-eval classifier checkpoint is missing: rebuild it with \
-                 `cargo run --release -p deepgen-eval --bin train_classifier`"
-                    .into(),
-            );
-        }
-    };
-    MnistEvaluator::load_with(mnist, &checkpoint, device).map_err(|e| e.to_string())
 }

@@ -33,7 +33,7 @@
 //! histogram, entropy and mean confidence) into `eval.json`.
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -41,7 +41,6 @@ use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::{BatchPlan, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
-use deepgen_eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
 use deepgen_tensor::output::{save_image_grid, write_npy_f32};
 use deepgen_tensor::{ConfigError, HostRng, Stream};
 use deepgen_train::grad::GradTransforms;
@@ -608,7 +607,7 @@ fn score_samples(
         report.missing("fd_t0.7", "skipped with --fd-samples 0");
         return Ok(());
     }
-    let evaluator = match evaluator(mnist, device) {
+    let evaluator = match MnistEvaluator::load_existing(mnist, device) {
         Ok(e) => Some(e),
         Err(reason) => {
             println!("no sample scores: {reason}");
@@ -678,19 +677,4 @@ fn score_samples(
             .push(format!("label_histogram_{tag}"), labels.histogram);
     }
     Ok(())
-}
-
-/// The project's MNIST evaluator, or why it is unavailable.
-fn evaluator(mnist: &Mnist, device: &Device) -> Result<MnistEvaluator, String> {
-    let checkpoint: PathBuf = match resolve_checkpoint() {
-        ResolvedCheckpoint::Found(source) => source.path().to_path_buf(),
-        ResolvedCheckpoint::Missing { .. } => {
-            return Err(
-                "the deepgen-eval classifier checkpoint is missing: rebuild it with \
-                 `cargo run --release -p deepgen-eval --bin train_classifier`"
-                    .into(),
-            );
-        }
-    };
-    MnistEvaluator::load_with(mnist, &checkpoint, device).map_err(|e| e.to_string())
 }
