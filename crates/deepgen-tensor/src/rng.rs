@@ -48,7 +48,7 @@ impl Stream {
             Stream::NllNoise => 0x1A5E_11DE,
             Stream::Samples => 0x05A3_B1E5,
             Stream::FrechetSamples => 0xFD,
-            Stream::ModelStatistics => 0x6A33_A5,
+            Stream::ModelStatistics => 0x006A_33A5,
         }
     }
 }
