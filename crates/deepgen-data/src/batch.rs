@@ -84,6 +84,56 @@ impl BatchPlan {
     }
 }
 
+/// A [`BatchPlan`] as a training task walks it: the current epoch's index batches kept (drawn
+/// once per epoch, not once per batch), optionally only the first `n / batch_size` batches of
+/// every epoch (a shorter epoch drawn anew from each epoch's permutation).
+#[derive(Debug, Clone)]
+pub struct EpochBatches {
+    plan: BatchPlan,
+    batches_per_epoch: usize,
+    current: Option<(usize, Vec<Vec<usize>>)>,
+}
+
+impl EpochBatches {
+    /// Every batch of `plan`, every epoch.
+    pub fn new(plan: BatchPlan) -> Self {
+        Self {
+            batches_per_epoch: plan.batches_per_epoch(),
+            plan,
+            current: None,
+        }
+    }
+
+    /// Visit only `n` items per epoch (`n` capped at the plan's length).
+    ///
+    /// # Errors
+    /// A message for the caller's flag when `n` is smaller than one batch.
+    pub fn limit_to(&mut self, n: usize) -> Result<(), String> {
+        let n = n.min(self.plan.len);
+        if n < self.plan.batch_size {
+            return Err(format!(
+                "must be at least the batch size ({}), got {n}",
+                self.plan.batch_size
+            ));
+        }
+        self.batches_per_epoch = n / self.plan.batch_size;
+        Ok(())
+    }
+
+    /// Batches per epoch (after [`limit_to`](Self::limit_to)).
+    pub fn batches_per_epoch(&self) -> usize {
+        self.batches_per_epoch
+    }
+
+    /// The items of batch `index` of `epoch`.
+    pub fn indices(&mut self, epoch: usize, index: usize) -> Vec<usize> {
+        if self.current.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            self.current = Some((epoch, self.plan.epoch(epoch as u64)));
+        }
+        self.current.as_ref().expect("just set").1[index].clone()
+    }
+}
+
 /// The batches of one epoch; shorthand for `BatchPlan::new(..)?.epoch(epoch)`.
 ///
 /// # Errors

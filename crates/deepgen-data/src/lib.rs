@@ -24,7 +24,8 @@ pub mod mnist;
 pub mod toy;
 
 pub use batch::{
-    BatchPlan, epoch_batches, images_host, images_tensor, images_tensor_4d, labels_tensor,
+    BatchPlan, EpochBatches, epoch_batches, images_host, images_tensor, images_tensor_4d,
+    labels_tensor,
 };
 pub use binarize::{Binarization, static_binarized};
 pub use error::{Attempt, DataError};

@@ -42,7 +42,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use deepgen_data::{BatchPlan, Mnist, MnistSplit};
+use deepgen_data::{BatchPlan, EpochBatches, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
 use deepgen_nn::UNetConfig;
 use deepgen_tensor::output::{save_image_grid, write_npy_f32};
@@ -88,8 +88,7 @@ pub struct DiffusionBatch {
 pub struct MnistDiffusionTask {
     train: MnistSplit,
     test: MnistSplit,
-    plan: BatchPlan,
-    batches_per_epoch: usize,
+    batches: EpochBatches,
     num_timesteps: usize,
     weighting: LossWeighting,
     test_images: usize,
@@ -98,7 +97,6 @@ pub struct MnistDiffusionTask {
     eval_batch: usize,
     sample_steps: usize,
     seed: u64,
-    epoch: Option<(usize, Vec<Vec<usize>>)>,
 }
 
 impl MnistDiffusionTask {
@@ -146,19 +144,17 @@ impl MnistDiffusionTask {
         let plan = BatchPlan::new(train.len(), batch_size, true, seed, true)
             .map_err(|e| TrainError::config("batch-size", e.to_string()))?;
         Ok(Self {
-            batches_per_epoch: plan.batches_per_epoch(),
             test_images: 1000.min(test.len()),
             nll_images: 200.min(test.len()),
             train,
             test,
-            plan,
+            batches: EpochBatches::new(plan),
             num_timesteps,
             weighting: LossWeighting::Uniform,
             nll_estimator: VlbEstimator::MonteCarlo(4),
             eval_batch: DEFAULT_EVAL_BATCH,
             sample_steps: 20,
             seed,
-            epoch: None,
         })
     }
 
@@ -167,17 +163,9 @@ impl MnistDiffusionTask {
     /// # Errors
     /// [`TrainError::Config`] naming `train-images` when `n` is smaller than one batch.
     pub fn with_train_images(mut self, n: usize) -> Result<Self, TrainError> {
-        let n = n.min(self.train.len());
-        if n < self.plan.batch_size {
-            return Err(TrainError::config(
-                "train-images",
-                format!(
-                    "must be at least the batch size ({}), got {n}",
-                    self.plan.batch_size
-                ),
-            ));
-        }
-        self.batches_per_epoch = n / self.plan.batch_size;
+        self.batches
+            .limit_to(n)
+            .map_err(|e| TrainError::config("train-images", e))?;
         Ok(self)
     }
 
@@ -286,10 +274,7 @@ impl MnistDiffusionTask {
 
     /// Training-split indices of batch `index` of `epoch`.
     pub fn batch_indices(&mut self, epoch: usize, index: usize) -> Vec<usize> {
-        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            self.epoch = Some((epoch, self.plan.epoch(epoch as u64)));
-        }
-        self.epoch.as_ref().expect("just set").1[index].clone()
+        self.batches.indices(epoch, index)
     }
 
     /// A batch of images `idx` with timesteps and noise drawn from `rng`: first one `t` per
@@ -570,7 +555,7 @@ impl Task for MnistDiffusionTask {
     type Batch = DiffusionBatch;
 
     fn num_train_batches(&self) -> usize {
-        self.batches_per_epoch
+        self.batches.batches_per_epoch()
     }
 
     fn train_batch(

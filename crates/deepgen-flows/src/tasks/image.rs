@@ -39,7 +39,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
-use deepgen_data::{BatchPlan, Mnist, MnistSplit};
+use deepgen_data::{BatchPlan, EpochBatches, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
 use deepgen_tensor::output::{save_image_grid, write_npy_f32};
 use deepgen_tensor::{ConfigError, HostRng, Stream};
@@ -68,12 +68,10 @@ pub const LOW_TEMPERATURE: f64 = 0.7;
 pub struct MnistFlowTask {
     train: MnistSplit,
     test: MnistSplit,
-    plan: BatchPlan,
-    batches_per_epoch: usize,
+    batches: EpochBatches,
     test_images: usize,
     eval_batch: usize,
     seed: u64,
-    epoch: Option<(usize, Vec<Vec<usize>>)>,
 }
 
 impl MnistFlowTask {
@@ -116,14 +114,12 @@ impl MnistFlowTask {
             .map_err(|e| TrainError::config("batch-size", e.to_string()))?;
         let test_images = test.len();
         Ok(Self {
-            batches_per_epoch: plan.batches_per_epoch(),
             train,
             test,
-            plan,
+            batches: EpochBatches::new(plan),
             test_images,
             eval_batch: DEFAULT_EVAL_BATCH,
             seed,
-            epoch: None,
         })
     }
 
@@ -133,17 +129,9 @@ impl MnistFlowTask {
     /// # Errors
     /// [`TrainError::Config`] naming `train-images` when `n` is smaller than one batch.
     pub fn with_train_images(mut self, n: usize) -> Result<Self, TrainError> {
-        let n = n.min(self.train.len());
-        if n < self.plan.batch_size {
-            return Err(TrainError::config(
-                "train-images",
-                format!(
-                    "must be at least the batch size ({}), got {n}",
-                    self.plan.batch_size
-                ),
-            ));
-        }
-        self.batches_per_epoch = n / self.plan.batch_size;
+        self.batches
+            .limit_to(n)
+            .map_err(|e| TrainError::config("train-images", e))?;
         Ok(self)
     }
 
@@ -198,10 +186,7 @@ impl MnistFlowTask {
 
     /// Training-split indices of batch `index` of `epoch`.
     pub fn batch_indices(&mut self, epoch: usize, index: usize) -> Vec<usize> {
-        if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            self.epoch = Some((epoch, self.plan.epoch(epoch as u64)));
-        }
-        self.epoch.as_ref().expect("just set").1[index].clone()
+        self.batches.indices(epoch, index)
     }
 
     /// The mean `test_bpd` of `model` over the first [`test_images`](Self::test_images) test
@@ -303,7 +288,7 @@ impl Task for MnistFlowTask {
     type Batch = Tensor<4>;
 
     fn num_train_batches(&self) -> usize {
-        self.batches_per_epoch
+        self.batches.batches_per_epoch()
     }
 
     fn train_batch(
