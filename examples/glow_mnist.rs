@@ -32,8 +32,10 @@
 //! label statistics of the samples at T = 0.7 and 1.0 under deepgen-eval's classifier).
 
 use clap::Parser;
-use deepgen::flows::tasks::image::{FlowExample, ImageFlowConfig, MnistFlowArgs, run};
-use deepgen::flows::{CouplingBijection, GlowConfig, ImageConditionerKind, Preprocess};
+use deepgen::flows::tasks::image::{
+    FlowExample, GlowInputArgs, ImageFlowConfig, MnistFlowArgs, run,
+};
+use deepgen::flows::{CouplingBijection, GlowConfig, ImageConditionerKind};
 use deepgen::train::{CommonArgs, exit_on_error};
 
 /// Train Glow on dequantised MNIST.
@@ -57,20 +59,11 @@ struct Args {
     /// down/up level and a skip connection (`unet`).
     #[arg(long, default_value = "conv", value_parser = ["conv", "unet"])]
     conditioner: String,
-    /// Additive couplings instead of affine ones.
+    /// Additive couplings instead of affine ones (overrides --scale).
     #[arg(long)]
     additive: bool,
-    /// Scale of the affine couplings: RealNVP's soft-clamped `exp(3·tanh(s/3))` or the
-    /// paper's `sigmoid(s + 2)` (contracting only, in the data → latent direction).
-    #[arg(long, default_value = "exp", value_parser = ["exp", "sigmoid"])]
-    scale: String,
-    /// Preprocessing: the logit transform with `--alpha` (RealNVP's) or the paper's `x − ½`
-    /// (`center`).
-    #[arg(long, default_value = "logit", value_parser = ["logit", "center"])]
-    preprocess: String,
-    /// α of the logit transform, in (0, ½).
-    #[arg(long, default_value_t = 0.05)]
-    alpha: f64,
+    #[command(flatten)]
+    input: GlowInputArgs,
     /// Plain 1×1 convolutions instead of LU-decomposed ones.
     #[arg(long)]
     no_lu: bool,
@@ -94,27 +87,20 @@ fn main() {
         clip_grad_norm: Some(100.0),
     };
     exit_on_error(run(&args.common, &args.flow, example, |shape| {
+        let glow = args.input.apply(GlowConfig::new(shape));
+        let glow = if args.additive {
+            glow.with_coupling(CouplingBijection::Additive)
+        } else {
+            glow
+        };
         ImageFlowConfig::Glow(
-            GlowConfig::new(shape)
-                .with_levels(args.levels)
+            glow.with_levels(args.levels)
                 .with_steps_per_level(args.steps)
                 .with_hidden_channels(args.hidden)
                 .with_conditioner(if args.conditioner == "unet" {
                     ImageConditionerKind::UNet
                 } else {
                     ImageConditionerKind::Conv
-                })
-                .with_coupling(if args.additive {
-                    CouplingBijection::Additive
-                } else if args.scale == "exp" {
-                    CouplingBijection::realnvp()
-                } else {
-                    CouplingBijection::glow()
-                })
-                .with_preprocess(if args.preprocess == "center" {
-                    Preprocess::Center
-                } else {
-                    Preprocess::Logit(args.alpha)
                 })
                 .with_lu_decomposed(!args.no_lu)
                 .with_learned_prior(!args.no_learned_prior),

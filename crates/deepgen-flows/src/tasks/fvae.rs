@@ -7,7 +7,11 @@
 //! resumed run replays it); `bpd` of the bound is logged beside it (an upper bound on the model's
 //! bits/dim). Evaluation: `test_bpd_elbo` on the first `test_images` test images with fixed
 //! dequantisation and posterior noise (`Stream::EvalNoise`). Samples: `z ~ N(0, I)`, then the
-//! flow decoder at temperature 0.7 (`Stream::Samples`, the same noise every epoch).
+//! flow decoder at temperature 0.7 (`Stream::Samples`, the same noise every epoch). After
+//! training, [`SampleScores`] draws `--fd-samples` decoder samples at temperatures 0.7 and 1.0
+//! and scores them with deepgen-eval's classifier (Fréchet distance, label statistics), as for
+//! the plain image flows. The decoder's input transform and coupling scale default to
+//! `glow_mnist`'s (logit input, soft-clamped `exp`; [`GlowInputArgs`]).
 
 use std::error::Error;
 
@@ -23,10 +27,16 @@ use deepgen_train::{
 
 use crate::fvae::{FVae, FVaeConfig};
 use crate::preprocess::{PIXEL_LEVELS, bits_per_dim, dequantize};
-use crate::tasks::image::{MnistFlowTask, pixel_levels};
+use crate::tasks::image::{
+    DEFAULT_EVAL_BATCH, GlowInputArgs, MnistFlowTask, SampleScores, pixel_levels, sample_pixels,
+    with_default_clip,
+};
 
 /// Temperature of the flow decoder's samples.
 pub const SAMPLE_TEMPERATURE: f64 = 0.7;
+/// Global gradient-norm clip without `--clip-grad-norm`/`--clip-grad-value` (as the image
+/// flows').
+pub const GRAD_CLIP: f64 = 100.0;
 
 /// A training batch: dequantised images and the posterior noise ε.
 pub struct FVaeBatch {
@@ -204,6 +214,16 @@ pub struct FVaeArgs {
     /// Linear learning-rate warm-up steps (ignored with --lr).
     #[arg(long, default_value_t = 500)]
     pub warmup: u64,
+    /// The decoder's input transform and coupling scale (as `glow_mnist`'s).
+    #[command(flatten)]
+    pub input: GlowInputArgs,
+    /// Decoder samples (z ~ N(0, I)) drawn after training at temperature 0.7 (written as
+    /// samples_t0.7.npy) and at 1.0, each scored by deepgen-eval's MNIST classifier (0 skips).
+    #[arg(long, default_value_t = 10_000)]
+    pub fd_samples: usize,
+    /// Skip the temperature-1.0 Fréchet distance (halves the after-training sampling).
+    #[arg(long)]
+    pub no_fd_t1: bool,
 }
 
 /// The whole `fvae_mnist` run: trainer, MNIST, the model, [`Run::fit`], `eval.json`.
@@ -211,7 +231,7 @@ pub struct FVaeArgs {
 /// # Errors
 /// Invalid flags, device, data, configuration, training and output errors.
 pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
-    let run = Run::start(
+    let mut run = Run::start(
         common,
         RunDefaults {
             name: "fvae_mnist",
@@ -229,13 +249,16 @@ pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
             num_samples: 100,
         },
     )?;
+    run.trainer = with_default_clip(run.trainer.clone(), common, Some(GRAD_CLIP))?;
     let mnist = Mnist::load(common.data.as_deref())?;
     let shape = [1, mnist.train.rows, mnist.train.cols];
     let config = FVaeConfig::new().with_latent_dim(args.latent).with_flow(
-        crate::GlowConfig::new(shape)
-            .with_levels(args.levels)
-            .with_steps_per_level(args.steps)
-            .with_hidden_channels(args.hidden),
+        args.input.apply(
+            crate::GlowConfig::new(shape)
+                .with_levels(args.levels)
+                .with_steps_per_level(args.steps)
+                .with_hidden_channels(args.hidden),
+        ),
     );
     let model = config.try_init(&run.device).map_err(TrainError::from)?;
     let mut task = FVaeTask::new(
@@ -257,10 +280,21 @@ pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
         run.batch_size
     ));
     let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let model = fitted.eval_model();
+    let device = run.eval_device();
     let mut report = EvalReport::new();
     report.push("model", "fvae_mnist");
     fitted.push_last(&mut report, &["train_bpd", "test_bpd_elbo"]);
     report.push("test_images", task.test_images);
+    let scores = SampleScores {
+        image_shape: task.data.image_shape(),
+        fd_samples: args.fd_samples,
+        no_fd_t1: args.no_fd_t1,
+        seed: run.seed,
+    };
+    scores.run(&mnist, &run.out_dir(), &device, &mut report, |n, t, rng| {
+        sample_pixels(n, DEFAULT_EVAL_BATCH, rng, |m, rng| model.sample(m, t, rng))
+    })?;
     run.finish(&report)?;
     Ok(())
 }

@@ -46,12 +46,14 @@ use deepgen_tensor::{ConfigError, HostRng, Stream};
 use deepgen_train::grad::GradTransforms;
 use deepgen_train::{
     CommonArgs, EvalReport, ImageSamples, Run, RunDefaults, Samples, Schedule, StepContext,
-    StepOutput, Task, TrainError,
+    StepOutput, Task, TrainError, Trainer,
 };
 
 use crate::density::NormalizingFlow;
+use crate::elementwise::CouplingBijection;
 use crate::image_flows::{GlowConfig, RealNvpConfig};
 use crate::multiscale::MultiScaleFlow;
+use crate::multiscale::Preprocess;
 use crate::preprocess::{PIXEL_LEVELS, bits_per_dim, dequantize};
 
 /// Test images per `log_prob` chunk, and samples per sampling chunk, by default.
@@ -241,24 +243,41 @@ impl MnistFlowTask {
         temperature: f64,
         rng: &mut HostRng,
     ) -> Result<(Vec<f32>, usize), TrainError> {
-        let mut out = Vec::with_capacity(n * self.dims());
-        let mut non_finite = 0usize;
-        let mut left = n;
-        while left > 0 {
-            let m = left.min(self.eval_batch);
-            let x = model.sample_with_temperature(m, temperature, None, rng);
-            for v in read_f32(x.into_data(), "samples")? {
-                if v.is_finite() {
-                    out.push(v.clamp(0.0, 1.0));
-                } else {
-                    non_finite += 1;
-                    out.push(0.0);
-                }
-            }
-            left -= m;
-        }
-        Ok((out, non_finite))
+        sample_pixels(n, self.eval_batch, rng, |m, rng| {
+            model.sample_with_temperature(m, temperature, None, rng)
+        })
     }
+}
+
+/// `n` images from `draw(m, rng)` (called with chunks of at most `chunk` images, each a
+/// `[m, C, H, W]` tensor) as host pixels, clamped to `[0, 1]`; non-finite values (a diverged
+/// inverse) become 0 and are counted in the second value. Shared by every image flow's
+/// samplers (plain flows and the f-VAE's conditional decoder).
+///
+/// # Errors
+/// [`TrainError::Config`] if the samples cannot be read back as f32.
+pub fn sample_pixels(
+    n: usize,
+    chunk: usize,
+    rng: &mut HostRng,
+    mut draw: impl FnMut(usize, &mut HostRng) -> Tensor<4>,
+) -> Result<(Vec<f32>, usize), TrainError> {
+    let mut out = Vec::new();
+    let mut non_finite = 0usize;
+    let mut left = n;
+    while left > 0 {
+        let m = left.min(chunk.max(1));
+        for v in read_f32(draw(m, rng).into_data(), "samples")? {
+            if v.is_finite() {
+                out.push(v.clamp(0.0, 1.0));
+            } else {
+                non_finite += 1;
+                out.push(0.0);
+            }
+        }
+        left -= m;
+    }
+    Ok((out, non_finite))
 }
 
 /// The pixel levels `k ∈ {0, …, 255}` of images `idx` of `split` as floats, `[B, 1, H, W]`
@@ -414,6 +433,42 @@ pub struct MnistFlowArgs {
     pub no_fd_t1: bool,
 }
 
+/// The input transform and coupling scale of a Glow (`glow_mnist`, and the f-VAE's decoder):
+/// `#[command(flatten)]` beside the other flags. The defaults are the CPU-budget choices of
+/// docs/flows.md (logit input, soft-clamped `exp` scale); `--preprocess center --scale sigmoid`
+/// is the paper's Glow (and [`GlowConfig`]'s own defaults).
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlowInputArgs {
+    /// Scale of the affine couplings: RealNVP's soft-clamped `exp(3·tanh(s/3))` or the
+    /// paper's `sigmoid(s + 2)` (contracting only, in the data → latent direction).
+    #[arg(long, default_value = "exp", value_parser = ["exp", "sigmoid"])]
+    pub scale: String,
+    /// Preprocessing: the logit transform with `--alpha` (RealNVP's) or the paper's `x − ½`
+    /// (`center`).
+    #[arg(long, default_value = "logit", value_parser = ["logit", "center"])]
+    pub preprocess: String,
+    /// α of the logit transform, in (0, ½).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+}
+
+impl GlowInputArgs {
+    /// `config` with these flags' coupling bijection and preprocessing.
+    pub fn apply(&self, config: GlowConfig) -> GlowConfig {
+        config
+            .with_coupling(if self.scale == "exp" {
+                CouplingBijection::realnvp()
+            } else {
+                CouplingBijection::glow()
+            })
+            .with_preprocess(if self.preprocess == "center" {
+                Preprocess::Center
+            } else {
+                Preprocess::Logit(self.alpha)
+            })
+    }
+}
+
 /// What an image-flow example sets before the flags apply.
 #[derive(Debug, Clone)]
 pub struct FlowExample<'a> {
@@ -473,19 +528,8 @@ pub fn run(
             num_samples: 100,
         },
     )?;
-    let mut trainer = run.trainer.clone().eval_every_steps(args.eval_every);
-    if let (None, None, Some(c)) = (
-        common.clip_grad_norm,
-        common.clip_grad_value,
-        example.clip_grad_norm,
-    ) {
-        trainer = trainer.grad_transforms(
-            GradTransforms::new()
-                .with_global_norm(c)
-                .map_err(|e| TrainError::config("clip-grad-norm", e.to_string()))?,
-        );
-    }
-    run.trainer = trainer;
+    let trainer = run.trainer.clone().eval_every_steps(args.eval_every);
+    run.trainer = with_default_clip(trainer, common, example.clip_grad_norm)?;
 
     let mnist = Mnist::load(common.data.as_deref())?;
     let mut task = MnistFlowTask::new(
@@ -535,16 +579,15 @@ pub fn run(
         .push("test_bpd", test_bpd)
         .push("test_images", task.test_images());
 
-    score_samples(
-        &task,
-        &model,
-        &mnist,
-        args,
-        run.seed,
-        &out,
-        &device,
-        &mut report,
-    )?;
+    let scores = SampleScores {
+        image_shape: task.image_shape(),
+        fd_samples: args.fd_samples,
+        no_fd_t1: args.no_fd_t1,
+        seed: run.seed,
+    };
+    scores.run(&mnist, &out, &device, &mut report, |n, t, rng| {
+        task.sample_images(&model, n, t, rng)
+    })?;
     run.finish(&report)?;
     Ok(())
 }
@@ -574,92 +617,132 @@ fn write_config(out: &Path, config: &ImageFlowConfig, resume: bool) -> Result<()
     std::fs::write(&path, json).map_err(|e| TrainError::io(&path, e))
 }
 
-/// The after-training samples: `samples_t0.7.npy`/`.png` and the classifier's scores at 0.7
-/// and 1.0.
-#[allow(clippy::too_many_arguments)]
-fn score_samples(
-    task: &MnistFlowTask,
-    model: &MultiScaleFlow,
-    mnist: &Mnist,
-    args: &MnistFlowArgs,
-    seed: u64,
-    out: &Path,
-    device: &Device,
-    report: &mut EvalReport,
-) -> Result<(), Box<dyn Error>> {
-    let n = args.fd_samples;
-    if n == 0 {
-        report.missing("fd_t0.7", "skipped with --fd-samples 0");
-        return Ok(());
+/// A global gradient-norm clip at `clip` (e.g. 100, the image flows' default) on `trainer`,
+/// unless the user chose a clip with `--clip-grad-norm`/`--clip-grad-value` (then `trainer`
+/// already has it) or `clip` is `None`.
+///
+/// # Errors
+/// [`TrainError::Config`] naming `clip-grad-norm` for a non-positive `clip`.
+pub fn with_default_clip(
+    trainer: Trainer,
+    common: &CommonArgs,
+    clip: Option<f64>,
+) -> Result<Trainer, TrainError> {
+    match (common.clip_grad_norm, common.clip_grad_value, clip) {
+        (None, None, Some(c)) => Ok(trainer.grad_transforms(
+            GradTransforms::new()
+                .with_global_norm(c)
+                .map_err(|e| TrainError::config("clip-grad-norm", e.to_string()))?,
+        )),
+        _ => Ok(trainer),
     }
-    let evaluator = match MnistEvaluator::load_existing(mnist, device) {
-        Ok(e) => Some(e),
-        Err(reason) => {
-            println!("no sample scores: {reason}");
-            None
+}
+
+/// The after-training samples of an image model: `samples_t0.7.npy`/`.png` and deepgen-eval's
+/// scores (Fréchet distance to the test set, label statistics) at temperatures 0.7 and 1.0.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleScores {
+    /// `[C, H, W]` of one sample.
+    pub image_shape: [usize; 3],
+    /// Samples per temperature (0 skips everything).
+    pub fd_samples: usize,
+    /// Score temperature 0.7 only.
+    pub no_fd_t1: bool,
+    /// Seed of the samples' noise (`Stream::FrechetSamples`).
+    pub seed: u64,
+}
+
+impl SampleScores {
+    /// Draws `fd_samples` images per temperature with `draw(n, temperature, rng)` (host pixels
+    /// `[n, C, H, W]` in `[0, 1]` and the count of non-finite values, as [`sample_pixels`]
+    /// returns them), writes the temperature-0.7 ones to `out`, and pushes
+    /// `fd_t0.7`, `label_*_t0.7`, `non_finite_samples_t0.7` (and the same at 1.0) into
+    /// `report`. Without the MNIST classifier the scores are reported missing with the reason.
+    ///
+    /// # Errors
+    /// Sampling, classifier and output errors.
+    pub fn run(
+        &self,
+        mnist: &Mnist,
+        out: &Path,
+        device: &Device,
+        report: &mut EvalReport,
+        mut draw: impl FnMut(usize, f64, &mut HostRng) -> Result<(Vec<f32>, usize), TrainError>,
+    ) -> Result<(), Box<dyn Error>> {
+        let (n, seed) = (self.fd_samples, self.seed);
+        if n == 0 {
+            report.missing("fd_t0.7", "skipped with --fd-samples 0");
+            return Ok(());
         }
-    };
-    report.push("fd_samples", n);
-    if let Some(e) = &evaluator {
-        report.push("frechet_floor", e.floor());
-    }
-    let [c, h, w] = task.image_shape();
-    let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
-    let temperatures: &[f64] = if args.no_fd_t1 {
-        &[LOW_TEMPERATURE]
-    } else {
-        &[LOW_TEMPERATURE, 1.0]
-    };
-    for &t in temperatures {
-        let started = Instant::now();
-        let (images, non_finite) = task.sample_images(model, n, t, &mut rng)?;
-        let tag = format!("t{t:.1}");
-        if t == LOW_TEMPERATURE {
-            write_npy_f32(
-                &out.join(format!("samples_{tag}.npy")),
-                &[n, c, h, w],
-                &images,
-            )?;
-            let shown = n.min(100);
-            let nrow = (shown as f64).sqrt().ceil() as usize;
-            save_image_grid(
-                &out.join(format!("samples_{tag}.png")),
-                &images[..shown * c * h * w],
-                shown,
-                c,
-                h,
-                w,
-                nrow,
-            )?;
-        }
-        report.push(format!("non_finite_samples_{tag}"), non_finite);
-        let Some(evaluator) = &evaluator else {
-            report.missing(format!("fd_{tag}"), "no MNIST classifier (see the log)");
-            continue;
+        let evaluator = match MnistEvaluator::load_existing(mnist, device) {
+            Ok(e) => Some(e),
+            Err(reason) => {
+                println!("no sample scores: {reason}");
+                None
+            }
         };
-        let fd = evaluator.frechet_to_test(&images)?;
-        let labels = evaluator.label_stats(&images)?;
-        println!(
-            "T = {t}: {n} samples in {:.0} s; Fréchet distance to the test set {fd:.2} (floor \
-             {:.2}); labels: entropy {:.3} nats (balance {:.3}), mean confidence {:.3}, \
-             histogram {:?}",
-            started.elapsed().as_secs_f64(),
-            evaluator.floor(),
-            labels.entropy,
-            labels.balance,
-            labels.mean_confidence,
-            labels
-                .histogram
-                .iter()
-                .map(|p| (p * 1000.0).round() / 1000.0)
-                .collect::<Vec<_>>()
-        );
-        report
-            .push(format!("fd_{tag}"), fd)
-            .push(format!("label_entropy_{tag}"), labels.entropy)
-            .push(format!("label_balance_{tag}"), labels.balance)
-            .push(format!("mean_confidence_{tag}"), labels.mean_confidence)
-            .push(format!("label_histogram_{tag}"), labels.histogram);
+        report.push("fd_samples", n);
+        if let Some(e) = &evaluator {
+            report.push("frechet_floor", e.floor());
+        }
+        let [c, h, w] = self.image_shape;
+        let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
+        let temperatures: &[f64] = if self.no_fd_t1 {
+            &[LOW_TEMPERATURE]
+        } else {
+            &[LOW_TEMPERATURE, 1.0]
+        };
+        for &t in temperatures {
+            let started = Instant::now();
+            let (images, non_finite) = draw(n, t, &mut rng)?;
+            let tag = format!("t{t:.1}");
+            if t == LOW_TEMPERATURE {
+                write_npy_f32(
+                    &out.join(format!("samples_{tag}.npy")),
+                    &[n, c, h, w],
+                    &images,
+                )?;
+                let shown = n.min(100);
+                let nrow = (shown as f64).sqrt().ceil() as usize;
+                save_image_grid(
+                    &out.join(format!("samples_{tag}.png")),
+                    &images[..shown * c * h * w],
+                    shown,
+                    c,
+                    h,
+                    w,
+                    nrow,
+                )?;
+            }
+            report.push(format!("non_finite_samples_{tag}"), non_finite);
+            let Some(evaluator) = &evaluator else {
+                report.missing(format!("fd_{tag}"), "no MNIST classifier (see the log)");
+                continue;
+            };
+            let fd = evaluator.frechet_to_test(&images)?;
+            let labels = evaluator.label_stats(&images)?;
+            println!(
+                "T = {t}: {n} samples in {:.0} s; Fréchet distance to the test set {fd:.2} (floor \
+                 {:.2}); labels: entropy {:.3} nats (balance {:.3}), mean confidence {:.3}, \
+                 histogram {:?}",
+                started.elapsed().as_secs_f64(),
+                evaluator.floor(),
+                labels.entropy,
+                labels.balance,
+                labels.mean_confidence,
+                labels
+                    .histogram
+                    .iter()
+                    .map(|p| (p * 1000.0).round() / 1000.0)
+                    .collect::<Vec<_>>()
+            );
+            report
+                .push(format!("fd_{tag}"), fd)
+                .push(format!("label_entropy_{tag}"), labels.entropy)
+                .push(format!("label_balance_{tag}"), labels.balance)
+                .push(format!("mean_confidence_{tag}"), labels.mean_confidence)
+                .push(format!("label_histogram_{tag}"), labels.histogram);
+        }
+        Ok(())
     }
-    Ok(())
 }

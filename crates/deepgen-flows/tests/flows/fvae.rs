@@ -178,3 +178,89 @@ fn task_test_bpd_is_the_elbo_in_bits_per_dim_with_fixed_noise() {
     let formula = -(elbo[0] - 64.0 * 256f64.ln()) / (64.0 * 2f64.ln());
     assert!((check[0] - formula).abs() <= 1e-6 * formula.abs().max(1.0));
 }
+
+/// `fvae_mnist` end to end on 64 bundled MNIST images: one short epoch, then 16 decoder
+/// samples at T = 0.7 and 1.0 scored by the bundled classifier; `eval.json` holds the bound,
+/// the Fréchet distances and the label statistics, `samples_t0.7.npy` the images in [0, 1].
+#[test]
+fn fvae_run_scores_its_samples_in_eval_json() {
+    use clap::Parser;
+    use deepgen_flows::tasks::fvae::{FVaeArgs, run};
+    use deepgen_train::CommonArgs;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        fvae: FVaeArgs,
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let cli = Cli::parse_from([
+        "fvae_mnist",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--train-images",
+        "64",
+        "--test-images",
+        "16",
+        "--latent",
+        "4",
+        "--steps",
+        "1",
+        "--hidden",
+        "8",
+        "--fd-samples",
+        "16",
+        "--num-samples",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    run(&cli.common, &cli.fvae).unwrap();
+    let text = std::fs::read_to_string(out.join("eval.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let number = |k: &str| {
+        json.get(k)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or_else(|| panic!("{k} missing or not a number in {text}"))
+    };
+    assert!(number("test_bpd_elbo").is_finite() && number("test_bpd_elbo") > 0.0);
+    for t in ["t0.7", "t1.0"] {
+        assert!(number(&format!("fd_{t}")) > 0.0, "{t}");
+        let balance = number(&format!("label_balance_{t}"));
+        assert!((0.0..=1.0).contains(&balance), "{t}: {balance}");
+        assert_eq!(number(&format!("non_finite_samples_{t}")), 0.0, "{t}");
+    }
+    assert_eq!(number("fd_samples"), 16.0);
+    let (shape, data) =
+        deepgen_tensor::output::read_npy_f32(&out.join("samples_t0.7.npy")).unwrap();
+    assert_eq!(shape, vec![16, 1, 28, 28]);
+    assert!(data.iter().all(|v| (0.0..=1.0).contains(v)));
+}
+
+/// `sample_pixels` calls `draw` in chunks of at most `chunk`, clamps to [0, 1] and counts
+/// (and zeroes) non-finite values.
+#[test]
+fn sample_pixels_chunks_clamps_and_counts_non_finite_values() {
+    use deepgen_flows::tasks::image::sample_pixels;
+
+    let dev = Device::flex();
+    let mut sizes = Vec::new();
+    let values = [-0.5f32, 0.25, f32::NAN, 2.0, f32::INFINITY];
+    let mut next = 0usize;
+    let mut rng = HostRng::seed_from_u64(0);
+    let (pixels, non_finite) = sample_pixels(5, 2, &mut rng, |m, _| {
+        sizes.push(m);
+        let v: Vec<f32> = (0..m).map(|i| values[next + i]).collect();
+        next += m;
+        Tensor::from_data(burn::tensor::TensorData::new(v, [m, 1, 1, 1]), &dev)
+    })
+    .unwrap();
+    assert_eq!(sizes, vec![2, 2, 1]);
+    assert_eq!(pixels, vec![0.0, 0.25, 0.0, 1.0, 0.0]);
+    assert_eq!(non_finite, 2);
+}
