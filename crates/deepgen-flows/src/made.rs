@@ -413,7 +413,7 @@ impl Made {
                 h = h + c.clone();
             }
             if l < last {
-                h = self.activation.forward(h);
+                h = deepgen_nn::activate(&self.activation, h);
             }
         }
         h

@@ -160,7 +160,7 @@ impl ConvDecoder {
         for (i, deconv) in self.deconvs.iter().enumerate() {
             h = deconv.forward(h);
             if i < last {
-                h = self.activation.forward(h);
+                h = crate::activate(&self.activation, h);
             }
         }
         h

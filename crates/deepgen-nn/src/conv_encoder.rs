@@ -136,7 +136,7 @@ impl ConvEncoder {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut h = x;
         for conv in &self.convs {
-            h = self.activation.forward(conv.forward(h));
+            h = crate::activate(&self.activation, conv.forward(h));
         }
         let [b, c, hh, ww] = h.dims();
         self.linear.forward(h.reshape([b, c * hh * ww]))

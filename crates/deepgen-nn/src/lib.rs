@@ -26,7 +26,7 @@ pub mod time_embedding;
 pub mod unet;
 pub mod upsample;
 
-pub use activation::{ACTIVATION_NAMES, parse_activation};
+pub use activation::{ACTIVATION_NAMES, activate, parse_activation, safe_elu};
 pub use conv_decoder::{ConvDecoder, ConvDecoderConfig};
 pub use conv_encoder::{ConvEncoder, ConvEncoderConfig};
 pub use conv_geometry::{block_output_padding, block_output_size, block_padding, block_sizes};

@@ -84,7 +84,7 @@ impl Mlp {
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward(h);
             if i < last {
-                h = self.activation.forward(h);
+                h = crate::activate(&self.activation, h);
             }
         }
         h

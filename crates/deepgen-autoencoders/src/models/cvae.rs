@@ -345,7 +345,8 @@ impl Cvae {
         let layers = &self.decoder.layers;
         let mut h = layers[0].forward(Tensor::cat(vec![code.clone(), z], 1));
         for (layer, inject) in layers[1..].iter().zip(&self.decoder_code) {
-            h = layer.forward(self.decoder.activation.forward(h)) + inject.forward(code.clone());
+            h = layer.forward(deepgen_nn::activate(&self.decoder.activation, h))
+                + inject.forward(code.clone());
         }
         h
     }

@@ -4,6 +4,7 @@
 //! and wgpu), so one binary instead of one per file saves minutes of linking and gigabytes of
 //! disk in CI. Each module below is one topic; run one with `cargo test --release --test nn <module>::`.
 
+mod activation;
 mod common;
 mod nets;
 mod res_block;
