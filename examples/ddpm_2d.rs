@@ -11,7 +11,7 @@
 //! Model: deepgen-diffusion's `MlpDenoiser` (a sinusoidal time embedding through a small MLP,
 //! concatenated to `x_t`, then an MLP with hidden widths `--hidden`, 128,128,128 by default)
 //! predicting `--prediction` (ε) for `T = --timesteps` (1000) steps of the `--schedule`
-//! (linear). Every step trains on 512 fresh draws of the density; 4 epochs of 1000 steps by
+//! (linear). Every step trains on 512 fresh draws of the density; 10 epochs of 1000 steps by
 //! default (or `--steps N`), Adam with a cosine decay from `--lr-peak` (1e-3) to 1 % of it, an
 //! EMA of the weights (0.999) for sampling.
 //!
