@@ -1,4 +1,4 @@
-//! The examples' failure modes (vae; the flow examples and ddpm_mnist at the end): each is one actionable line on stderr and exit code 1,
+//! The examples' failure modes (vae; the flow examples, ddpm_mnist and ddpm_2d at the end): each is one actionable line on stderr and exit code 1,
 //! never a panic; a flag out of its range is rejected by clap itself (exit code 2, the flag
 //! named, before anything runs). Runs the example binary that `cargo test` builds beside the
 //! tests.
@@ -261,4 +261,50 @@ fn ddpm_mnist_rejects_bad_flags_and_missing_data_in_one_line() {
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one line, got {err}");
     assert!(lines[0].starts_with("error: "), "{err}");
+}
+
+#[test]
+fn ddpm_2d_and_guidance_flags_reject_bad_values_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An unknown density is clap's (exit 2), naming the choices.
+    let (code, err) = run_example("ddpm_2d", &["--density", "nope", "--out", "/dev/null/x"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("checkerboard") && err.contains("8gaussians"),
+        "{err}"
+    );
+    // Values out of range, and conditioning flags without --class-conditional: one `error:`
+    // line naming the flag, exit 1, before anything trains.
+    for (name, args, flag) in [
+        ("ddpm_2d", &["--eval-samples", "1"][..], "eval-samples"),
+        ("ddpm_2d", &["--ddpm-steps", "2000"][..], "ddpm-steps"),
+        ("ddpm_2d", &["--hidden", "64,0"][..], "hidden"),
+        ("ddpm_mnist", &["--guidance", "2"][..], "guidance"),
+        (
+            "ddpm_mnist",
+            &["--class-conditional", "--class", "12"][..],
+            "class",
+        ),
+        (
+            "ddpm_mnist",
+            &["--class-conditional", "--label-dropout", "1.5"][..],
+            "label-dropout",
+        ),
+    ] {
+        let out = temp(&tmp, &format!("{name}-{flag}"));
+        let mut all = args.to_vec();
+        all.extend(["--out", out.to_str().unwrap()]);
+        let (code, err) = run_example(name, &all);
+        assert_eq!(code, Some(1), "{name} {args:?}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{name} {args:?}: expected one line, got {err}"
+        );
+        assert!(
+            lines[0].starts_with("error: ") && err.contains(flag),
+            "{name} {args:?}: {err}"
+        );
+    }
 }

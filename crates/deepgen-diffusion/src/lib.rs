@@ -13,12 +13,20 @@
 //!   [`Spacing`] of the sampling timesteps, [`Ddpm`], [`Ddim`] (with inversion) and
 //!   [`DpmSolver`] (DPM-Solver++(2M)), [`SampleClipping`] (clip, dynamic thresholding).
 //! - [`analytic_dpm`]: Analytic-DPM's optimal reverse variances from `Γ_t` (pure f64).
-//! - [`model`]: [`DiffusionModel`], deepgen-nn's U-Net with its schedule and prediction type.
+//! - [`model`]: [`DiffusionModel`], deepgen-nn's U-Net with its schedule and prediction type,
+//!   optionally class-conditional (with a null label).
+//! - [`guidance`]: classifier-free guidance (Ho & Salimans 2022): label dropout for training,
+//!   the guided prediction `(1 + w) ε(x, c) − w ε(x, ∅)` for every sampler.
+//! - [`mlp_denoiser`]: [`MlpDenoiser`], an MLP with a sinusoidal time embedding for `[B, D]`
+//!   data (the 2-D toy densities), with its schedule and prediction type.
+//! - [`energy_distance`](mod@energy_distance): the energy distance between point sets (host
+//!   f64), the toy task's sample-quality number.
 //! - [`vlb`]: the variational bound in bits/dim (discretized Gaussian decoder, KL terms with
 //!   DDPM's or Analytic-DPM's variances, prior), exact or by Monte Carlo over timesteps.
 //! - [`gamma`]: Analytic-DPM's `Γ_t` estimated with a trained model, cached in `gamma.json`.
 //! - [`sn_dpm`]: SN-DPM's per-pixel reverse variances from the model's second-moment head.
-//! - [`tasks`]: DDPM on MNIST for `deepgen-train`'s loop and the `ddpm_mnist` example's run.
+//! - [`tasks`]: DDPM on MNIST (unconditional or class-conditional with guidance) and on the
+//!   2-D toy densities, for `deepgen-train`'s loop and the `ddpm_mnist` / `ddpm_2d` examples.
 //!
 //! Timesteps are 0-based (`t ∈ [0, T)`, diffusers' convention). Every config implements
 //! [`Validate`](deepgen_tensor::Validate) and has `try_init` returning a
@@ -26,8 +34,11 @@
 //! that message).
 
 pub mod analytic_dpm;
+pub mod energy_distance;
 pub mod forward_process;
 pub mod gamma;
+pub mod guidance;
+pub mod mlp_denoiser;
 pub mod model;
 pub mod schedule;
 pub mod scheduler;
@@ -37,8 +48,11 @@ pub mod tasks;
 pub mod vlb;
 
 pub use analytic_dpm::{AnalyticDpmConfig, AnalyticStep};
+pub use energy_distance::energy_distance;
 pub use forward_process::GaussianMoments;
 pub use gamma::{GammaCache, GammaKey, estimate_gamma};
+pub use guidance::{drop_labels, guide};
+pub use mlp_denoiser::{MlpDenoiser, MlpDenoiserConfig};
 pub use model::{DiffusionModel, DiffusionModelConfig};
 pub use schedule::{BetaSchedule, NoiseSchedule, NoiseScheduleConfig, ScheduleTerm, per_sample};
 pub use scheduler::{

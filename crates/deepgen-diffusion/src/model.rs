@@ -15,6 +15,15 @@
 //! denoising loss. The diagonal posterior covariance it implies,
 //! `Cov[x_0 | x_t] ≈ (1 − ᾱ_t)/ᾱ_t · (h − ε̂²)`, gives the per-pixel reverse variances of
 //! [`crate::sn_dpm`].
+//!
+//! # Classes
+//!
+//! With `num_classes = Some(K)` the model is class-conditional for classifier-free guidance
+//! (Ho & Salimans 2022): the U-Net's class embedding has `K + 1` rows, labels `0 … K−1` and the
+//! **null label** `∅ = K` (the "no class" the training replaces labels by with some
+//! probability, see [`crate::guidance`]). [`DiffusionModel::forward_class`] takes the labels;
+//! [`DiffusionModel::forward`] (and everything built on it: the bound, `Γ`, the unguided
+//! samplers) is the unconditional prediction `ε(x_t, t, ∅)` of such a model.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -40,6 +49,11 @@ pub struct DiffusionModelConfig {
     /// twice the image's output channels.
     #[config(default = false)]
     pub second_moment_head: bool,
+    /// Classes of a class-conditional model (`None`: unconditional). The U-Net's class
+    /// embedding gets `num_classes + 1` rows, the last the null label (see the
+    /// [module docs](self)); leave `unet.num_classes` unset.
+    #[config(default = "None")]
+    pub num_classes: Option<usize>,
 }
 
 impl Validate for DiffusionModelConfig {
@@ -60,6 +74,21 @@ impl Validate for DiffusionModelConfig {
                 ),
             ));
         }
+        if self.unet.num_classes.is_some() {
+            return Err(ConfigError::new(
+                C,
+                "unet.num_classes",
+                "must be None: set DiffusionModelConfig.num_classes, which adds the null label \
+                 of classifier-free guidance to the U-Net's class table",
+            ));
+        }
+        if self.num_classes == Some(0) {
+            return Err(ConfigError::new(
+                C,
+                "num_classes",
+                "must be at least 1 (or None for an unconditional model)",
+            ));
+        }
         Ok(())
     }
 }
@@ -78,11 +107,13 @@ impl DiffusionModelConfig {
         } else {
             self.unet.clone()
         };
+        let unet = unet.with_num_classes(self.num_classes.map(|k| k + 1));
         Ok(DiffusionModel {
             unet: unet.try_init(device)?,
             schedule: self.schedule.try_init()?,
             prediction: self.prediction,
             second_moment_head: self.second_moment_head,
+            num_classes: self.num_classes,
         })
     }
 
@@ -109,11 +140,15 @@ pub struct DiffusionModel {
     /// Whether the U-Net's second half of channels is SN-DPM's `h ≈ E[ε² | x_t]`.
     #[module(skip)]
     pub second_moment_head: bool,
+    /// Classes of a class-conditional model (the null label is index `num_classes`), `None`
+    /// for an unconditional one.
+    #[module(skip)]
+    pub num_classes: Option<usize>,
 }
 
 impl DiffusionModel {
     /// The raw network output (ε, x₀ or v, see [`DiffusionModel::prediction`]) at per-sample
-    /// timesteps.
+    /// timesteps; for a class-conditional model the unconditional one (null label).
     ///
     /// # Shapes
     /// - x_t: `[B, C, H, W]`
@@ -134,8 +169,56 @@ impl DiffusionModel {
         x_t: Tensor<4>,
         t: Tensor<1, Int>,
     ) -> (Tensor<4>, Option<Tensor<4>>) {
-        let c = x_t.dims()[1];
-        let out = self.unet.forward(x_t, t.float(), None);
+        self.forward_class_with_second_moment(x_t, t, None)
+    }
+
+    /// The raw network output given class labels: `class` holds one label in
+    /// `0..num_classes` (or the null label `num_classes`) per sample; `None` means the null
+    /// label for a conditional model and is the only choice for an unconditional one.
+    ///
+    /// # Shapes
+    /// - x_t: `[B, C, H, W]`
+    /// - t, class: `[B]`
+    /// - output: `[B, C, H, W]`
+    ///
+    /// # Panics
+    /// If labels are given to an unconditional model.
+    pub fn forward_class(
+        &self,
+        x_t: Tensor<4>,
+        t: Tensor<1, Int>,
+        class: Option<Tensor<1, Int>>,
+    ) -> Tensor<4> {
+        self.forward_class_with_second_moment(x_t, t, class).0
+    }
+
+    /// [`forward_class`](Self::forward_class) with the SN-DPM head's `h` (see
+    /// [`forward_with_second_moment`](Self::forward_with_second_moment)).
+    ///
+    /// # Shapes
+    /// - x_t: `[B, C, H, W]`
+    /// - t, class: `[B]`
+    /// - output: `([B, C, H, W], Some([B, C, H, W]) or None)`
+    ///
+    /// # Panics
+    /// If labels are given to an unconditional model.
+    pub fn forward_class_with_second_moment(
+        &self,
+        x_t: Tensor<4>,
+        t: Tensor<1, Int>,
+        class: Option<Tensor<1, Int>>,
+    ) -> (Tensor<4>, Option<Tensor<4>>) {
+        let [b, c, _, _] = x_t.dims();
+        let class = match (self.num_classes, class) {
+            (Some(_), Some(class)) => Some(class),
+            (Some(k), None) => Some(timesteps_tensor(&vec![k; b], &x_t.device())),
+            (None, None) => None,
+            (None, Some(_)) => panic!(
+                "DiffusionModel: class labels given to an unconditional model; build it with \
+                 DiffusionModelConfig::num_classes"
+            ),
+        };
+        let out = self.unet.forward(x_t, t.float(), class);
         if self.second_moment_head {
             (out.clone().narrow(1, 0, c), Some(out.narrow(1, c, c)))
         } else {
@@ -169,9 +252,15 @@ impl DiffusionModel {
     pub fn num_timesteps(&self) -> usize {
         self.schedule.num_timesteps()
     }
+
+    /// The null label `∅ = num_classes` of a class-conditional model, `None` for an
+    /// unconditional one.
+    pub fn null_class(&self) -> Option<usize> {
+        self.num_classes
+    }
 }
 
-/// An Int tensor `[n]` of timesteps.
+/// An Int tensor `[n]` of timesteps (or of class labels).
 ///
 /// # Shapes
 /// - output: `[t.len()]`

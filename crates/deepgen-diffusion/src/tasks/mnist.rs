@@ -34,6 +34,22 @@
 //! `--dpm-steps`, and SN-DDPM at `--ddpm-steps` with `--sn-dpm` — `samples_<sampler>.npy` (`[N, 1, 28, 28]` f32 in `[0, 1]`) and `.png`, the
 //! Fréchet distance to the test set and label statistics under deepgen-eval's classifier. All
 //! samplers start from the same noise (a fresh `Stream::FrechetSamples` each).
+//!
+//! # Class-conditional models (classifier-free guidance)
+//!
+//! With [`MnistDiffusionTask::with_class_conditioning`] (`--class-conditional`) every training
+//! batch carries its images' digits, each replaced by the null label with probability
+//! `--label-dropout` ([`crate::guidance::drop_labels`], one host uniform per image drawn after
+//! the noise, so unconditional runs draw exactly what they drew before). `test_loss` uses the
+//! true test labels (no dropout); the bound and `Γ` are those of the unconditional prediction
+//! (null label). Every sampler — the per-epoch grid and each after-training sampler — runs on
+//! the guided output of [`DiffusionModel::guided_forward`] with strength `--guidance w` (Ho &
+//! Salimans' `w`; diffusers' `guidance_scale` is `1 + w`) for the requested labels: `--class K`
+//! for all samples, or the balanced `0, 1, …, 9, 0, …` by default. Beside each
+//! `samples_<sampler>.npy` goes `labels_<sampler>.npy` (`[N]` int64, the requested labels), and
+//! `eval.json` gets `label_accuracy_<sampler>`: the fraction of samples deepgen-eval's
+//! classifier assigns the requested label. SN-DPM's head is not combined with guidance
+//! (`--sn-dpm` with `--class-conditional` is refused).
 
 use std::error::Error;
 use std::path::Path;
@@ -45,7 +61,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_data::{BatchPlan, EpochBatches, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
 use deepgen_nn::UNetConfig;
-use deepgen_tensor::output::{save_image_grid, write_npy_f32};
+use deepgen_tensor::output::{save_image_grid, write_npy_f32, write_npy_i64};
 use deepgen_tensor::{HostRng, Stream, Validate};
 use deepgen_train::checkpoint::CheckpointDir;
 use deepgen_train::grad::GradTransforms;
@@ -56,6 +72,7 @@ use deepgen_train::{
 
 use crate::AnalyticDpmConfig;
 use crate::gamma::{GAMMA_CACHE_FILE, GammaCache, GammaKey, estimate_gamma};
+use crate::guidance::drop_labels;
 use crate::model::{DiffusionModel, DiffusionModelConfig, timesteps_tensor};
 use crate::schedule::{BetaSchedule, NoiseScheduleConfig};
 use crate::scheduler::{
@@ -78,6 +95,20 @@ pub struct DiffusionBatch {
     pub noise: Tensor<4>,
     /// `t`, `[B]`.
     pub t: Tensor<1, Int>,
+    /// Class labels (after label dropout) of a class-conditional task, `[B]`; `None` for an
+    /// unconditional one.
+    pub labels: Option<Tensor<1, Int>>,
+}
+
+/// The digits of MNIST, the classes of a class-conditional model.
+pub const MNIST_CLASSES: usize = 10;
+
+/// Class conditioning of a [`MnistDiffusionTask`]: the null label and the label dropout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ClassConditioning {
+    null: usize,
+    dropout: f64,
+    guidance: f64,
 }
 
 /// MNIST for a [`DiffusionModel`]; see the [module docs](self).
@@ -96,6 +127,7 @@ pub struct MnistDiffusionTask {
     nll_estimator: VlbEstimator,
     eval_batch: usize,
     sample_steps: usize,
+    conditioning: Option<ClassConditioning>,
     seed: u64,
 }
 
@@ -154,6 +186,7 @@ impl MnistDiffusionTask {
             nll_estimator: VlbEstimator::MonteCarlo(4),
             eval_batch: DEFAULT_EVAL_BATCH,
             sample_steps: 20,
+            conditioning: None,
             seed,
         })
     }
@@ -237,6 +270,45 @@ impl MnistDiffusionTask {
         Ok(self)
     }
 
+    /// Trains class-conditionally on the images' labels (`0..MNIST_CLASSES`), each replaced
+    /// by the null label `MNIST_CLASSES` with probability `label_dropout`, and draws the
+    /// per-epoch grid with guidance strength `guidance` (see the [module docs](self)). The
+    /// model must have `num_classes = Some(MNIST_CLASSES)`.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `label-dropout` unless `0 ≤ p < 1`, `guidance` unless
+    /// `w` is finite and ≥ 0, `data` when a label is not a digit.
+    pub fn with_class_conditioning(
+        mut self,
+        label_dropout: f64,
+        guidance: f64,
+    ) -> Result<Self, TrainError> {
+        check_conditioning(label_dropout, guidance)?;
+        for split in [&self.train, &self.test] {
+            if let Some(&bad) = split
+                .labels
+                .iter()
+                .find(|&&l| usize::from(l) >= MNIST_CLASSES)
+            {
+                return Err(TrainError::config(
+                    "data",
+                    format!("a label is {bad}; class conditioning needs digits 0..=9"),
+                ));
+            }
+        }
+        self.conditioning = Some(ClassConditioning {
+            null: MNIST_CLASSES,
+            dropout: label_dropout,
+            guidance,
+        });
+        Ok(self)
+    }
+
+    /// Whether the task trains class-conditionally.
+    pub fn is_class_conditional(&self) -> bool {
+        self.conditioning.is_some()
+    }
+
     /// `[C, H, W]` of the images.
     pub fn image_shape(&self) -> [usize; 3] {
         [1, self.train.rows, self.train.cols]
@@ -278,7 +350,8 @@ impl MnistDiffusionTask {
     }
 
     /// A batch of images `idx` with timesteps and noise drawn from `rng`: first one `t` per
-    /// image, then the noise, image-major.
+    /// image, then the noise, image-major; for a class-conditional task then the label
+    /// dropout (one uniform per image).
     pub fn batch_from(
         &self,
         split: &MnistSplit,
@@ -292,10 +365,16 @@ impl MnistDiffusionTask {
             .map(|_| rng.below(self.num_timesteps as u64) as usize)
             .collect();
         let noise = host_normal(rng, x0.dims(), device);
+        let labels = self.conditioning.map(|c| {
+            let labels: Vec<usize> = idx.iter().map(|&i| usize::from(split.labels[i])).collect();
+            let (kept, _) = drop_labels(&labels, c.dropout, c.null, rng);
+            timesteps_tensor(&kept, device)
+        });
         DiffusionBatch {
             x0,
             noise,
             t: timesteps_tensor(&t, device),
+            labels,
         }
     }
 
@@ -324,11 +403,22 @@ impl MnistDiffusionTask {
             model.num_timesteps(),
             self.num_timesteps
         );
-        let DiffusionBatch { x0, noise, t } = batch;
+        let DiffusionBatch {
+            x0,
+            noise,
+            t,
+            labels,
+        } = batch;
+        assert_eq!(
+            model.num_classes.is_some(),
+            self.conditioning.is_some(),
+            "MnistDiffusionTask: a class-conditional task needs a class-conditional model and \
+             an unconditional task an unconditional one"
+        );
         let x_t = model
             .schedule
             .add_noise(x0.clone(), noise.clone(), t.clone());
-        let (out, h) = model.forward_with_second_moment(x_t, t.clone());
+        let (out, h) = model.forward_class_with_second_moment(x_t, t.clone(), labels);
         let sn = h.map(|h| {
             let [b, c, hh, w] = h.dims();
             let err: Tensor<2> = (h - noise.clone().square())
@@ -350,7 +440,7 @@ impl MnistDiffusionTask {
 
     /// The mean `test_loss` of `model` over the first [`test_images`](Self::test_images) test
     /// images with the fixed `t` and noise of `Stream::EvalNoise` (per image: its `t`, then its
-    /// noise).
+    /// noise); a class-conditional task uses the images' true labels.
     ///
     /// # Errors
     /// [`TrainError::Config`] if the loss cannot be read back as f32.
@@ -372,6 +462,13 @@ impl MnistDiffusionTask {
                 x0: scaled_images(&self.test, &idx, device),
                 noise: Tensor::from_data(TensorData::new(noise, [idx.len(), c, h, w]), device),
                 t: timesteps_tensor(&t, device),
+                labels: self.conditioning.map(|_| {
+                    let labels: Vec<usize> = idx
+                        .iter()
+                        .map(|&i| usize::from(self.test.labels[i]))
+                        .collect();
+                    timesteps_tensor(&labels, device)
+                }),
             };
             sum += read_f32(self.per_image_loss(model, batch).into_data(), "test loss")?
                 .iter()
@@ -460,7 +557,7 @@ impl MnistDiffusionTask {
             ));
         }
         let [c, h, w] = self.image_shape();
-        self.collect_samples(n, |m| {
+        self.collect_samples(n, |_, m| {
             let x_t = host_normal(rng, [m, c, h, w], device);
             sampler.sample(model, x_t, |_| host_normal(rng, [m, c, h, w], device))
         })
@@ -469,14 +566,14 @@ impl MnistDiffusionTask {
     fn collect_samples(
         &self,
         n: usize,
-        mut draw: impl FnMut(usize) -> Tensor<4>,
+        mut draw: impl FnMut(usize, usize) -> Tensor<4>,
     ) -> Result<(Vec<f32>, usize), TrainError> {
         let mut out = Vec::with_capacity(n * self.dims());
         let mut non_finite = 0usize;
         let mut left = n;
         while left > 0 {
             let m = left.min(self.eval_batch);
-            for v in read_f32(draw(m).into_data(), "samples")? {
+            for v in read_f32(draw(n - left, m).into_data(), "samples")? {
                 if v.is_finite() {
                     out.push(((v + 1.0) / 2.0).clamp(0.0, 1.0));
                 } else {
@@ -504,13 +601,56 @@ impl MnistDiffusionTask {
         device: &Device,
     ) -> Result<(Vec<f32>, usize), TrainError> {
         let [c, h, w] = self.image_shape();
-        self.collect_samples(n, |m| {
+        self.collect_samples(n, |_, m| {
             let x_t = host_normal(rng, [m, c, h, w], device);
             run_sampler(
                 sampler,
                 x_t,
                 |x, t| model.forward_at(x, t),
                 |_| Some(host_normal(rng, [m, c, h, w], device)),
+            )
+        })
+    }
+
+    /// [`sample_images`](Self::sample_images) of a class-conditional model with classifier-free
+    /// guidance of strength `w` ([`DiffusionModel::guided_forward`]): sample `i` is drawn for
+    /// class `labels[i]`; the same order of random numbers.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `class-conditional` when the model is unconditional,
+    /// `class` for a label outside `0..num_classes`, `guidance` for a negative or non-finite
+    /// `w`, or if the samples cannot be read back as f32.
+    pub fn sample_images_guided<S: Scheduler>(
+        &self,
+        model: &DiffusionModel,
+        sampler: &S,
+        labels: &[usize],
+        w: f64,
+        rng: &mut HostRng,
+        device: &Device,
+    ) -> Result<(Vec<f32>, usize), TrainError> {
+        let Some(k) = model.num_classes else {
+            return Err(TrainError::config(
+                "class-conditional",
+                "guided sampling needs a class-conditional model",
+            ));
+        };
+        if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
+            return Err(TrainError::config(
+                "class",
+                format!("must be in 0..{k}, got {bad}"),
+            ));
+        }
+        check_conditioning(0.0, w)?;
+        let [c, h, w_px] = self.image_shape();
+        self.collect_samples(labels.len(), |start, m| {
+            let x_t = host_normal(rng, [m, c, h, w_px], device);
+            let class = timesteps_tensor(&labels[start..start + m], device);
+            run_sampler(
+                sampler,
+                x_t,
+                |x, t| model.guided_forward_at(x, t, class.clone(), w),
+                |_| Some(host_normal(rng, [m, c, h, w_px], device)),
             )
         })
     }
@@ -542,6 +682,33 @@ pub fn scaled_images(split: &MnistSplit, idx: &[usize], device: &Device) -> Tens
 fn read_f32(data: TensorData, what: &str) -> Result<Vec<f32>, TrainError> {
     data.try_to_vec_as::<f32>()
         .map_err(|e| TrainError::config(what, format!("cannot read as f32: {e:?}")))
+}
+
+/// `0, 1, …, k−1, 0, 1, …`: `n` labels, every class equally often (up to one).
+pub fn balanced_labels(n: usize, k: usize) -> Vec<usize> {
+    (0..n).map(|i| i % k.max(1)).collect()
+}
+
+fn check_conditioning(label_dropout: f64, guidance: f64) -> Result<(), TrainError> {
+    if !(0.0..1.0).contains(&label_dropout) {
+        return Err(TrainError::config(
+            "label-dropout",
+            format!(
+                "must be in [0, 1) (the probability of replacing a label by the null label), \
+                 got {label_dropout}"
+            ),
+        ));
+    }
+    if !(guidance.is_finite() && guidance >= 0.0) {
+        return Err(TrainError::config(
+            "guidance",
+            format!(
+                "must be a finite number ≥ 0 (Ho & Salimans' w; 0 is the plain conditional \
+                 model), got {guidance}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn ddim(prediction: Prediction, steps: usize) -> DdimConfig {
@@ -618,10 +785,22 @@ impl Task for MnistDiffusionTask {
             .try_init(&model.schedule)
             .map_err(|e| TrainError::config("sample-steps", e.to_string()))?;
         let mut rng = HostRng::stream(self.seed, Stream::Samples);
-        let (data, _) = self.sample_images(model, &sampler, n, &mut rng, device)?;
-        Ok(Some(
-            ImageSamples::square_grid(data, self.image_shape()).into(),
-        ))
+        match self.conditioning {
+            None => {
+                let (data, _) = self.sample_images(model, &sampler, n, &mut rng, device)?;
+                Ok(Some(
+                    ImageSamples::square_grid(data, self.image_shape()).into(),
+                ))
+            }
+            Some(c) => {
+                let labels = balanced_labels(n, c.null);
+                let (data, _) = self
+                    .sample_images_guided(model, &sampler, &labels, c.guidance, &mut rng, device)?;
+                let mut grid = ImageSamples::square_grid(data, self.image_shape());
+                grid.labels = Some(labels.iter().map(|&l| l as i64).collect());
+                Ok(Some(grid.into()))
+            }
+        }
     }
 }
 
@@ -661,6 +840,22 @@ pub struct DdpmMnistArgs {
     /// and the SN-DDPM sampler at `--ddpm-steps`.
     #[arg(long)]
     pub sn_dpm: bool,
+    /// Train class-conditionally for classifier-free guidance: the U-Net gets the digit (and
+    /// a null label for the dropped ones); every sampler then draws guided samples.
+    #[arg(long)]
+    pub class_conditional: bool,
+    /// Probability that a training label is replaced by the null label (with
+    /// --class-conditional; default 0.2).
+    #[arg(long)]
+    pub label_dropout: Option<f64>,
+    /// Guidance strength w of the samplers: ε̃ = (1 + w) ε(x, c) − w ε(x, ∅) (Ho & Salimans;
+    /// diffusers' guidance_scale = 1 + w). With --class-conditional; default 3.
+    #[arg(long)]
+    pub guidance: Option<f64>,
+    /// Draw every sample for this digit (with --class-conditional; default: the balanced
+    /// labels 0, 1, …, 9, 0, …).
+    #[arg(long)]
+    pub class: Option<usize>,
     /// Do not keep an EMA of the weights (without `--ema`, the default decay is 0.999).
     #[arg(long)]
     pub no_ema: bool,
@@ -721,7 +916,30 @@ enum AnySampler {
     Sn(SnDdpm),
 }
 
+/// Label dropout without `--label-dropout`.
+pub const DEFAULT_LABEL_DROPOUT: f64 = 0.2;
+/// Guidance strength `w` without `--guidance`.
+pub const DEFAULT_GUIDANCE: f64 = 3.0;
+
 impl DdpmMnistArgs {
+    /// `--label-dropout` or [`DEFAULT_LABEL_DROPOUT`].
+    pub fn label_dropout(&self) -> f64 {
+        self.label_dropout.unwrap_or(DEFAULT_LABEL_DROPOUT)
+    }
+
+    /// `--guidance` or [`DEFAULT_GUIDANCE`].
+    pub fn guidance(&self) -> f64 {
+        self.guidance.unwrap_or(DEFAULT_GUIDANCE)
+    }
+
+    /// The requested label of each of `n` samples: `--class` for all, or balanced.
+    pub fn sample_labels(&self, n: usize) -> Vec<usize> {
+        match self.class {
+            Some(k) => vec![k; n],
+            None => balanced_labels(n, MNIST_CLASSES),
+        }
+    }
+
     fn model_config(&self, shape: [usize; 3]) -> Result<DiffusionModelConfig, TrainError> {
         let [c, h, w] = shape;
         let prediction = match self.prediction.as_str() {
@@ -746,7 +964,8 @@ impl DdpmMnistArgs {
                     .with_num_timesteps(self.timesteps),
             )
             .with_prediction(prediction)
-            .with_second_moment_head(self.sn_dpm);
+            .with_second_moment_head(self.sn_dpm)
+            .with_num_classes(self.class_conditional.then_some(MNIST_CLASSES));
         config.validate().map_err(|e| {
             let flag = match e.field.as_str() {
                 f if f.starts_with("unet.base_channels") || f.starts_with("unet.groups") => {
@@ -812,6 +1031,38 @@ impl DdpmMnistArgs {
                 "fd-samples",
                 "must be 0 (no samples) or at least 2 (a Fréchet distance needs a covariance)",
             ));
+        }
+        if self.class_conditional {
+            if self.sn_dpm {
+                return Err(TrainError::config(
+                    "sn-dpm",
+                    "cannot be combined with --class-conditional (SN-DPM's variances are not \
+                     guided); drop one of the two",
+                ));
+            }
+            check_conditioning(self.label_dropout(), self.guidance())?;
+            if let Some(k) = self.class
+                && k >= MNIST_CLASSES
+            {
+                return Err(TrainError::config(
+                    "class",
+                    format!("must be a digit 0..=9, got {k}"),
+                ));
+            }
+        } else {
+            for (flag, given) in [
+                ("label-dropout", self.label_dropout.is_some()),
+                ("guidance", self.guidance.is_some()),
+                ("class", self.class.is_some()),
+            ] {
+                if given {
+                    return Err(TrainError::config(
+                        flag,
+                        "only applies with --class-conditional (an unconditional model has no \
+                         labels); add --class-conditional or drop the flag",
+                    ));
+                }
+            }
         }
         if self.eval_every == Some(0) {
             return Err(TrainError::config("eval-every", "must be at least 1"));
@@ -892,6 +1143,9 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
     .with_eval_batch(args.eval_batch)?
     .with_sample_steps(args.sample_steps)?;
     task = task.with_train_images(args.train_images)?;
+    if args.class_conditional {
+        task = task.with_class_conditioning(args.label_dropout(), args.guidance())?;
+    }
     let config = args.model_config(task.image_shape())?;
     let model = config.try_init(&run.device).map_err(TrainError::from)?;
     let params = model.num_params();
@@ -911,7 +1165,23 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
     report
         .push("model", "ddpm_mnist")
         .push("parameters", params)
-        .push("ema", if ema { "on" } else { "off" });
+        .push("ema", if ema { "on" } else { "off" })
+        .push(
+            "class_conditional",
+            if args.class_conditional { "on" } else { "off" },
+        );
+    if args.class_conditional {
+        report
+            .push("label_dropout", args.label_dropout())
+            .push("guidance", args.guidance())
+            .push(
+                "sample_class",
+                match args.class {
+                    Some(k) => k.to_string(),
+                    None => "balanced".to_string(),
+                },
+            );
+    }
     fitted.push_last(&mut report, &["train_loss"]);
     let test_loss = match fitted.last_metric("test_loss") {
         Some(v) => v,
@@ -1100,13 +1370,32 @@ fn push_vlb(report: &mut EvalReport, prefix: &str, summaries: &[VlbSummary]) {
 }
 
 /// Writes `model_config.json` into `out` (as the flow examples write theirs): with `--resume`,
-/// architecture flags that differ from the run's file are an error naming it.
+/// architecture flags that differ from the run's file are an error naming them — a run
+/// trained class-conditionally and one trained without (`num_classes`) get their own message
+/// naming `--class-conditional`. A file written before `num_classes` existed counts as
+/// unconditional.
 fn write_config(out: &Path, config: &DiffusionModelConfig, resume: bool) -> Result<(), TrainError> {
     let path = out.join("model_config.json");
     let json = config.to_string();
     match std::fs::read_to_string(&path) {
-        Ok(old) if old == json => return Ok(()),
-        Ok(_) if resume => {
+        Ok(old) if same_model_config(&old, &json) => return Ok(()),
+        Ok(old) if resume => {
+            let was = saved_num_classes(&old);
+            if was != config.num_classes {
+                let what = match was {
+                    Some(k) => format!(
+                        "was trained class-conditionally ({k} classes); pass \
+                         --class-conditional to resume it"
+                    ),
+                    None => "was trained without class conditioning; resume it without \
+                             --class-conditional"
+                        .to_string(),
+                };
+                return Err(TrainError::config(
+                    "class-conditional",
+                    format!("the run in {} {what}", out.display()),
+                ));
+            }
             return Err(TrainError::config(
                 "resume",
                 format!(
@@ -1121,6 +1410,35 @@ fn write_config(out: &Path, config: &DiffusionModelConfig, resume: bool) -> Resu
     }
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
     std::fs::write(&path, json).map_err(|e| TrainError::io(&path, e))
+}
+
+/// Whether two `model_config.json` texts describe the same model (`"num_classes": null` and a
+/// missing `num_classes` are the same).
+fn same_model_config(a: &str, b: &str) -> bool {
+    let parse = |s: &str| -> Option<serde_json::Value> {
+        let mut v: serde_json::Value = serde_json::from_str(s).ok()?;
+        if let Some(obj) = v.as_object_mut()
+            && obj
+                .get("num_classes")
+                .is_some_and(serde_json::Value::is_null)
+        {
+            obj.remove("num_classes");
+        }
+        Some(v)
+    };
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// `num_classes` of a saved `model_config.json` (`None` when absent, null or unreadable).
+fn saved_num_classes(text: &str) -> Option<usize> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()?
+        .get("num_classes")?
+        .as_u64()
+        .map(|k| k as usize)
 }
 
 /// Draws `--fd-samples` images with every sampler, writes them, and scores them.
@@ -1155,14 +1473,32 @@ fn score_samplers(
         report.push("frechet_floor", e.floor());
     }
     let [c, h, w] = task.image_shape();
+    let labels = args.class_conditional.then(|| args.sample_labels(n));
+    let guidance = args.guidance();
     for (name, sampler) in samplers {
         let started = Instant::now();
         let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
-        let (images, non_finite) = match sampler {
-            AnySampler::Ddpm(s) => task.sample_images(model, s, n, &mut rng, device)?,
-            AnySampler::Ddim(s) => task.sample_images(model, s, n, &mut rng, device)?,
-            AnySampler::Dpm(s) => task.sample_images(model, s, n, &mut rng, device)?,
-            AnySampler::Sn(s) => task.sample_images_sn(model, s, n, &mut rng, device)?,
+        let (images, non_finite) = match (sampler, &labels) {
+            (AnySampler::Ddpm(s), None) => task.sample_images(model, s, n, &mut rng, device)?,
+            (AnySampler::Ddim(s), None) => task.sample_images(model, s, n, &mut rng, device)?,
+            (AnySampler::Dpm(s), None) => task.sample_images(model, s, n, &mut rng, device)?,
+            (AnySampler::Sn(s), None) => task.sample_images_sn(model, s, n, &mut rng, device)?,
+            (AnySampler::Ddpm(s), Some(l)) => {
+                task.sample_images_guided(model, s, l, guidance, &mut rng, device)?
+            }
+            (AnySampler::Ddim(s), Some(l)) => {
+                task.sample_images_guided(model, s, l, guidance, &mut rng, device)?
+            }
+            (AnySampler::Dpm(s), Some(l)) => {
+                task.sample_images_guided(model, s, l, guidance, &mut rng, device)?
+            }
+            (AnySampler::Sn(_), Some(_)) => {
+                return Err(TrainError::config(
+                    "sn-dpm",
+                    "cannot be combined with --class-conditional",
+                )
+                .into());
+            }
         };
         let secs = started.elapsed().as_secs_f64();
         write_npy_f32(
@@ -1181,28 +1517,47 @@ fn score_samplers(
             w,
             nrow,
         )?;
+        if let Some(l) = &labels {
+            let as_i64: Vec<i64> = l.iter().map(|&v| v as i64).collect();
+            write_npy_i64(&out.join(format!("labels_{name}.npy")), &[n], &as_i64)?;
+        }
         report
             .push(format!("non_finite_samples_{name}"), non_finite)
             .push(format!("sample_seconds_{name}"), secs);
         let Some(evaluator) = &evaluator else {
             report.missing(format!("fd_{name}"), "no MNIST classifier (see the log)");
+            if labels.is_some() {
+                report.missing(
+                    format!("label_accuracy_{name}"),
+                    "no MNIST classifier (see the log)",
+                );
+            }
             continue;
         };
         let fd = evaluator.frechet_to_test(&images)?;
-        let labels = evaluator.label_stats(&images)?;
+        let stats = evaluator.label_stats(&images)?;
         println!(
             "{name}: {n} samples in {secs:.0} s; Fréchet distance {fd:.2} (floor {:.2}); label \
              balance {:.3}, mean confidence {:.3}",
             evaluator.floor(),
-            labels.balance,
-            labels.mean_confidence,
+            stats.balance,
+            stats.mean_confidence,
         );
         report
             .push(format!("fd_{name}"), fd)
-            .push(format!("label_entropy_{name}"), labels.entropy)
-            .push(format!("label_balance_{name}"), labels.balance)
-            .push(format!("mean_confidence_{name}"), labels.mean_confidence)
-            .push(format!("label_histogram_{name}"), labels.histogram);
+            .push(format!("label_entropy_{name}"), stats.entropy)
+            .push(format!("label_balance_{name}"), stats.balance)
+            .push(format!("mean_confidence_{name}"), stats.mean_confidence)
+            .push(format!("label_histogram_{name}"), stats.histogram);
+        if let Some(l) = &labels {
+            let requested: Vec<u8> = l.iter().map(|&v| v as u8).collect();
+            let accuracy = evaluator.label_accuracy(&images, &requested)?;
+            println!(
+                "{name}: {:.1} % of the samples carry the requested label (guidance w = {guidance})",
+                100.0 * accuracy
+            );
+            report.push(format!("label_accuracy_{name}"), accuracy);
+        }
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Integration tests of deepgen-diffusion: schedules, the forward process, prediction targets
 //! and loss weights, timestep spacings, x̂₀ clipping, the DDPM/DDIM/DPM-Solver++ samplers,
-//! Analytic-DPM, config validation, the variational bound, Γ estimation and its cache, and the
-//! MNIST training task (`tasks::mnist`: loss, resume, a tiny end-to-end run).
+//! Analytic-DPM, config validation, the variational bound, Γ estimation and its cache, the
+//! MNIST training task (`tasks::mnist`: loss, resume, a tiny end-to-end run), classifier-free
+//! guidance (`guidance`), the energy distance and the 2-D toy task (`tasks::toy`).
 //!
 //! One integration-test binary per crate (every test binary links all of Burn). Each module is
 //! one topic; run one with `cargo test --release --test diffusion <module>::`.
@@ -17,10 +18,13 @@ mod configs;
 mod ddim;
 mod ddpm;
 mod dpm_solver;
+mod energy_distance;
 mod forward_process;
 mod gamma;
+mod guidance;
 mod mnist_task;
 mod schedule;
 mod spacing;
 mod target;
+mod toy_task;
 mod vlb;
