@@ -6,22 +6,24 @@
 //! uses and converts them. [`DiffusionModel::predict_x0_eps`] turns the raw output into the
 //! predicted clean sample `x̂_0` and noise `ε̂` whatever the parameterisation.
 //!
-//! # SN-DPM head
+//! # Learned-covariance heads (SN-DPM, NPR-DPM)
 //!
-//! With `second_moment_head`, the U-Net's output has twice the image's channels: the first half
-//! is the usual prediction, the second `h(x_t, t) ≈ E[ε² | x_t]` (elementwise), SN-DPM's
-//! second-moment network (Bao et al., ICML 2022, "Estimating the Optimal Covariance with
-//! Imperfect Mean in Diffusion Probabilistic Models"), trained with `‖h − ε²‖²` beside the
-//! denoising loss. The diagonal posterior covariance it implies,
-//! `Cov[x_0 | x_t] ≈ (1 − ᾱ_t)/ᾱ_t · (h − ε̂²)`, gives the per-pixel reverse variances of
-//! [`crate::sn_dpm`].
-
+//! With `second_moment_head` / `residual_moment_head` the model gets extra heads (deepgen-nn's
+//! [`UNetHead`], GroupNorm → SiLU → conv3×3, one output channel per image channel) on the
+//! U-Net's trunk features: SN-DPM's `h ≈ E[ε² | x_t]` and NPR-DPM's `h ≈ E[(ε − ε̂)² | x_t]`
+//! (elementwise; Bao et al., ICML 2022, "Estimating the Optimal Covariance with Imperfect Mean
+//! in Diffusion Probabilistic Models"; see [`crate::covariance_head`]). The heads see the trunk
+//! features through `Tensor::detach`: their losses train only the heads, and the noise
+//! predictor learns from the denoising loss alone — the paper's setting, where the moment
+//! networks are fit on a fixed noise predictor (the authors' "pretrained" models put the same
+//! kind of head on a frozen trunk). Both heads can be present at once; they share the trunk.
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use deepgen_nn::{UNet, UNetConfig};
+use deepgen_nn::{UNet, UNetConfig, UNetHead};
 use deepgen_tensor::{ConfigError, Validate};
 
+use crate::covariance_head::CovarianceHead;
 use crate::schedule::{NoiseSchedule, NoiseScheduleConfig};
 use crate::target::Prediction;
 
@@ -36,10 +38,14 @@ pub struct DiffusionModelConfig {
     /// What the network outputs.
     #[config(default = "Prediction::Epsilon")]
     pub prediction: Prediction,
-    /// Add SN-DPM's second-moment head (see the [module docs](self)): the U-Net is built with
-    /// twice the image's output channels.
+    /// Add SN-DPM's second-moment head `h ≈ E[ε² | x_t]` on the detached trunk features (see
+    /// the [module docs](self)).
     #[config(default = false)]
     pub second_moment_head: bool,
+    /// Add NPR-DPM's residual-moment head `h ≈ E[(ε − ε̂)² | x_t]` on the detached trunk
+    /// features.
+    #[config(default = false)]
+    pub residual_moment_head: bool,
 }
 
 impl Validate for DiffusionModelConfig {
@@ -73,16 +79,17 @@ impl DiffusionModelConfig {
     pub fn try_init(&self, device: &Device) -> Result<DiffusionModel, ConfigError> {
         self.validate()?;
         let c = self.unet.in_channels;
-        let unet = if self.second_moment_head {
-            self.unet.clone().with_out_channels(Some(2 * c))
-        } else {
-            self.unet.clone()
+        let head = |on: bool| -> Result<Option<UNetHead>, ConfigError> {
+            on.then(|| self.unet.init_head(c, false, device))
+                .transpose()
+                .map_err(|e| e.within("DiffusionModelConfig", "unet"))
         };
         Ok(DiffusionModel {
-            unet: unet.try_init(device)?,
+            unet: self.unet.try_init(device)?,
+            sn_head: head(self.second_moment_head)?,
+            npr_head: head(self.residual_moment_head)?,
             schedule: self.schedule.try_init()?,
             prediction: self.prediction,
-            second_moment_head: self.second_moment_head,
         })
     }
 
@@ -100,15 +107,41 @@ impl DiffusionModelConfig {
 pub struct DiffusionModel {
     /// The network.
     pub unet: UNet,
+    /// SN-DPM's head `h ≈ E[ε² | x_t]` on the detached trunk features, if configured.
+    pub sn_head: Option<UNetHead>,
+    /// NPR-DPM's head `h ≈ E[(ε − ε̂)² | x_t]` on the detached trunk features, if configured.
+    pub npr_head: Option<UNetHead>,
     /// The schedule the network was trained for (host tables, not parameters).
     #[module(skip)]
     pub schedule: NoiseSchedule,
     /// What the network outputs.
     #[module(skip)]
     pub prediction: Prediction,
-    /// Whether the U-Net's second half of channels is SN-DPM's `h ≈ E[ε² | x_t]`.
-    #[module(skip)]
-    pub second_moment_head: bool,
+}
+
+/// The raw network output with the learned-covariance heads' outputs, from one trunk pass
+/// ([`DiffusionModel::forward_with_moments`]).
+#[derive(Debug, Clone)]
+pub struct MomentOutput {
+    /// The raw output (ε, x₀ or v), `[B, C, H, W]`.
+    pub out: Tensor<4>,
+    /// SN-DPM's `h ≈ E[ε² | x_t]`, `[B, C, H, W]`, with the head.
+    pub second_moment: Option<Tensor<4>>,
+    /// NPR-DPM's `h ≈ E[(ε − ε̂)² | x_t]`, `[B, C, H, W]`, with the head.
+    pub residual_moment: Option<Tensor<4>>,
+}
+
+impl MomentOutput {
+    /// The output of `head`, if the model has it.
+    ///
+    /// # Shapes
+    /// - output: `[B, C, H, W]`
+    pub fn moment(&self, head: CovarianceHead) -> Option<Tensor<4>> {
+        match head {
+            CovarianceHead::SecondMoment => self.second_moment.clone(),
+            CovarianceHead::ResidualMoment => self.residual_moment.clone(),
+        }
+    }
 }
 
 impl DiffusionModel {
@@ -120,26 +153,32 @@ impl DiffusionModel {
     /// - t: `[B]`, values in `[0, T)`
     /// - output: `[B, C, H, W]`
     pub fn forward(&self, x_t: Tensor<4>, t: Tensor<1, Int>) -> Tensor<4> {
-        self.forward_with_second_moment(x_t, t).0
+        self.unet.forward(x_t, t.float(), None)
     }
 
-    /// The raw network output and, with the SN-DPM head, `h ≈ E[ε² | x_t]`.
+    /// Whether the model has `head`.
+    pub fn has_head(&self, head: CovarianceHead) -> bool {
+        match head {
+            CovarianceHead::SecondMoment => self.sn_head.is_some(),
+            CovarianceHead::ResidualMoment => self.npr_head.is_some(),
+        }
+    }
+
+    /// The raw network output and the outputs of the learned-covariance heads the model has,
+    /// from one trunk pass; the heads see the trunk features detached (see the
+    /// [module docs](self)).
     ///
     /// # Shapes
     /// - x_t: `[B, C, H, W]`
     /// - t: `[B]`, values in `[0, T)`
-    /// - output: `([B, C, H, W], Some([B, C, H, W]) or None)`
-    pub fn forward_with_second_moment(
-        &self,
-        x_t: Tensor<4>,
-        t: Tensor<1, Int>,
-    ) -> (Tensor<4>, Option<Tensor<4>>) {
-        let c = x_t.dims()[1];
-        let out = self.unet.forward(x_t, t.float(), None);
-        if self.second_moment_head {
-            (out.clone().narrow(1, 0, c), Some(out.narrow(1, c, c)))
-        } else {
-            (out, None)
+    /// - output: every tensor `[B, C, H, W]`
+    pub fn forward_with_moments(&self, x_t: Tensor<4>, t: Tensor<1, Int>) -> MomentOutput {
+        let features = self.unet.forward_trunk(x_t, t.float(), None);
+        let detached = features.clone().detach();
+        MomentOutput {
+            second_moment: self.sn_head.as_ref().map(|h| h.forward(detached.clone())),
+            residual_moment: self.npr_head.as_ref().map(|h| h.forward(detached)),
+            out: self.unet.forward_head(features),
         }
     }
 

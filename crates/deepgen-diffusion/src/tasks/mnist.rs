@@ -55,14 +55,15 @@ use deepgen_train::{
 };
 
 use crate::AnalyticDpmConfig;
+use crate::covariance_head::CovarianceHead;
 use crate::gamma::{GAMMA_CACHE_FILE, GammaCache, GammaKey, estimate_gamma};
+use crate::learned_variance::LearnedVarianceSampler;
 use crate::model::{DiffusionModel, DiffusionModelConfig, timesteps_tensor};
 use crate::schedule::{BetaSchedule, NoiseScheduleConfig};
 use crate::scheduler::{
     Ddim, DdimConfig, Ddpm, DdpmConfig, DdpmVariance, DpmSolver, DpmSolverConfig, SampleClipping,
     Scheduler, Spacing, run_sampler,
 };
-use crate::sn_dpm::SnDdpm;
 use crate::target::{LossWeighting, Prediction, denoising_loss};
 use crate::vlb::{ReverseVariances, VlbEstimator, VlbSummary, host_normal, vlb_terms};
 
@@ -78,6 +79,17 @@ pub struct DiffusionBatch {
     pub noise: Tensor<4>,
     /// `t`, `[B]`.
     pub t: Tensor<1, Int>,
+}
+
+/// Per-image losses of a training batch ([`MnistDiffusionTask::per_image_losses`]), each `[B]`.
+#[derive(Debug, Clone)]
+pub struct ImageLosses {
+    /// The weighted denoising loss.
+    pub denoise: Tensor<1>,
+    /// SN-DPM's head loss, with that head.
+    pub sn: Option<Tensor<1>>,
+    /// NPR-DPM's head loss, with that head.
+    pub npr: Option<Tensor<1>>,
 }
 
 /// MNIST for a [`DiffusionModel`]; see the [module docs](self).
@@ -304,19 +316,14 @@ impl MnistDiffusionTask {
     /// # Shapes
     /// - output: `[B]`
     pub fn per_image_loss(&self, model: &DiffusionModel, batch: DiffusionBatch) -> Tensor<1> {
-        self.per_image_losses(model, batch).0
+        self.per_image_losses(model, batch).denoise
     }
 
-    /// The per-image weighted denoising loss and, with the SN-DPM head, the per-image SN-DPM
-    /// loss `mean((h − ε²)²)` over the pixels.
-    ///
-    /// # Shapes
-    /// - output: `([B], Some([B]) or None)`
-    pub fn per_image_losses(
-        &self,
-        model: &DiffusionModel,
-        batch: DiffusionBatch,
-    ) -> (Tensor<1>, Option<Tensor<1>>) {
+    /// The per-image weighted denoising loss and, for each learned-covariance head the model
+    /// has, that head's per-image loss ([`CovarianceHead::loss`]: `mean((h − ε²)²)` for SN-DPM,
+    /// `mean((h − (ε − ε̂)²)²)` with `ε̂` detached for NPR-DPM). The heads see detached trunk
+    /// features, so their losses reach only the heads.
+    pub fn per_image_losses(&self, model: &DiffusionModel, batch: DiffusionBatch) -> ImageLosses {
         assert_eq!(
             model.num_timesteps(),
             self.num_timesteps,
@@ -328,24 +335,30 @@ impl MnistDiffusionTask {
         let x_t = model
             .schedule
             .add_noise(x0.clone(), noise.clone(), t.clone());
-        let (out, h) = model.forward_with_second_moment(x_t, t.clone());
-        let sn = h.map(|h| {
-            let [b, c, hh, w] = h.dims();
-            let err: Tensor<2> = (h - noise.clone().square())
-                .square()
-                .reshape([b, c * hh * w]);
-            err.mean_dim(1).reshape([b])
-        });
+        let outs = model.forward_with_moments(x_t.clone(), t.clone());
+        let head_loss = |head: CovarianceHead| {
+            outs.moment(head).map(|h| {
+                let (_, eps_hat) = model.prediction.split_at(
+                    &model.schedule,
+                    outs.out.clone(),
+                    x_t.clone(),
+                    t.clone(),
+                );
+                head.loss(h, noise.clone(), eps_hat)
+            })
+        };
+        let sn = head_loss(CovarianceHead::SecondMoment);
+        let npr = head_loss(CovarianceHead::ResidualMoment);
         let denoise = denoising_loss(
             &model.schedule,
             model.prediction,
             &self.weighting,
-            out,
+            outs.out,
             x0,
             noise,
             t,
         );
-        (denoise, sn)
+        ImageLosses { denoise, sn, npr }
     }
 
     /// The mean `test_loss` of `model` over the first [`test_images`](Self::test_images) test
@@ -439,24 +452,25 @@ impl MnistDiffusionTask {
         self.vlb(model, &timesteps, &variances, device)
     }
 
-    /// [`sample_images`](Self::sample_images) with the SN-DDPM sampler (the model must have
-    /// the second-moment head); the same order of random numbers.
+    /// [`sample_images`](Self::sample_images) with a learned-variance sampler (SN-/NPR-DDPM,
+    /// SN-/NPR-DDIM; the model must have its head); the same order of random numbers.
     ///
     /// # Errors
-    /// [`TrainError::Config`] naming `sn-dpm` when the model has no second-moment head, or if
-    /// the samples cannot be read back as f32.
-    pub fn sample_images_sn(
+    /// [`TrainError::Config`] naming `sn-dpm` / `npr-dpm` when the model lacks the sampler's
+    /// head, or if the samples cannot be read back as f32.
+    pub fn sample_images_learned(
         &self,
         model: &DiffusionModel,
-        sampler: &SnDdpm,
+        sampler: &LearnedVarianceSampler,
         n: usize,
         rng: &mut HostRng,
         device: &Device,
     ) -> Result<(Vec<f32>, usize), TrainError> {
-        if !model.second_moment_head {
+        let head = sampler.head();
+        if !model.has_head(head) {
             return Err(TrainError::config(
-                "sn-dpm",
-                "the model has no second-moment head",
+                format!("{}-dpm", head.name()),
+                format!("the model has no {} head", head.name()),
             ));
         }
         let [c, h, w] = self.image_shape();
@@ -573,21 +587,29 @@ impl Task for MnistDiffusionTask {
         batch.x0.dims()[0]
     }
 
-    /// The mean denoising loss, plus the mean SN-DPM loss (logged as `sn_loss`) when the
-    /// model has the second-moment head.
+    /// The mean denoising loss plus the mean loss of each learned-covariance head (logged as
+    /// `sn_loss` / `npr_loss`).
     fn loss(
         &self,
         model: &DiffusionModel,
         batch: DiffusionBatch,
         _ctx: &StepContext,
     ) -> StepOutput {
-        match self.per_image_losses(model, batch) {
-            (denoise, None) => StepOutput::new(denoise.mean()),
-            (denoise, Some(sn)) => {
-                let sn = sn.mean();
-                StepOutput::new(denoise.mean() + sn.clone()).with_metric("sn_loss", sn)
+        let ImageLosses { denoise, sn, npr } = self.per_image_losses(model, batch);
+        let mut total = denoise.mean();
+        let mut metrics = Vec::new();
+        for (name, l) in [("sn_loss", sn), ("npr_loss", npr)] {
+            if let Some(l) = l {
+                let l = l.mean();
+                total = total + l.clone();
+                metrics.push((name, l));
             }
         }
+        metrics
+            .into_iter()
+            .fold(StepOutput::new(total), |o, (name, l)| {
+                o.with_metric(name, l)
+            })
     }
 
     fn evaluate(
@@ -657,10 +679,15 @@ pub struct DdpmMnistArgs {
     /// Dropout inside the residual blocks.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
-    /// Add SN-DPM's second-moment head (the U-Net's output doubled, trained on `‖h − ε²‖²`)
-    /// and the SN-DDPM sampler at `--ddpm-steps`.
+    /// Add SN-DPM's second-moment head (on the detached U-Net trunk, trained on `‖h − ε²‖²`),
+    /// the SN-DDPM sampler at `--ddpm-steps`, SN-DDIM at each `--ddim-steps` and its bounds.
     #[arg(long)]
     pub sn_dpm: bool,
+    /// Add NPR-DPM's residual-moment head (on the detached U-Net trunk, trained on
+    /// `‖h − (ε − ε̂)²‖²`), the NPR-DDPM sampler at `--ddpm-steps`, NPR-DDIM at each
+    /// `--ddim-steps` and its bounds.
+    #[arg(long)]
+    pub npr_dpm: bool,
     /// Do not keep an EMA of the weights (without `--ema`, the default decay is 0.999).
     #[arg(long)]
     pub no_ema: bool,
@@ -718,7 +745,7 @@ enum AnySampler {
     Ddpm(Ddpm),
     Ddim(Ddim),
     Dpm(DpmSolver),
-    Sn(SnDdpm),
+    Learned(LearnedVarianceSampler),
 }
 
 impl DdpmMnistArgs {
@@ -746,7 +773,8 @@ impl DdpmMnistArgs {
                     .with_num_timesteps(self.timesteps),
             )
             .with_prediction(prediction)
-            .with_second_moment_head(self.sn_dpm);
+            .with_second_moment_head(self.sn_dpm)
+            .with_residual_moment_head(self.npr_dpm);
         config.validate().map_err(|e| {
             let flag = match e.field.as_str() {
                 f if f.starts_with("unet.base_channels") || f.starts_with("unet.groups") => {
@@ -1062,8 +1090,12 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
             .map_err(flag("dpm-steps"))?;
         samplers.push((format!("dpm_solver_{m}"), AnySampler::Dpm(s)));
     }
-    if model.second_moment_head {
-        let s = SnDdpm::new(
+    for head in CovarianceHead::ALL
+        .into_iter()
+        .filter(|&h| model.has_head(h))
+    {
+        let s = LearnedVarianceSampler::ddpm(
+            head,
             &DdpmConfig::new(n)
                 .with_prediction(prediction)
                 .with_clipping(clip.clone()),
@@ -1071,7 +1103,17 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
             &schedule,
         )
         .map_err(flag("ddpm-steps"))?;
-        samplers.push((format!("sn_ddpm_{n}"), AnySampler::Sn(s)));
+        samplers.push((format!("{}_ddpm_{n}", head.name()), AnySampler::Learned(s)));
+        for &m in &args.ddim_steps {
+            let s = LearnedVarianceSampler::ddim(
+                head,
+                &ddim(prediction, m),
+                &AnalyticDpmConfig::new(),
+                &schedule,
+            )
+            .map_err(flag("ddim-steps"))?;
+            samplers.push((format!("{}_ddim_{m}", head.name()), AnySampler::Learned(s)));
+        }
     }
     score_samplers(
         &task,
@@ -1162,7 +1204,7 @@ fn score_samplers(
             AnySampler::Ddpm(s) => task.sample_images(model, s, n, &mut rng, device)?,
             AnySampler::Ddim(s) => task.sample_images(model, s, n, &mut rng, device)?,
             AnySampler::Dpm(s) => task.sample_images(model, s, n, &mut rng, device)?,
-            AnySampler::Sn(s) => task.sample_images_sn(model, s, n, &mut rng, device)?,
+            AnySampler::Learned(s) => task.sample_images_learned(model, s, n, &mut rng, device)?,
         };
         let secs = started.elapsed().as_secs_f64();
         write_npy_f32(
