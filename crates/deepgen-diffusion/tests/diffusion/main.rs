@@ -19,6 +19,7 @@ mod ddpm;
 mod dpm_solver;
 mod forward_process;
 mod gamma;
+mod learned_variance;
 mod mnist_task;
 mod schedule;
 mod spacing;
