@@ -53,4 +53,7 @@ pub use scheduler::{
     SamplerState, Scheduler, Spacing, StepOutput, run_sampler,
 };
 pub use target::{LossWeighting, Prediction, denoising_loss};
-pub use vlb::{ReverseVariances, VlbEstimator, VlbSummary, VlbTerms, vlb_terms};
+pub use vlb::{
+    PixelVariances, ReverseVariances, VlbEstimator, VlbSummary, VlbTerms, vlb_terms,
+    vlb_terms_with_pixel_variances,
+};
