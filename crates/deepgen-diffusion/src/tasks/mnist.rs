@@ -65,7 +65,10 @@ use crate::scheduler::{
     Scheduler, Spacing, run_sampler,
 };
 use crate::target::{LossWeighting, Prediction, denoising_loss};
-use crate::vlb::{ReverseVariances, VlbEstimator, VlbSummary, host_normal, vlb_terms};
+use crate::vlb::{
+    PixelVariances, ReverseVariances, VlbEstimator, VlbSummary, host_normal,
+    vlb_terms_with_pixel_variances,
+};
 
 /// Images per evaluation / sampling chunk by default.
 pub const DEFAULT_EVAL_BATCH: usize = 250;
@@ -407,19 +410,59 @@ impl MnistDiffusionTask {
         variances: &[ReverseVariances],
         device: &Device,
     ) -> Result<Vec<VlbSummary>, TrainError> {
+        self.vlb_with_heads(model, timesteps, variances, &[], device)
+    }
+
+    /// [`vlb`](Self::vlb) for the scalar `variances` and, from the same network passes, the
+    /// per-pixel variances of each of `heads` ([`PixelVariances`], named `"sn"` / `"npr"`),
+    /// listed after the scalar ones.
+    ///
+    /// # Errors
+    /// As [`vlb`](Self::vlb), and [`TrainError::Config`] naming `sn-dpm` / `npr-dpm` when the
+    /// model lacks one of `heads`.
+    pub fn vlb_with_heads(
+        &self,
+        model: &DiffusionModel,
+        timesteps: &[usize],
+        variances: &[ReverseVariances],
+        heads: &[CovarianceHead],
+        device: &Device,
+    ) -> Result<Vec<VlbSummary>, TrainError> {
+        if let Some(h) = heads.iter().find(|&&h| !model.has_head(h)) {
+            return Err(TrainError::config(
+                format!("{}-dpm", h.name()),
+                format!("the model has no {} head", h.name()),
+            ));
+        }
+        let pixel = heads
+            .iter()
+            .map(|&h| PixelVariances::new(h, &model.schedule, timesteps))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut rng = HostRng::stream(self.seed, Stream::NllNoise);
         let n = self.nll_images;
-        let mut all = vec![Vec::with_capacity(n); variances.len()];
+        let mut all = vec![Vec::with_capacity(n); variances.len() + pixel.len()];
         for start in (0..n).step_by(self.eval_batch) {
             let idx: Vec<usize> = (start..(start + self.eval_batch).min(n)).collect();
             let x0 = scaled_images(&self.test, &idx, device);
-            let terms = vlb_terms(
+            let terms = vlb_terms_with_pixel_variances(
                 &model.schedule,
                 model.prediction,
                 timesteps,
                 variances,
+                &pixel,
                 x0,
-                |x, t| model.forward(x, t),
+                |x, t| {
+                    if heads.is_empty() {
+                        (model.forward(x, t), Vec::new())
+                    } else {
+                        let outs = model.forward_with_moments(x, t);
+                        let hs = heads
+                            .iter()
+                            .map(|&h| outs.moment(h).expect("checked"))
+                            .collect();
+                        (outs.out, hs)
+                    }
+                },
                 self.nll_estimator,
                 true,
                 &mut rng,
@@ -428,10 +471,13 @@ impl MnistDiffusionTask {
                 acc.extend(t);
             }
         }
-        Ok(variances
+        let names = variances
             .iter()
+            .map(|v| v.name.clone())
+            .chain(pixel.iter().map(|p| p.name.clone()));
+        Ok(names
             .zip(&all)
-            .map(|(v, terms)| VlbSummary::new(v.name.clone(), terms, self.dims()))
+            .map(|(name, terms)| VlbSummary::new(name, terms, self.dims()))
             .collect())
     }
 
@@ -949,8 +995,9 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         .push("test_loss", test_loss)
         .push("test_images", task.test_images());
 
-    // The bound: the full chain (DDPM variances), then the --ddpm-steps trajectory (DDPM and
-    // Analytic-DPM variances).
+    // Γ at every timestep (Analytic-DPM's variances on the full chain and on every sampler's
+    // subset), then the bound on the full chain and on the --ddpm-steps trajectory: DDPM's,
+    // Analytic-DPM's and the heads' per-pixel variances.
     let started = Instant::now();
     let estimator = match task.nll_estimator() {
         VlbEstimator::Full => "full sum".to_string(),
@@ -959,17 +1006,11 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
     report
         .push("nll_images", task.nll_images())
         .push("nll_estimator", estimator.as_str());
-    let full = task.full_chain_vlb(&model, &device)?;
-    push_vlb(&mut report, "nll_bpd", &full);
 
     let schedule = model.schedule.clone();
     let ddpm_timesteps = Spacing::Leading.timesteps(args.timesteps, args.ddpm_steps, 0);
-    let mut gamma_timesteps: Vec<usize> = ddpm_timesteps.clone();
-    for &n in &args.ddim_steps {
-        gamma_timesteps.extend(Spacing::Leading.timesteps(args.timesteps, n, 0));
-    }
-    gamma_timesteps.sort_unstable_by(|a, b| b.cmp(a));
-    gamma_timesteps.dedup();
+    let full_timesteps: Vec<usize> = (0..args.timesteps).rev().collect();
+    let gamma_timesteps = full_timesteps.clone();
     let step = CheckpointDir::new(out.join("checkpoint"))
         .latest()?
         .map_or(0, |c| c.state.step);
@@ -1013,23 +1054,45 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
             .map(|t| gamma[gamma_timesteps.iter().position(|s| s == t).expect("kept")])
             .collect()
     };
-    let variances = [
-        ReverseVariances::ddpm(&schedule, &ddpm_timesteps, DdpmVariance::FixedSmall)?,
-        ReverseVariances::ddpm(&schedule, &ddpm_timesteps, DdpmVariance::FixedLarge)?,
-        ReverseVariances::analytic(&schedule, &ddpm_timesteps, &gamma_at(&ddpm_timesteps))?,
-    ];
-    let k = task.vlb(&model, &ddpm_timesteps, &variances, &device)?;
+    let heads: Vec<CovarianceHead> = CovarianceHead::ALL
+        .into_iter()
+        .filter(|&h| model.has_head(h))
+        .collect();
+    let bound_variances = |ts: &[usize]| -> Result<Vec<ReverseVariances>, TrainError> {
+        Ok(vec![
+            ReverseVariances::ddpm(&schedule, ts, DdpmVariance::FixedSmall)?,
+            ReverseVariances::ddpm(&schedule, ts, DdpmVariance::FixedLarge)?,
+            ReverseVariances::analytic(&schedule, ts, &gamma_at(ts))?,
+        ])
+    };
+    let full = task.vlb_with_heads(
+        &model,
+        &full_timesteps,
+        &bound_variances(&full_timesteps)?,
+        &heads,
+        &device,
+    )?;
+    push_vlb(&mut report, "nll_bpd", &full);
+    let k = task.vlb_with_heads(
+        &model,
+        &ddpm_timesteps,
+        &bound_variances(&ddpm_timesteps)?,
+        &heads,
+        &device,
+    )?;
     push_vlb(&mut report, &format!("nll_bpd_k{}", args.ddpm_steps), &k);
+    let list = |s: &[VlbSummary]| {
+        s.iter()
+            .map(|v| format!("{} {:.4}", v.name, v.bpd))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "bits/dim bound on {} test images ({estimator}): full chain DDPM small {:.4}, large \
-         {:.4}; {} steps: DDPM small {:.4}, large {:.4}, Analytic-DPM {:.4} ({:.0} s)",
+        "bits/dim bound on {} test images ({estimator}): full chain {}; {} steps: {} ({:.0} s)",
         task.nll_images(),
-        full[0].bpd,
-        full[1].bpd,
+        list(&full),
         args.ddpm_steps,
-        k[0].bpd,
-        k[1].bpd,
-        k[2].bpd,
+        list(&k),
         started.elapsed().as_secs_f64()
     );
 

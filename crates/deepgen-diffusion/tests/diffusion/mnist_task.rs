@@ -291,6 +291,12 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
         "nll_bpd_k10_ddpm_large",
         "nll_bpd_k10_analytic",
         "nll_bpd_k10_analytic_stderr",
+        "nll_bpd_analytic",
+        "nll_bpd_sn",
+        "nll_bpd_npr",
+        "nll_bpd_k10_sn",
+        "nll_bpd_k10_npr",
+        "nll_bpd_k10_npr_stderr",
     ] {
         assert!(number(k).is_finite() && number(k) >= 0.0, "{k}");
     }
@@ -321,7 +327,16 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
         .unwrap()
         .unwrap();
     assert_eq!(cache.key.model_step, 2);
-    assert!(cache.timesteps.contains(&45) && cache.timesteps.contains(&40));
+    // Both heads' losses are logged beside the denoising loss.
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert!(
+        metrics.contains("\"sn_loss\"") && metrics.contains("\"npr_loss\""),
+        "{metrics}"
+    );
+    // Γ at every timestep of the T = 50 chain (Analytic-DPM's full-chain bound).
+    let mut ts = cache.timesteps.clone();
+    ts.sort_unstable();
+    assert_eq!(ts, (0..50).collect::<Vec<_>>());
     // Resuming with other architecture flags is an error naming --resume.
     let cli = args("2", "12", &["--resume"]);
     let e = run(&cli.common, &cli.ddpm).unwrap_err().to_string();
