@@ -44,6 +44,8 @@ pub struct LearnedVarianceSampler {
     mean: Mean,
     eta: f64,
     steps: Vec<AnalyticStep>,
+    /// `ᾱ` at each kept timestep.
+    alpha_bar: Vec<f64>,
     max_cov: f64,
     last_bound: Option<f64>,
 }
@@ -124,6 +126,7 @@ impl LearnedVarianceSampler {
             mean,
             eta,
             steps,
+            alpha_bar: ts.iter().map(|&t| ab[t]).collect(),
             max_cov: half * half,
             last_bound: analytic.clip_pixels.map(|y| {
                 let b = y * (analytic.data_max - analytic.data_min) / 255.0
@@ -202,14 +205,12 @@ impl LearnedVarianceSampler {
         h: Tensor<D>,
         x: Tensor<D>,
         noise: Tensor<D>,
-        schedule: &NoiseSchedule,
     ) -> Tensor<D> {
-        let t = self.timesteps()[index];
         let prediction = match &self.mean {
             Mean::Ddpm(s) => s.prediction(),
             Mean::Ddim(s) => s.prediction(),
         };
-        let (_, eps) = prediction.split(out.clone(), x.clone(), schedule.alpha_bar()[t]);
+        let (_, eps) = prediction.split(out.clone(), x.clone(), self.alpha_bar[index]);
         let var = self.variance(index, eps, h);
         let mean = match &self.mean {
             Mean::Ddpm(s) => s.step(state, out, index, x, None).prev_sample,
@@ -252,7 +253,7 @@ impl LearnedVarianceSampler {
             let outs = model.forward_with_moments(x.clone(), tt);
             let h = outs.moment(self.head).expect("checked above");
             let z = if i + 1 < n { noise(i) } else { x.zeros_like() };
-            x = self.step_with(&mut state, i, outs.out, h, x, z, &model.schedule);
+            x = self.step_with(&mut state, i, outs.out, h, x, z);
         }
         x
     }

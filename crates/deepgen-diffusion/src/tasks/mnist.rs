@@ -7,7 +7,10 @@
 //! batch draws, from the loop's host RNG of the epoch (so `--resume` replays it), one timestep
 //! `t ~ U{0, …, T−1}` per image and then the images' noise `ε ~ N(0, I)` (image-major). The
 //! loss is the mean over the batch of [`denoising_loss`] with the model's [`Prediction`] and the
-//! task's [`LossWeighting`] (uniform: Ho et al.'s simple loss; min-SNR-γ).
+//! task's [`LossWeighting`] (uniform: Ho et al.'s simple loss; min-SNR-γ), plus the mean loss
+//! of each learned-covariance head the model has ([`CovarianceHead::loss`], logged as
+//! `sn_loss` / `npr_loss`; the heads see detached trunk features, so these train only the
+//! heads).
 //!
 //! # Evaluation
 //!
@@ -26,12 +29,15 @@
 //!
 //! # After training ([`run`])
 //!
-//! `eval.json` gets the test loss; the bound in bits/dim on the full chain (DDPM fixed
-//! small/large) and on the `--ddpm-steps` trajectory (DDPM small/large and Analytic-DPM with
-//! `Γ` from [`crate::gamma`], cached in `gamma.json`); and for every sampler — DDPM fixed
+//! `eval.json` gets the test loss; `Γ` ([`crate::gamma`], cached in `gamma.json`) at every
+//! timestep; the bound in bits/dim on the full chain and on the `--ddpm-steps` trajectory with
+//! DDPM's fixed small/large, Analytic-DPM's and — with `--sn-dpm` / `--npr-dpm` — the heads'
+//! per-pixel variances ([`crate::vlb::PixelVariances`]); and for every sampler — DDPM fixed
 //! small and large at `--ddpm-steps`, DDIM (η = 0) at each `--ddim-steps`, Analytic-DDPM at
 //! `--ddpm-steps`, Analytic-DDIM at each `--ddim-steps`, DPM-Solver++(2M) at each
-//! `--dpm-steps`, and SN-DDPM at `--ddpm-steps` with `--sn-dpm` — `samples_<sampler>.npy` (`[N, 1, 28, 28]` f32 in `[0, 1]`) and `.png`, the
+//! `--dpm-steps`, and with a head SN-/NPR-DDPM at `--ddpm-steps` and SN-/NPR-DDIM at each
+//! `--ddim-steps` ([`crate::learned_variance`]) — `samples_<sampler>.npy`
+//! (`[N, 1, 28, 28]` f32 in `[0, 1]`) and `.png`, the
 //! Fréchet distance to the test set and label statistics under deepgen-eval's classifier. All
 //! samplers start from the same noise (a fresh `Stream::FrechetSamples` each).
 

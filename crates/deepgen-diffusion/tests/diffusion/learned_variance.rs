@@ -155,7 +155,6 @@ fn one_step_with_injected_noise_equals_a_host_recomputation() {
                 tensor(&h, [n], &dev),
                 tensor(&x, [n], &dev),
                 tensor(&z, [n], &dev),
-                &sched,
             ));
             let want: Vec<f64> = (0..n)
                 .map(|k| {
