@@ -9,8 +9,8 @@
 //! loss is the mean over the batch of [`denoising_loss`] with the model's [`Prediction`] and the
 //! task's [`LossWeighting`] (uniform: Ho et al.'s simple loss; min-SNR-γ), plus the mean loss
 //! of each learned-covariance head the model has ([`CovarianceHead::loss`], logged as
-//! `sn_loss` / `npr_loss`; the heads see detached trunk features, so these train only the
-//! heads).
+//! `sn_loss` / `npr_loss`: `train_sn_loss` / `train_npr_loss` in `metrics.jsonl`; the heads
+//! see detached trunk features, so these train only the heads).
 //!
 //! # Evaluation
 //!

@@ -330,7 +330,7 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
     // Both heads' losses are logged beside the denoising loss.
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     assert!(
-        metrics.contains("\"sn_loss\"") && metrics.contains("\"npr_loss\""),
+        metrics.contains("\"train_sn_loss\"") && metrics.contains("\"train_npr_loss\""),
         "{metrics}"
     );
     // Γ at every timestep of the T = 50 chain (Analytic-DPM's full-chain bound).
