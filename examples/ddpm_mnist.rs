@@ -21,8 +21,9 @@
 //! DDIM sample grid (`samples.png`/`samples.npy`, EMA weights). After training: `gamma.json`
 //! (Analytic-DPM's Γ for this checkpoint), `samples_<sampler>.npy`/`.png` for every sampler and
 //! `eval.json` (test loss, bits/dim bounds for DDPM and Analytic-DPM variances, Fréchet distance
-//! and label statistics per sampler). `--sn-dpm` adds SN-DPM's second-moment head and the
-//! SN-DDPM sampler. See `docs/diffusion.md`.
+//! and label statistics per sampler). `--sn-dpm` / `--npr-dpm` add SN-DPM's / NPR-DPM's head
+//! (trained on the detached U-Net trunk), the SN-/NPR-DDPM and -DDIM samplers and their bounds.
+//! See `docs/diffusion.md`.
 
 use clap::Parser;
 use deepgen::diffusion::tasks::mnist::{DdpmMnistArgs, run};

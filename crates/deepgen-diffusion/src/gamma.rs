@@ -16,9 +16,13 @@
 //! `Γ` depends on the weights, so the cache records what it belongs to ([`GammaKey`]: the
 //! checkpoint's optimizer step, whether the EMA weights were used, the schedule, the
 //! prediction type, `M` and the seed). [`GammaCache::load_or_estimate`] reuses the file when the
-//! key matches and every requested timestep is in it, and otherwise estimates the requested
-//! timesteps and rewrites it (atomically) — a resumed run that trained further, or other
-//! flags, make the file stale.
+//! key matches and every requested timestep is in it; when the key matches but timesteps are
+//! missing it estimates only those and adds them to the file (so Analytic-DPM's bound on the
+//! full `T`-step chain costs the missing timesteps once); otherwise (a resumed run that
+//! trained further, other flags) the file is stale and the requested timesteps are estimated
+//! and written anew (atomically). Each estimate draws its noise from the start of the given
+//! stream, so timesteps added later see other noise than a single estimate of all of them
+//! would — a different Monte-Carlo draw of the same quantity.
 
 use std::path::Path;
 
@@ -182,39 +186,52 @@ impl GammaCache {
         }
     }
 
-    /// `Γ` at `timesteps` from the cache at `path` when it matches `key` (and holds them all),
-    /// else from `estimate(timesteps)`, written to `path` with `key`. The flag says whether the
-    /// cache was used; a damaged or stale file is replaced (and the reason printed).
+    /// `Γ` at `timesteps` from the cache at `path` when it matches `key`; timesteps it lacks
+    /// come from `estimate(missing)` and are added to it; a cache of another key (or a damaged
+    /// file) is replaced by `estimate(timesteps)` (the reason printed). The flag says whether
+    /// everything came from the cache.
     ///
     /// # Errors
-    /// I/O errors writing `path`, and whatever `estimate` returns.
+    /// I/O errors writing `path`, and whatever `estimate` returns (or a
+    /// [`TrainError::Config`] on `gamma` if it returns the wrong number of values).
     pub fn load_or_estimate(
         path: &Path,
         key: &GammaKey,
         timesteps: &[usize],
         estimate: impl FnOnce(&[usize]) -> Result<Vec<f64>, TrainError>,
     ) -> Result<(Vec<f64>, bool), TrainError> {
+        let mut base: Option<GammaCache> = None;
         match Self::read(path) {
             Ok(Some(cache)) => match cache.stale_reason(key, timesteps) {
                 None => {
                     return Ok((cache.lookup(timesteps).expect("checked"), true));
                 }
+                Some(_) if &cache.key == key => base = Some(cache),
                 Some(reason) => println!("{}: stale ({reason}); re-estimating Γ", path.display()),
             },
             Ok(None) => {}
             Err(e) => println!("{e}; re-estimating Γ"),
         }
-        let gamma = estimate(timesteps)?;
-        if gamma.len() != timesteps.len() {
-            return Err(TrainError::config(
-                "gamma",
-                format!(
-                    "the estimate returned {} values for {} timesteps",
-                    gamma.len(),
-                    timesteps.len()
-                ),
-            ));
+        if let Some(mut cache) = base {
+            let missing: Vec<usize> = timesteps
+                .iter()
+                .copied()
+                .filter(|t| !cache.timesteps.contains(t))
+                .fold(Vec::new(), |mut v, t| {
+                    if !v.contains(&t) {
+                        v.push(t);
+                    }
+                    v
+                });
+            let gamma = estimate(&missing)?;
+            check_count(gamma.len(), missing.len())?;
+            cache.timesteps.extend(&missing);
+            cache.gamma.extend(gamma);
+            cache.write(path)?;
+            return Ok((cache.lookup(timesteps).expect("merged"), false));
         }
+        let gamma = estimate(timesteps)?;
+        check_count(gamma.len(), timesteps.len())?;
         GammaCache {
             format: GAMMA_CACHE_FORMAT,
             key: key.clone(),
@@ -223,5 +240,16 @@ impl GammaCache {
         }
         .write(path)?;
         Ok((gamma, false))
+    }
+}
+
+fn check_count(got: usize, want: usize) -> Result<(), TrainError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(TrainError::config(
+            "gamma",
+            format!("the estimate returned {got} values for {want} timesteps"),
+        ))
     }
 }

@@ -22,9 +22,13 @@
 //! - [`energy_distance`](mod@energy_distance): the energy distance between point sets (host
 //!   f64), the toy task's sample-quality number.
 //! - [`vlb`]: the variational bound in bits/dim (discretized Gaussian decoder, KL terms with
-//!   DDPM's or Analytic-DPM's variances, prior), exact or by Monte Carlo over timesteps.
+//!   DDPM's or Analytic-DPM's scalar variances or SN-/NPR-DPM's per-pixel ones, prior), exact
+//!   or by Monte Carlo over timesteps.
 //! - [`gamma`]: Analytic-DPM's `Γ_t` estimated with a trained model, cached in `gamma.json`.
-//! - [`sn_dpm`]: SN-DPM's per-pixel reverse variances from the model's second-moment head.
+//! - [`covariance_head`]: what SN-DPM's and NPR-DPM's heads predict (the second moment of the
+//!   noise, or of the noise-prediction residual), their losses and the residual moment.
+//! - [`learned_variance`]: SN-/NPR-DDPM and SN-/NPR-DDIM, samplers with per-pixel reverse
+//!   variances from those heads (Bao et al., ICML 2022).
 //! - [`tasks`]: DDPM on MNIST (unconditional or class-conditional with guidance) and on the
 //!   2-D toy densities, for `deepgen-train`'s loop and the `ddpm_mnist` / `ddpm_2d` examples.
 //!
@@ -34,31 +38,36 @@
 //! that message).
 
 pub mod analytic_dpm;
+pub mod covariance_head;
 pub mod energy_distance;
 pub mod forward_process;
 pub mod gamma;
 pub mod guidance;
+pub mod learned_variance;
 pub mod mlp_denoiser;
 pub mod model;
 pub mod schedule;
 pub mod scheduler;
-pub mod sn_dpm;
 pub mod target;
 pub mod tasks;
 pub mod vlb;
 
 pub use analytic_dpm::{AnalyticDpmConfig, AnalyticStep};
+pub use covariance_head::CovarianceHead;
 pub use energy_distance::energy_distance;
 pub use forward_process::GaussianMoments;
 pub use gamma::{GammaCache, GammaKey, estimate_gamma};
 pub use guidance::{drop_labels, guide};
+pub use learned_variance::LearnedVarianceSampler;
 pub use mlp_denoiser::{MlpDenoiser, MlpDenoiserConfig};
-pub use model::{DiffusionModel, DiffusionModelConfig};
+pub use model::{DiffusionModel, DiffusionModelConfig, MomentOutput};
 pub use schedule::{BetaSchedule, NoiseSchedule, NoiseScheduleConfig, ScheduleTerm, per_sample};
 pub use scheduler::{
     Ddim, DdimConfig, Ddpm, DdpmConfig, DdpmVariance, DpmSolver, DpmSolverConfig, SampleClipping,
     SamplerState, Scheduler, Spacing, StepOutput, run_sampler,
 };
-pub use sn_dpm::SnDdpm;
 pub use target::{LossWeighting, Prediction, denoising_loss};
-pub use vlb::{ReverseVariances, VlbEstimator, VlbSummary, VlbTerms, vlb_terms};
+pub use vlb::{
+    PixelVariances, ReverseVariances, VlbEstimator, VlbSummary, VlbTerms, vlb_terms,
+    vlb_terms_with_pixel_variances,
+};

@@ -6,31 +6,37 @@
 //! uses and converts them. [`DiffusionModel::predict_x0_eps`] turns the raw output into the
 //! predicted clean sample `x̂_0` and noise `ε̂` whatever the parameterisation.
 //!
-//! # SN-DPM head
+//! # Learned-covariance heads (SN-DPM, NPR-DPM)
 //!
-//! With `second_moment_head`, the U-Net's output has twice the image's channels: the first half
-//! is the usual prediction, the second `h(x_t, t) ≈ E[ε² | x_t]` (elementwise), SN-DPM's
-//! second-moment network (Bao et al., ICML 2022, "Estimating the Optimal Covariance with
-//! Imperfect Mean in Diffusion Probabilistic Models"), trained with `‖h − ε²‖²` beside the
-//! denoising loss. The diagonal posterior covariance it implies,
-//! `Cov[x_0 | x_t] ≈ (1 − ᾱ_t)/ᾱ_t · (h − ε̂²)`, gives the per-pixel reverse variances of
-//! [`crate::sn_dpm`].
+//! With `second_moment_head` / `residual_moment_head` the model gets extra heads (deepgen-nn's
+//! [`UNetHead`], GroupNorm → SiLU → conv3×3, one output channel per image channel) on the
+//! U-Net's trunk features: SN-DPM's `h ≈ E[ε² | x_t]` and NPR-DPM's `h ≈ E[(ε − ε̂)² | x_t]`
+//! (elementwise; Bao et al., ICML 2022, "Estimating the Optimal Covariance with Imperfect Mean
+//! in Diffusion Probabilistic Models"; see [`crate::covariance_head`]). The heads see the trunk
+//! features through `Tensor::detach`: their losses train only the heads, and the noise
+//! predictor learns from the denoising loss alone — the paper's setting, where the moment
+//! networks are fit on a fixed noise predictor (the authors' "pretrained" models put the same
+//! kind of head on a frozen trunk). Both heads can be present at once; they share the trunk.
 //!
 //! # Classes
 //!
 //! With `num_classes = Some(K)` the model is class-conditional for classifier-free guidance
 //! (Ho & Salimans 2022): the U-Net's class embedding has `K + 1` rows, labels `0 … K−1` and the
 //! **null label** `∅ = K` (the "no class" the training replaces labels by with some
-//! probability, see [`crate::guidance`]). [`DiffusionModel::forward_class`] takes the labels;
-//! [`DiffusionModel::forward`] (and everything built on it: the bound, `Γ`, the unguided
-//! samplers) is the unconditional prediction `ε(x_t, t, ∅)` of such a model.
+//! probability, see [`crate::guidance`]). [`DiffusionModel::forward_class`] and
+//! [`DiffusionModel::forward_class_with_moments`] take the labels; [`DiffusionModel::forward`]
+//! and [`DiffusionModel::forward_with_moments`] (and everything built on them: the bound, `Γ`,
+//! the unguided samplers) are the unconditional prediction `ε(x_t, t, ∅)` of such a model. The
+//! heads see the trunk features of whatever labels the trunk got; `ddpm_mnist` does not combine
+//! them with class conditioning (see docs/diffusion.md).
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use deepgen_nn::{UNet, UNetConfig};
+use deepgen_nn::{UNet, UNetConfig, UNetHead};
 use deepgen_tensor::{ConfigError, Validate};
 
+use crate::covariance_head::CovarianceHead;
 use crate::schedule::{NoiseSchedule, NoiseScheduleConfig};
 use crate::target::Prediction;
 
@@ -45,10 +51,14 @@ pub struct DiffusionModelConfig {
     /// What the network outputs.
     #[config(default = "Prediction::Epsilon")]
     pub prediction: Prediction,
-    /// Add SN-DPM's second-moment head (see the [module docs](self)): the U-Net is built with
-    /// twice the image's output channels.
+    /// Add SN-DPM's second-moment head `h ≈ E[ε² | x_t]` on the detached trunk features (see
+    /// the [module docs](self)).
     #[config(default = false)]
     pub second_moment_head: bool,
+    /// Add NPR-DPM's residual-moment head `h ≈ E[(ε − ε̂)² | x_t]` on the detached trunk
+    /// features.
+    #[config(default = false)]
+    pub residual_moment_head: bool,
     /// Classes of a class-conditional model (`None`: unconditional). The U-Net's class
     /// embedding gets `num_classes + 1` rows, the last the null label (see the
     /// [module docs](self)); leave `unet.num_classes` unset.
@@ -102,17 +112,21 @@ impl DiffusionModelConfig {
     pub fn try_init(&self, device: &Device) -> Result<DiffusionModel, ConfigError> {
         self.validate()?;
         let c = self.unet.in_channels;
-        let unet = if self.second_moment_head {
-            self.unet.clone().with_out_channels(Some(2 * c))
-        } else {
-            self.unet.clone()
+        let head = |on: bool| -> Result<Option<UNetHead>, ConfigError> {
+            on.then(|| self.unet.init_head(c, false, device))
+                .transpose()
+                .map_err(|e| e.within("DiffusionModelConfig", "unet"))
         };
-        let unet = unet.with_num_classes(self.num_classes.map(|k| k + 1));
+        let unet = self
+            .unet
+            .clone()
+            .with_num_classes(self.num_classes.map(|k| k + 1));
         Ok(DiffusionModel {
             unet: unet.try_init(device)?,
+            sn_head: head(self.second_moment_head)?,
+            npr_head: head(self.residual_moment_head)?,
             schedule: self.schedule.try_init()?,
             prediction: self.prediction,
-            second_moment_head: self.second_moment_head,
             num_classes: self.num_classes,
         })
     }
@@ -131,19 +145,45 @@ impl DiffusionModelConfig {
 pub struct DiffusionModel {
     /// The network.
     pub unet: UNet,
+    /// SN-DPM's head `h ≈ E[ε² | x_t]` on the detached trunk features, if configured.
+    pub sn_head: Option<UNetHead>,
+    /// NPR-DPM's head `h ≈ E[(ε − ε̂)² | x_t]` on the detached trunk features, if configured.
+    pub npr_head: Option<UNetHead>,
     /// The schedule the network was trained for (host tables, not parameters).
     #[module(skip)]
     pub schedule: NoiseSchedule,
     /// What the network outputs.
     #[module(skip)]
     pub prediction: Prediction,
-    /// Whether the U-Net's second half of channels is SN-DPM's `h ≈ E[ε² | x_t]`.
-    #[module(skip)]
-    pub second_moment_head: bool,
     /// Classes of a class-conditional model (the null label is index `num_classes`), `None`
     /// for an unconditional one.
     #[module(skip)]
     pub num_classes: Option<usize>,
+}
+
+/// The raw network output with the learned-covariance heads' outputs, from one trunk pass
+/// ([`DiffusionModel::forward_with_moments`]).
+#[derive(Debug, Clone)]
+pub struct MomentOutput {
+    /// The raw output (ε, x₀ or v), `[B, C, H, W]`.
+    pub out: Tensor<4>,
+    /// SN-DPM's `h ≈ E[ε² | x_t]`, `[B, C, H, W]`, with the head.
+    pub second_moment: Option<Tensor<4>>,
+    /// NPR-DPM's `h ≈ E[(ε − ε̂)² | x_t]`, `[B, C, H, W]`, with the head.
+    pub residual_moment: Option<Tensor<4>>,
+}
+
+impl MomentOutput {
+    /// The output of `head`, if the model has it.
+    ///
+    /// # Shapes
+    /// - output: `[B, C, H, W]`
+    pub fn moment(&self, head: CovarianceHead) -> Option<Tensor<4>> {
+        match head {
+            CovarianceHead::SecondMoment => self.second_moment.clone(),
+            CovarianceHead::ResidualMoment => self.residual_moment.clone(),
+        }
+    }
 }
 
 impl DiffusionModel {
@@ -155,21 +195,7 @@ impl DiffusionModel {
     /// - t: `[B]`, values in `[0, T)`
     /// - output: `[B, C, H, W]`
     pub fn forward(&self, x_t: Tensor<4>, t: Tensor<1, Int>) -> Tensor<4> {
-        self.forward_with_second_moment(x_t, t).0
-    }
-
-    /// The raw network output and, with the SN-DPM head, `h ≈ E[ε² | x_t]`.
-    ///
-    /// # Shapes
-    /// - x_t: `[B, C, H, W]`
-    /// - t: `[B]`, values in `[0, T)`
-    /// - output: `([B, C, H, W], Some([B, C, H, W]) or None)`
-    pub fn forward_with_second_moment(
-        &self,
-        x_t: Tensor<4>,
-        t: Tensor<1, Int>,
-    ) -> (Tensor<4>, Option<Tensor<4>>) {
-        self.forward_class_with_second_moment(x_t, t, None)
+        self.forward_class(x_t, t, None)
     }
 
     /// The raw network output given class labels: `class` holds one label in
@@ -189,40 +215,54 @@ impl DiffusionModel {
         t: Tensor<1, Int>,
         class: Option<Tensor<1, Int>>,
     ) -> Tensor<4> {
-        self.forward_class_with_second_moment(x_t, t, class).0
+        let class = self.class_labels(class, x_t.dims()[0], &x_t.device());
+        self.unet.forward(x_t, t.float(), class)
     }
 
-    /// [`forward_class`](Self::forward_class) with the SN-DPM head's `h` (see
-    /// [`forward_with_second_moment`](Self::forward_with_second_moment)).
+    /// Whether the model has `head`.
+    pub fn has_head(&self, head: CovarianceHead) -> bool {
+        match head {
+            CovarianceHead::SecondMoment => self.sn_head.is_some(),
+            CovarianceHead::ResidualMoment => self.npr_head.is_some(),
+        }
+    }
+
+    /// The raw network output and the outputs of the learned-covariance heads the model has,
+    /// from one trunk pass; the heads see the trunk features detached (see the
+    /// [module docs](self)).
+    ///
+    /// # Shapes
+    /// - x_t: `[B, C, H, W]`
+    /// - t: `[B]`, values in `[0, T)`
+    /// - output: every tensor `[B, C, H, W]`
+    pub fn forward_with_moments(&self, x_t: Tensor<4>, t: Tensor<1, Int>) -> MomentOutput {
+        self.forward_class_with_moments(x_t, t, None)
+    }
+
+    /// [`forward_with_moments`](Self::forward_with_moments) given class labels, as
+    /// [`forward_class`](Self::forward_class): `None` is the null label for a conditional
+    /// model. The heads see the trunk features computed with these labels.
     ///
     /// # Shapes
     /// - x_t: `[B, C, H, W]`
     /// - t, class: `[B]`
-    /// - output: `([B, C, H, W], Some([B, C, H, W]) or None)`
+    /// - output: every tensor `[B, C, H, W]`
     ///
     /// # Panics
     /// If labels are given to an unconditional model.
-    pub fn forward_class_with_second_moment(
+    pub fn forward_class_with_moments(
         &self,
         x_t: Tensor<4>,
         t: Tensor<1, Int>,
         class: Option<Tensor<1, Int>>,
-    ) -> (Tensor<4>, Option<Tensor<4>>) {
-        let [b, c, _, _] = x_t.dims();
-        let class = match (self.num_classes, class) {
-            (Some(_), Some(class)) => Some(class),
-            (Some(k), None) => Some(timesteps_tensor(&vec![k; b], &x_t.device())),
-            (None, None) => None,
-            (None, Some(_)) => panic!(
-                "DiffusionModel: class labels given to an unconditional model; build it with \
-                 DiffusionModelConfig::num_classes"
-            ),
-        };
-        let out = self.unet.forward(x_t, t.float(), class);
-        if self.second_moment_head {
-            (out.clone().narrow(1, 0, c), Some(out.narrow(1, c, c)))
-        } else {
-            (out, None)
+    ) -> MomentOutput {
+        let class = self.class_labels(class, x_t.dims()[0], &x_t.device());
+        let features = self.unet.forward_trunk(x_t, t.float(), class);
+        let detached = features.clone().detach();
+        MomentOutput {
+            second_moment: self.sn_head.as_ref().map(|h| h.forward(detached.clone())),
+            residual_moment: self.npr_head.as_ref().map(|h| h.forward(detached)),
+            out: self.unet.forward_head(features),
         }
     }
 
@@ -257,6 +297,28 @@ impl DiffusionModel {
     /// unconditional one.
     pub fn null_class(&self) -> Option<usize> {
         self.num_classes
+    }
+
+    /// The labels the U-Net gets: `class` for a conditional model, the null label for every
+    /// sample when `None`; `None` for an unconditional model.
+    ///
+    /// # Panics
+    /// If labels are given to an unconditional model.
+    fn class_labels(
+        &self,
+        class: Option<Tensor<1, Int>>,
+        batch: usize,
+        device: &Device,
+    ) -> Option<Tensor<1, Int>> {
+        match (self.num_classes, class) {
+            (Some(_), Some(class)) => Some(class),
+            (Some(k), None) => Some(timesteps_tensor(&vec![k; batch], device)),
+            (None, None) => None,
+            (None, Some(_)) => panic!(
+                "DiffusionModel: class labels given to an unconditional model; build it with \
+                 DiffusionModelConfig::num_classes"
+            ),
+        }
     }
 }
 

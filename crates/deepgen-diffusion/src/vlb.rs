@@ -60,6 +60,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use deepgen_tensor::{ConfigError, HostRng};
 
 use crate::analytic_dpm::{AnalyticDpmConfig, AnalyticStep};
+use crate::covariance_head::CovarianceHead;
 use crate::model::timesteps_tensor;
 use crate::schedule::{NoiseSchedule, ScheduleTerm};
 use crate::scheduler::DdpmVariance;
@@ -208,6 +209,83 @@ impl ReverseVariances {
     }
 }
 
+/// SN-DPM's or NPR-DPM's per-pixel variances on a trajectory ([`crate::learned_variance`] with
+/// `η = 1` and no pixel clipping): step `k` has, per element,
+/// `σ_k² = λ² + c² clamp(β̄/ᾱ · m, 0, 1)` with the residual moment `m` of the head's `h` and the
+/// model's `ε̂` at `τ_k` ([`CovarianceHead::residual_moment_f64`]), and the decoder the same
+/// formula onto the clean level, `clamp(β̄/ᾱ · m, MIN_DECODER_VARIANCE, 1)` at `τ_{K−1}` (as
+/// [`ReverseVariances::analytic`] with `1 − Γ` replaced by `m`; 1 is Theorem 2's bound for data
+/// in `[−1, 1]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PixelVariances {
+    /// A short name for reports: the head's name, `"sn"` or `"npr"`.
+    pub name: String,
+    /// Which head's output `h` is.
+    pub head: CovarianceHead,
+    steps: Vec<AnalyticStep>,
+    decoder: AnalyticStep,
+}
+
+impl PixelVariances {
+    /// The variances of `head` on the trajectory `timesteps` (descending).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] on `Vlb.timesteps` if they are not strictly descending and `< T`.
+    pub fn new(
+        head: CovarianceHead,
+        schedule: &NoiseSchedule,
+        timesteps: &[usize],
+    ) -> Result<Self, ConfigError> {
+        check_trajectory(schedule, timesteps)?;
+        let ab = schedule.alpha_bar();
+        let last = timesteps[timesteps.len() - 1];
+        Ok(Self {
+            name: head.name().into(),
+            head,
+            steps: timesteps
+                .windows(2)
+                .map(|w| AnalyticStep::new(ab[w[0]], ab[w[1]], 1.0))
+                .collect(),
+            decoder: AnalyticStep::new(ab[last], 1.0, 1.0),
+        })
+    }
+
+    /// `σ_k²` of one element from the model's `ε̂` and the head's `h` at `τ_k`.
+    ///
+    /// # Panics
+    /// If `k ≥ K − 1`.
+    pub fn step_variance(&self, k: usize, eps: f64, h: f64) -> f64 {
+        let s = &self.steps[k];
+        let m = self.head.residual_moment_f64(h, eps);
+        s.lambda_sq + s.cov_coef * (s.cov_scale * m).clamp(0.0, 1.0)
+    }
+
+    /// `σ_dec²` of one element from `ε̂` and `h` at `τ_{K−1}`.
+    pub fn decoder_variance(&self, eps: f64, h: f64) -> f64 {
+        let m = self.head.residual_moment_f64(h, eps);
+        (self.decoder.cov_scale * m).clamp(MIN_DECODER_VARIANCE, 1.0)
+    }
+}
+
+/// The KL divergence in nats between two diagonal Gaussians with the isotropic `q`,
+/// `KL(N(μ_q, σ_q² I) ‖ N(μ_p, diag σ_p²))`, from the per-element mean differences and `σ_p²`:
+/// `½ Σ_i (ln σ_{p,i}² − ln σ_q² + σ_q²/σ_{p,i}² − 1 + Δμ_i²/σ_{p,i}²)`.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn diagonal_gaussian_kl(mean_diff: &[f64], var_q: f64, var_p: &[f64]) -> f64 {
+    assert_eq!(
+        mean_diff.len(),
+        var_p.len(),
+        "diagonal_gaussian_kl: lengths differ"
+    );
+    0.5 * mean_diff
+        .iter()
+        .zip(var_p)
+        .map(|(dm, &vp)| vp.ln() - var_q.ln() + var_q / vp - 1.0 + dm * dm / vp)
+        .sum::<f64>()
+}
+
 /// How the sum over steps is computed; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VlbEstimator {
@@ -338,6 +416,53 @@ pub fn vlb_terms<const D: usize>(
     clip_x0: bool,
     rng: &mut HostRng,
 ) -> Result<Vec<Vec<VlbTerms>>, ConfigError> {
+    vlb_terms_with_pixel_variances(
+        schedule,
+        prediction,
+        timesteps,
+        variances,
+        &[],
+        x0,
+        |x, t| (model(x, t), Vec::new()),
+        estimator,
+        clip_x0,
+        rng,
+    )
+}
+
+/// [`vlb_terms`] for scalar `variances` and per-pixel `pixel_variances` (SN-DPM's, NPR-DPM's)
+/// at once, from the same network passes and random numbers (the same order as
+/// [`vlb_terms`]): `result[v][i]` for the scalar entries first, then the per-pixel ones. The
+/// per-pixel KL terms are the diagonal Gaussian KL ([`diagonal_gaussian_kl`]) and the decoder
+/// takes its per-pixel `σ_dec²`; both computed in f64 on the host from the model's `ε̂` and
+/// the heads' outputs read back per element.
+///
+/// `model(x_t, t)` returns the raw output and, in the order of `pixel_variances`, each entry's
+/// head output `h` at `(x_t, t)`.
+///
+/// # Shapes
+/// - x0: `[B, …]`
+/// - model: `([B, …], [B]) → ([B, …], [[B, …]; pixel_variances.len()])`
+///
+/// # Errors
+/// As [`vlb_terms`].
+///
+/// # Panics
+/// If `model` does not return one head output per entry of `pixel_variances`, or
+/// `pixel_variances` were built for another trajectory.
+#[allow(clippy::too_many_arguments)]
+pub fn vlb_terms_with_pixel_variances<const D: usize>(
+    schedule: &NoiseSchedule,
+    prediction: Prediction,
+    timesteps: &[usize],
+    variances: &[ReverseVariances],
+    pixel_variances: &[PixelVariances],
+    x0: Tensor<D>,
+    mut model: impl FnMut(Tensor<D>, Tensor<1, Int>) -> (Tensor<D>, Vec<Tensor<D>>),
+    estimator: VlbEstimator,
+    clip_x0: bool,
+    rng: &mut HostRng,
+) -> Result<Vec<Vec<VlbTerms>>, ConfigError> {
     check_trajectory(schedule, timesteps)?;
     let k_steps = timesteps.len() - 1;
     for (vi, v) in variances.iter().enumerate() {
@@ -361,6 +486,13 @@ pub fn vlb_terms<const D: usize>(
             ));
         }
     }
+    for (vi, v) in pixel_variances.iter().enumerate() {
+        assert_eq!(
+            v.steps.len(),
+            k_steps,
+            "vlb: pixel_variances[{vi}] belong to another trajectory"
+        );
+    }
     if estimator == VlbEstimator::MonteCarlo(0) {
         return Err(ConfigError::new(
             "Vlb",
@@ -378,17 +510,40 @@ pub fn vlb_terms<const D: usize>(
         .iter()
         .map(|l| l.exp())
         .collect();
+    let n_pixel = pixel_variances.len();
+    let n_all = variances.len() + n_pixel;
 
-    // x̂_0 at per-sample timesteps for one draw of noise.
-    let mut predict = |t: &[usize], noise: Tensor<D>| -> Tensor<D> {
+    // x̂_0 at per-sample timesteps for one draw of noise; with per-pixel variances also the
+    // host copies of ε̂ and of each head's output.
+    struct Prediction0<const D: usize> {
+        x0_hat: Tensor<D>,
+        eps: Vec<f64>,
+        heads: Vec<Vec<f64>>,
+    }
+    let mut predict = |t: &[usize], noise: Tensor<D>| -> Prediction0<D> {
         let t = timesteps_tensor(t, &device);
         let x_t = schedule.add_noise(x0.clone(), noise, t.clone());
-        let out = model(x_t.clone(), t.clone());
-        let x0_hat = prediction.to_sample(schedule, out, x_t, t);
-        if clip_x0 {
+        let (out, heads) = model(x_t.clone(), t.clone());
+        assert_eq!(
+            heads.len(),
+            n_pixel,
+            "vlb: the model must return one head output per pixel variance"
+        );
+        let (x0_hat, eps) = if n_pixel > 0 {
+            let (x0_hat, eps) = prediction.split_at(schedule, out, x_t, t);
+            (x0_hat, host_f64(eps))
+        } else {
+            (prediction.to_sample(schedule, out, x_t, t), Vec::new())
+        };
+        let x0_hat = if clip_x0 {
             x0_hat.clamp(-1.0, 1.0)
         } else {
             x0_hat
+        };
+        Prediction0 {
+            x0_hat,
+            eps,
+            heads: heads.into_iter().map(host_f64).collect(),
         }
     };
 
@@ -403,18 +558,32 @@ pub fn vlb_terms<const D: usize>(
     // Decoder term, one per variance.
     let last = timesteps[k_steps];
     let noise = host_normal(rng, dims, &device);
-    let x0_hat = predict(&vec![last; b], noise);
-    let decoder: Vec<Vec<f64>> = variances
+    let p = predict(&vec![last; b], noise);
+    let decoder_nll = |log_scale: Tensor<D>| {
+        let ll = discretized_gaussian_log_likelihood(x0.clone(), p.x0_hat.clone(), log_scale);
+        let nll: Tensor<2> = ll.reshape([b, d]).sum_dim(1).neg();
+        host_f64(nll)
+    };
+    let mut decoder: Vec<Vec<f64>> = variances
         .iter()
-        .map(|v| {
-            let log_scale = x0_hat.zeros_like().add_scalar(0.5 * v.decoder.ln());
-            let ll = discretized_gaussian_log_likelihood(x0.clone(), x0_hat.clone(), log_scale);
-            let nll: Tensor<2> = ll.reshape([b, d]).sum_dim(1).neg();
-            host_f64(nll)
-        })
+        .map(|v| decoder_nll(p.x0_hat.zeros_like().add_scalar(0.5 * v.decoder.ln())))
         .collect();
+    for (j, v) in pixel_variances.iter().enumerate() {
+        let log_scale: Vec<f64> = p
+            .eps
+            .iter()
+            .zip(&p.heads[j])
+            .map(|(&e, &h)| 0.5 * v.decoder_variance(e, h).ln())
+            .collect();
+        let data: Vec<f32> = log_scale.iter().map(|&v| v as f32).collect();
+        decoder.push(decoder_nll(Tensor::from_data(
+            TensorData::new(data, dims),
+            &device,
+        )));
+    }
 
-    // KL terms: per image, the sampled (or every) step's ‖x_0 − x̂_0‖².
+    // KL terms: per image, the sampled (or every) step's ‖x_0 − x̂_0‖² (and, for per-pixel
+    // variances, x_0 − x̂_0, ε̂ and h per element).
     let steps: Vec<(f64, f64)> = timesteps
         .windows(2)
         .map(|w| posterior_step(ab[w[0]], ab[w[1]]))
@@ -452,8 +621,8 @@ pub fn vlb_terms<const D: usize>(
         cdf.partition_point(|&c| c <= u * cdf[k_steps - 1])
             .min(k_steps - 1)
     };
-    let mut kl_sum = vec![vec![0.0f64; b]; variances.len()];
-    let mut kl_sq = vec![vec![0.0f64; b]; variances.len()];
+    let mut kl_sum = vec![vec![0.0f64; b]; n_all];
+    let mut kl_sq = vec![vec![0.0f64; b]; n_all];
     let draws = match estimator {
         VlbEstimator::Full => k_steps,
         VlbEstimator::MonteCarlo(n) => n,
@@ -466,20 +635,49 @@ pub fn vlb_terms<const D: usize>(
             };
             let t: Vec<usize> = ks.iter().map(|&k| timesteps[k]).collect();
             let noise = host_normal(rng, dims, &device);
-            let sq = per_sample_sq_sum(x0.clone() - predict(&t, noise));
+            let p = predict(&t, noise);
+            let diff = x0.clone() - p.x0_hat;
+            let diff_host = if n_pixel > 0 {
+                host_f64(diff.clone())
+            } else {
+                Vec::new()
+            };
+            let sq = per_sample_sq_sum(diff);
+            let weight = |i: usize| match estimator {
+                VlbEstimator::Full => 1.0,
+                VlbEstimator::MonteCarlo(_) => 1.0 / proposal[ks[i]],
+            };
+            let mut add = |vi: usize, i: usize, l: f64| {
+                let l = l * weight(i);
+                kl_sum[vi][i] += l;
+                kl_sq[vi][i] += l * l;
+            };
             for (vi, v) in variances.iter().enumerate() {
                 for i in 0..b {
-                    let l = match estimator {
-                        VlbEstimator::Full => kl_of(v, ks[i], sq[i]),
-                        VlbEstimator::MonteCarlo(_) => kl_of(v, ks[i], sq[i]) / proposal[ks[i]],
-                    };
-                    kl_sum[vi][i] += l;
-                    kl_sq[vi][i] += l * l;
+                    add(vi, i, kl_of(v, ks[i], sq[i]));
+                }
+            }
+            for (pj, v) in pixel_variances.iter().enumerate() {
+                for i in 0..b {
+                    let (c0, var_q) = steps[ks[i]];
+                    let px = i * d..(i + 1) * d;
+                    let mean_diff: Vec<f64> =
+                        diff_host[px.clone()].iter().map(|x| c0 * x).collect();
+                    let var_p: Vec<f64> = p.eps[px.clone()]
+                        .iter()
+                        .zip(&p.heads[pj][px])
+                        .map(|(&e, &h)| v.step_variance(ks[i], e, h))
+                        .collect();
+                    add(
+                        variances.len() + pj,
+                        i,
+                        diagonal_gaussian_kl(&mean_diff, var_q, &var_p),
+                    );
                 }
             }
         }
     }
-    Ok((0..variances.len())
+    Ok((0..n_all)
         .map(|vi| {
             (0..b)
                 .map(|i| {

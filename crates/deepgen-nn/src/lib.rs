@@ -40,5 +40,5 @@ pub use time_embedding::{
     MIN_TIMESTEP_EMBEDDING_DIM, TimeEmbedding, TimeEmbeddingConfig, timestep_embedding,
     timestep_frequencies,
 };
-pub use unet::{UNet, UNetBlock, UNetConfig, UNetDownLevel, UNetMiddle, UNetUpLevel};
+pub use unet::{UNet, UNetBlock, UNetConfig, UNetDownLevel, UNetHead, UNetMiddle, UNetUpLevel};
 pub use upsample::{Upsample, UpsampleConfig};

@@ -28,6 +28,13 @@
 //!   The default 32 gives DDPM's 32 groups at base 64 and one channel per group at base ≤ 32.
 //! - **Classes**: with `num_classes`, a learned embedding `[num_classes, 4·base]` is added to
 //!   the time embedding (improved-diffusion's `label_emb`).
+//! - **Trunk and heads**: [`UNet::forward_trunk`] returns the up path's last features
+//!   `[B, base·mult[0], H, W]` (everything but the `out` line), [`UNet::forward_head`] applies
+//!   the output head to them. Extra heads on the same features ([`UNetConfig::init_head`],
+//!   [`UNetHead`]: GroupNorm → SiLU → conv3×3, the layout of the output head) serve e.g. a
+//!   second-moment network fit on a fixed trunk (Bao et al., ICML 2022, whose "pretrained"
+//!   models put such a head on a frozen noise predictor); pass the trunk features through
+//!   `Tensor::detach` to keep a head's loss out of the trunk.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -113,6 +120,33 @@ impl UNetConfig {
             sizes.push([downsampled_size(h), downsampled_size(w)]);
         }
         sizes
+    }
+
+    /// Channels of the trunk's output features ([`UNet::forward_trunk`]):
+    /// `base_channels · channel_mults[0]`.
+    pub fn trunk_channels(&self) -> usize {
+        self.base_channels * self.channel_mults.first().copied().unwrap_or(1)
+    }
+
+    /// A fresh [`UNetHead`] with `out_channels` outputs for the trunk of this configuration
+    /// (its GroupNorm has [`effective_groups`](Self::effective_groups) groups); its last
+    /// convolution is zero-initialised when `zero_init`.
+    ///
+    /// # Errors
+    /// The [`ConfigError`] of [`validate`](Validate::validate), or on `out_channels` if it is 0.
+    pub fn init_head(
+        &self,
+        out_channels: usize,
+        zero_init: bool,
+        device: &Device,
+    ) -> Result<UNetHead, ConfigError> {
+        self.validate()?;
+        positive("UNetConfig", "out_channels", out_channels)?;
+        let c = self.trunk_channels();
+        Ok(UNetHead {
+            norm: group_norm(self.effective_groups(), c, device),
+            conv: conv3x3(c, out_channels, zero_init, device),
+        })
     }
 
     /// Whether level `i` (of [`level_sizes`](Self::level_sizes)) has attention.
@@ -306,6 +340,25 @@ impl UNetBlock {
     }
 }
 
+/// An output head on the U-Net's trunk features: `conv3×3(SiLU(GroupNorm(h)))`, the layout of
+/// the U-Net's own output head ([`UNetConfig::init_head`]).
+#[derive(Module, Debug)]
+pub struct UNetHead {
+    /// GroupNorm over the trunk's channels.
+    pub norm: GroupNorm,
+    /// 3×3 convolution to the head's channels.
+    pub conv: Conv2d,
+}
+
+impl UNetHead {
+    /// # Shapes
+    /// - features: `[batch, base·mult[0], H, W]` ([`UNet::forward_trunk`])
+    /// - output: `[batch, out_channels, H, W]`
+    pub fn forward(&self, features: Tensor<4>) -> Tensor<4> {
+        self.conv.forward(silu(self.norm.forward(features)))
+    }
+}
+
 /// One level of the down path.
 #[derive(Module, Debug)]
 pub struct UNetDownLevel {
@@ -370,6 +423,34 @@ impl UNet {
     /// If `t` or `class` have another batch size than `x`, or `class` is given to an
     /// unconditional net or missing for a class-conditional one.
     pub fn forward(&self, x: Tensor<4>, t: Tensor<1>, class: Option<Tensor<1, Int>>) -> Tensor<4> {
+        self.forward_head(self.forward_trunk(x, t, class))
+    }
+
+    /// The output head alone: `conv3×3(SiLU(GroupNorm(features)))`;
+    /// `forward = forward_head ∘ forward_trunk`.
+    ///
+    /// # Shapes
+    /// - features: `[batch, base·mult[0], H, W]`
+    /// - output: `[batch, out_channels, H, W]`
+    pub fn forward_head(&self, features: Tensor<4>) -> Tensor<4> {
+        self.head_conv
+            .forward(silu(self.head_norm.forward(features)))
+    }
+
+    /// The trunk: everything before the output head (see the [module docs](self)).
+    ///
+    /// # Shapes
+    /// - x: `[batch, in_channels, H, W]`, t: `[batch]`, class: as [`UNet::forward`]
+    /// - output: `[batch, base·mult[0], H, W]`
+    ///
+    /// # Panics
+    /// As [`UNet::forward`].
+    pub fn forward_trunk(
+        &self,
+        x: Tensor<4>,
+        t: Tensor<1>,
+        class: Option<Tensor<1, Int>>,
+    ) -> Tensor<4> {
         let [b, _, _, _] = x.dims();
         assert_eq!(t.dims(), [b], "UNet: t must have shape [batch] = [{b}]");
         let mut emb = self.time_embedding.forward(t);
@@ -421,7 +502,6 @@ impl UNet {
                 h = up.forward_to(h, [sh, sw]);
             }
         }
-
-        self.head_conv.forward(silu(self.head_norm.forward(h)))
+        h
     }
 }

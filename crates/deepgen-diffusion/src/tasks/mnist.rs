@@ -7,7 +7,10 @@
 //! batch draws, from the loop's host RNG of the epoch (so `--resume` replays it), one timestep
 //! `t ~ U{0, …, T−1}` per image and then the images' noise `ε ~ N(0, I)` (image-major). The
 //! loss is the mean over the batch of [`denoising_loss`] with the model's [`Prediction`] and the
-//! task's [`LossWeighting`] (uniform: Ho et al.'s simple loss; min-SNR-γ).
+//! task's [`LossWeighting`] (uniform: Ho et al.'s simple loss; min-SNR-γ), plus the mean loss
+//! of each learned-covariance head the model has ([`CovarianceHead::loss`], logged as
+//! `sn_loss` / `npr_loss`: `train_sn_loss` / `train_npr_loss` in `metrics.jsonl`; the heads
+//! see detached trunk features, so these train only the heads).
 //!
 //! # Evaluation
 //!
@@ -26,12 +29,15 @@
 //!
 //! # After training ([`run`])
 //!
-//! `eval.json` gets the test loss; the bound in bits/dim on the full chain (DDPM fixed
-//! small/large) and on the `--ddpm-steps` trajectory (DDPM small/large and Analytic-DPM with
-//! `Γ` from [`crate::gamma`], cached in `gamma.json`); and for every sampler — DDPM fixed
+//! `eval.json` gets the test loss; `Γ` ([`crate::gamma`], cached in `gamma.json`) at every
+//! timestep; the bound in bits/dim on the full chain and on the `--ddpm-steps` trajectory with
+//! DDPM's fixed small/large, Analytic-DPM's and — with `--sn-dpm` / `--npr-dpm` — the heads'
+//! per-pixel variances ([`crate::vlb::PixelVariances`]); and for every sampler — DDPM fixed
 //! small and large at `--ddpm-steps`, DDIM (η = 0) at each `--ddim-steps`, Analytic-DDPM at
 //! `--ddpm-steps`, Analytic-DDIM at each `--ddim-steps`, DPM-Solver++(2M) at each
-//! `--dpm-steps`, and SN-DDPM at `--ddpm-steps` with `--sn-dpm` — `samples_<sampler>.npy` (`[N, 1, 28, 28]` f32 in `[0, 1]`) and `.png`, the
+//! `--dpm-steps`, and with a head SN-/NPR-DDPM at `--ddpm-steps` and SN-/NPR-DDIM at each
+//! `--ddim-steps` ([`crate::learned_variance`]) — `samples_<sampler>.npy`
+//! (`[N, 1, 28, 28]` f32 in `[0, 1]`) and `.png`, the
 //! Fréchet distance to the test set and label statistics under deepgen-eval's classifier. All
 //! samplers start from the same noise (a fresh `Stream::FrechetSamples` each).
 //!
@@ -48,8 +54,9 @@
 //! for all samples, or the balanced `0, 1, …, 9, 0, …` by default. Beside each
 //! `samples_<sampler>.npy` goes `labels_<sampler>.npy` (`[N]` int64, the requested labels), and
 //! `eval.json` gets `label_accuracy_<sampler>`: the fraction of samples deepgen-eval's
-//! classifier assigns the requested label. SN-DPM's head is not combined with guidance
-//! (`--sn-dpm` with `--class-conditional` is refused).
+//! classifier assigns the requested label. The learned-covariance heads are not combined with
+//! guidance (`--sn-dpm` or `--npr-dpm` with `--class-conditional` is refused): their variances
+//! would be those of one label's prediction, not of the guided one.
 
 use std::error::Error;
 use std::path::Path;
@@ -71,17 +78,21 @@ use deepgen_train::{
 };
 
 use crate::AnalyticDpmConfig;
+use crate::covariance_head::CovarianceHead;
 use crate::gamma::{GAMMA_CACHE_FILE, GammaCache, GammaKey, estimate_gamma};
 use crate::guidance::drop_labels;
+use crate::learned_variance::LearnedVarianceSampler;
 use crate::model::{DiffusionModel, DiffusionModelConfig, timesteps_tensor};
 use crate::schedule::{BetaSchedule, NoiseScheduleConfig};
 use crate::scheduler::{
     Ddim, DdimConfig, Ddpm, DdpmConfig, DdpmVariance, DpmSolver, DpmSolverConfig, SampleClipping,
     Scheduler, Spacing, run_sampler,
 };
-use crate::sn_dpm::SnDdpm;
 use crate::target::{LossWeighting, Prediction, denoising_loss};
-use crate::vlb::{ReverseVariances, VlbEstimator, VlbSummary, host_normal, vlb_terms};
+use crate::vlb::{
+    PixelVariances, ReverseVariances, VlbEstimator, VlbSummary, host_normal,
+    vlb_terms_with_pixel_variances,
+};
 
 /// Images per evaluation / sampling chunk by default.
 pub const DEFAULT_EVAL_BATCH: usize = 250;
@@ -109,6 +120,17 @@ struct ClassConditioning {
     null: usize,
     dropout: f64,
     guidance: f64,
+}
+
+/// Per-image losses of a training batch ([`MnistDiffusionTask::per_image_losses`]), each `[B]`.
+#[derive(Debug, Clone)]
+pub struct ImageLosses {
+    /// The weighted denoising loss.
+    pub denoise: Tensor<1>,
+    /// SN-DPM's head loss, with that head.
+    pub sn: Option<Tensor<1>>,
+    /// NPR-DPM's head loss, with that head.
+    pub npr: Option<Tensor<1>>,
 }
 
 /// MNIST for a [`DiffusionModel`]; see the [module docs](self).
@@ -383,19 +405,14 @@ impl MnistDiffusionTask {
     /// # Shapes
     /// - output: `[B]`
     pub fn per_image_loss(&self, model: &DiffusionModel, batch: DiffusionBatch) -> Tensor<1> {
-        self.per_image_losses(model, batch).0
+        self.per_image_losses(model, batch).denoise
     }
 
-    /// The per-image weighted denoising loss and, with the SN-DPM head, the per-image SN-DPM
-    /// loss `mean((h − ε²)²)` over the pixels.
-    ///
-    /// # Shapes
-    /// - output: `([B], Some([B]) or None)`
-    pub fn per_image_losses(
-        &self,
-        model: &DiffusionModel,
-        batch: DiffusionBatch,
-    ) -> (Tensor<1>, Option<Tensor<1>>) {
+    /// The per-image weighted denoising loss and, for each learned-covariance head the model
+    /// has, that head's per-image loss ([`CovarianceHead::loss`]: `mean((h − ε²)²)` for SN-DPM,
+    /// `mean((h − (ε − ε̂)²)²)` with `ε̂` detached for NPR-DPM). The heads see detached trunk
+    /// features, so their losses reach only the heads.
+    pub fn per_image_losses(&self, model: &DiffusionModel, batch: DiffusionBatch) -> ImageLosses {
         assert_eq!(
             model.num_timesteps(),
             self.num_timesteps,
@@ -418,24 +435,30 @@ impl MnistDiffusionTask {
         let x_t = model
             .schedule
             .add_noise(x0.clone(), noise.clone(), t.clone());
-        let (out, h) = model.forward_class_with_second_moment(x_t, t.clone(), labels);
-        let sn = h.map(|h| {
-            let [b, c, hh, w] = h.dims();
-            let err: Tensor<2> = (h - noise.clone().square())
-                .square()
-                .reshape([b, c * hh * w]);
-            err.mean_dim(1).reshape([b])
-        });
+        let outs = model.forward_class_with_moments(x_t.clone(), t.clone(), labels);
+        let head_loss = |head: CovarianceHead| {
+            outs.moment(head).map(|h| {
+                let (_, eps_hat) = model.prediction.split_at(
+                    &model.schedule,
+                    outs.out.clone(),
+                    x_t.clone(),
+                    t.clone(),
+                );
+                head.loss(h, noise.clone(), eps_hat)
+            })
+        };
+        let sn = head_loss(CovarianceHead::SecondMoment);
+        let npr = head_loss(CovarianceHead::ResidualMoment);
         let denoise = denoising_loss(
             &model.schedule,
             model.prediction,
             &self.weighting,
-            out,
+            outs.out,
             x0,
             noise,
             t,
         );
-        (denoise, sn)
+        ImageLosses { denoise, sn, npr }
     }
 
     /// The mean `test_loss` of `model` over the first [`test_images`](Self::test_images) test
@@ -491,19 +514,59 @@ impl MnistDiffusionTask {
         variances: &[ReverseVariances],
         device: &Device,
     ) -> Result<Vec<VlbSummary>, TrainError> {
+        self.vlb_with_heads(model, timesteps, variances, &[], device)
+    }
+
+    /// [`vlb`](Self::vlb) for the scalar `variances` and, from the same network passes, the
+    /// per-pixel variances of each of `heads` ([`PixelVariances`], named `"sn"` / `"npr"`),
+    /// listed after the scalar ones.
+    ///
+    /// # Errors
+    /// As [`vlb`](Self::vlb), and [`TrainError::Config`] naming `sn-dpm` / `npr-dpm` when the
+    /// model lacks one of `heads`.
+    pub fn vlb_with_heads(
+        &self,
+        model: &DiffusionModel,
+        timesteps: &[usize],
+        variances: &[ReverseVariances],
+        heads: &[CovarianceHead],
+        device: &Device,
+    ) -> Result<Vec<VlbSummary>, TrainError> {
+        if let Some(h) = heads.iter().find(|&&h| !model.has_head(h)) {
+            return Err(TrainError::config(
+                format!("{}-dpm", h.name()),
+                format!("the model has no {} head", h.name()),
+            ));
+        }
+        let pixel = heads
+            .iter()
+            .map(|&h| PixelVariances::new(h, &model.schedule, timesteps))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut rng = HostRng::stream(self.seed, Stream::NllNoise);
         let n = self.nll_images;
-        let mut all = vec![Vec::with_capacity(n); variances.len()];
+        let mut all = vec![Vec::with_capacity(n); variances.len() + pixel.len()];
         for start in (0..n).step_by(self.eval_batch) {
             let idx: Vec<usize> = (start..(start + self.eval_batch).min(n)).collect();
             let x0 = scaled_images(&self.test, &idx, device);
-            let terms = vlb_terms(
+            let terms = vlb_terms_with_pixel_variances(
                 &model.schedule,
                 model.prediction,
                 timesteps,
                 variances,
+                &pixel,
                 x0,
-                |x, t| model.forward(x, t),
+                |x, t| {
+                    if heads.is_empty() {
+                        (model.forward(x, t), Vec::new())
+                    } else {
+                        let outs = model.forward_with_moments(x, t);
+                        let hs = heads
+                            .iter()
+                            .map(|&h| outs.moment(h).expect("checked"))
+                            .collect();
+                        (outs.out, hs)
+                    }
+                },
                 self.nll_estimator,
                 true,
                 &mut rng,
@@ -512,10 +575,13 @@ impl MnistDiffusionTask {
                 acc.extend(t);
             }
         }
-        Ok(variances
+        let names = variances
             .iter()
+            .map(|v| v.name.clone())
+            .chain(pixel.iter().map(|p| p.name.clone()));
+        Ok(names
             .zip(&all)
-            .map(|(v, terms)| VlbSummary::new(v.name.clone(), terms, self.dims()))
+            .map(|(name, terms)| VlbSummary::new(name, terms, self.dims()))
             .collect())
     }
 
@@ -536,24 +602,25 @@ impl MnistDiffusionTask {
         self.vlb(model, &timesteps, &variances, device)
     }
 
-    /// [`sample_images`](Self::sample_images) with the SN-DDPM sampler (the model must have
-    /// the second-moment head); the same order of random numbers.
+    /// [`sample_images`](Self::sample_images) with a learned-variance sampler (SN-/NPR-DDPM,
+    /// SN-/NPR-DDIM; the model must have its head); the same order of random numbers.
     ///
     /// # Errors
-    /// [`TrainError::Config`] naming `sn-dpm` when the model has no second-moment head, or if
-    /// the samples cannot be read back as f32.
-    pub fn sample_images_sn(
+    /// [`TrainError::Config`] naming `sn-dpm` / `npr-dpm` when the model lacks the sampler's
+    /// head, or if the samples cannot be read back as f32.
+    pub fn sample_images_learned(
         &self,
         model: &DiffusionModel,
-        sampler: &SnDdpm,
+        sampler: &LearnedVarianceSampler,
         n: usize,
         rng: &mut HostRng,
         device: &Device,
     ) -> Result<(Vec<f32>, usize), TrainError> {
-        if !model.second_moment_head {
+        let head = sampler.head();
+        if !model.has_head(head) {
             return Err(TrainError::config(
-                "sn-dpm",
-                "the model has no second-moment head",
+                format!("{}-dpm", head.name()),
+                format!("the model has no {} head", head.name()),
             ));
         }
         let [c, h, w] = self.image_shape();
@@ -740,21 +807,29 @@ impl Task for MnistDiffusionTask {
         batch.x0.dims()[0]
     }
 
-    /// The mean denoising loss, plus the mean SN-DPM loss (logged as `sn_loss`) when the
-    /// model has the second-moment head.
+    /// The mean denoising loss plus the mean loss of each learned-covariance head (logged as
+    /// `sn_loss` / `npr_loss`).
     fn loss(
         &self,
         model: &DiffusionModel,
         batch: DiffusionBatch,
         _ctx: &StepContext,
     ) -> StepOutput {
-        match self.per_image_losses(model, batch) {
-            (denoise, None) => StepOutput::new(denoise.mean()),
-            (denoise, Some(sn)) => {
-                let sn = sn.mean();
-                StepOutput::new(denoise.mean() + sn.clone()).with_metric("sn_loss", sn)
+        let ImageLosses { denoise, sn, npr } = self.per_image_losses(model, batch);
+        let mut total = denoise.mean();
+        let mut metrics = Vec::new();
+        for (name, l) in [("sn_loss", sn), ("npr_loss", npr)] {
+            if let Some(l) = l {
+                let l = l.mean();
+                total = total + l.clone();
+                metrics.push((name, l));
             }
         }
+        metrics
+            .into_iter()
+            .fold(StepOutput::new(total), |o, (name, l)| {
+                o.with_metric(name, l)
+            })
     }
 
     fn evaluate(
@@ -836,10 +911,15 @@ pub struct DdpmMnistArgs {
     /// Dropout inside the residual blocks.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
-    /// Add SN-DPM's second-moment head (the U-Net's output doubled, trained on `‖h − ε²‖²`)
-    /// and the SN-DDPM sampler at `--ddpm-steps`.
+    /// Add SN-DPM's second-moment head (on the detached U-Net trunk, trained on `‖h − ε²‖²`),
+    /// the SN-DDPM sampler at `--ddpm-steps`, SN-DDIM at each `--ddim-steps` and its bounds.
     #[arg(long)]
     pub sn_dpm: bool,
+    /// Add NPR-DPM's residual-moment head (on the detached U-Net trunk, trained on
+    /// `‖h − (ε − ε̂)²‖²`), the NPR-DDPM sampler at `--ddpm-steps`, NPR-DDIM at each
+    /// `--ddim-steps` and its bounds.
+    #[arg(long)]
+    pub npr_dpm: bool,
     /// Train class-conditionally for classifier-free guidance: the U-Net gets the digit (and
     /// a null label for the dropped ones); every sampler then draws guided samples.
     #[arg(long)]
@@ -913,7 +993,7 @@ enum AnySampler {
     Ddpm(Ddpm),
     Ddim(Ddim),
     Dpm(DpmSolver),
-    Sn(SnDdpm),
+    Learned(LearnedVarianceSampler),
 }
 
 /// Label dropout without `--label-dropout`.
@@ -965,6 +1045,7 @@ impl DdpmMnistArgs {
             )
             .with_prediction(prediction)
             .with_second_moment_head(self.sn_dpm)
+            .with_residual_moment_head(self.npr_dpm)
             .with_num_classes(self.class_conditional.then_some(MNIST_CLASSES));
         config.validate().map_err(|e| {
             let flag = match e.field.as_str() {
@@ -1033,12 +1114,17 @@ impl DdpmMnistArgs {
             ));
         }
         if self.class_conditional {
-            if self.sn_dpm {
-                return Err(TrainError::config(
-                    "sn-dpm",
-                    "cannot be combined with --class-conditional (SN-DPM's variances are not \
-                     guided); drop one of the two",
-                ));
+            for (flag, given) in [("sn-dpm", self.sn_dpm), ("npr-dpm", self.npr_dpm)] {
+                if given {
+                    return Err(TrainError::config(
+                        flag,
+                        format!(
+                            "cannot be combined with --class-conditional (the learned-covariance \
+                             heads' variances are not guided); drop --{flag} or \
+                             --class-conditional"
+                        ),
+                    ));
+                }
             }
             check_conditioning(self.label_dropout(), self.guidance())?;
             if let Some(k) = self.class
@@ -1191,8 +1277,9 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         .push("test_loss", test_loss)
         .push("test_images", task.test_images());
 
-    // The bound: the full chain (DDPM variances), then the --ddpm-steps trajectory (DDPM and
-    // Analytic-DPM variances).
+    // Γ at every timestep (Analytic-DPM's variances on the full chain and on every sampler's
+    // subset), then the bound on the full chain and on the --ddpm-steps trajectory: DDPM's,
+    // Analytic-DPM's and the heads' per-pixel variances.
     let started = Instant::now();
     let estimator = match task.nll_estimator() {
         VlbEstimator::Full => "full sum".to_string(),
@@ -1201,17 +1288,11 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
     report
         .push("nll_images", task.nll_images())
         .push("nll_estimator", estimator.as_str());
-    let full = task.full_chain_vlb(&model, &device)?;
-    push_vlb(&mut report, "nll_bpd", &full);
 
     let schedule = model.schedule.clone();
     let ddpm_timesteps = Spacing::Leading.timesteps(args.timesteps, args.ddpm_steps, 0);
-    let mut gamma_timesteps: Vec<usize> = ddpm_timesteps.clone();
-    for &n in &args.ddim_steps {
-        gamma_timesteps.extend(Spacing::Leading.timesteps(args.timesteps, n, 0));
-    }
-    gamma_timesteps.sort_unstable_by(|a, b| b.cmp(a));
-    gamma_timesteps.dedup();
+    let full_timesteps: Vec<usize> = (0..args.timesteps).rev().collect();
+    let gamma_timesteps = full_timesteps.clone();
     let step = CheckpointDir::new(out.join("checkpoint"))
         .latest()?
         .map_or(0, |c| c.state.step);
@@ -1255,23 +1336,45 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
             .map(|t| gamma[gamma_timesteps.iter().position(|s| s == t).expect("kept")])
             .collect()
     };
-    let variances = [
-        ReverseVariances::ddpm(&schedule, &ddpm_timesteps, DdpmVariance::FixedSmall)?,
-        ReverseVariances::ddpm(&schedule, &ddpm_timesteps, DdpmVariance::FixedLarge)?,
-        ReverseVariances::analytic(&schedule, &ddpm_timesteps, &gamma_at(&ddpm_timesteps))?,
-    ];
-    let k = task.vlb(&model, &ddpm_timesteps, &variances, &device)?;
+    let heads: Vec<CovarianceHead> = CovarianceHead::ALL
+        .into_iter()
+        .filter(|&h| model.has_head(h))
+        .collect();
+    let bound_variances = |ts: &[usize]| -> Result<Vec<ReverseVariances>, TrainError> {
+        Ok(vec![
+            ReverseVariances::ddpm(&schedule, ts, DdpmVariance::FixedSmall)?,
+            ReverseVariances::ddpm(&schedule, ts, DdpmVariance::FixedLarge)?,
+            ReverseVariances::analytic(&schedule, ts, &gamma_at(ts))?,
+        ])
+    };
+    let full = task.vlb_with_heads(
+        &model,
+        &full_timesteps,
+        &bound_variances(&full_timesteps)?,
+        &heads,
+        &device,
+    )?;
+    push_vlb(&mut report, "nll_bpd", &full);
+    let k = task.vlb_with_heads(
+        &model,
+        &ddpm_timesteps,
+        &bound_variances(&ddpm_timesteps)?,
+        &heads,
+        &device,
+    )?;
     push_vlb(&mut report, &format!("nll_bpd_k{}", args.ddpm_steps), &k);
+    let list = |s: &[VlbSummary]| {
+        s.iter()
+            .map(|v| format!("{} {:.4}", v.name, v.bpd))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "bits/dim bound on {} test images ({estimator}): full chain DDPM small {:.4}, large \
-         {:.4}; {} steps: DDPM small {:.4}, large {:.4}, Analytic-DPM {:.4} ({:.0} s)",
+        "bits/dim bound on {} test images ({estimator}): full chain {}; {} steps: {} ({:.0} s)",
         task.nll_images(),
-        full[0].bpd,
-        full[1].bpd,
+        list(&full),
         args.ddpm_steps,
-        k[0].bpd,
-        k[1].bpd,
-        k[2].bpd,
+        list(&k),
         started.elapsed().as_secs_f64()
     );
 
@@ -1332,8 +1435,12 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
             .map_err(flag("dpm-steps"))?;
         samplers.push((format!("dpm_solver_{m}"), AnySampler::Dpm(s)));
     }
-    if model.second_moment_head {
-        let s = SnDdpm::new(
+    for head in CovarianceHead::ALL
+        .into_iter()
+        .filter(|&h| model.has_head(h))
+    {
+        let s = LearnedVarianceSampler::ddpm(
+            head,
             &DdpmConfig::new(n)
                 .with_prediction(prediction)
                 .with_clipping(clip.clone()),
@@ -1341,7 +1448,17 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
             &schedule,
         )
         .map_err(flag("ddpm-steps"))?;
-        samplers.push((format!("sn_ddpm_{n}"), AnySampler::Sn(s)));
+        samplers.push((format!("{}_ddpm_{n}", head.name()), AnySampler::Learned(s)));
+        for &m in &args.ddim_steps {
+            let s = LearnedVarianceSampler::ddim(
+                head,
+                &ddim(prediction, m),
+                &AnalyticDpmConfig::new(),
+                &schedule,
+            )
+            .map_err(flag("ddim-steps"))?;
+            samplers.push((format!("{}_ddim_{m}", head.name()), AnySampler::Learned(s)));
+        }
     }
     score_samplers(
         &task,
@@ -1482,7 +1599,9 @@ fn score_samplers(
             (AnySampler::Ddpm(s), None) => task.sample_images(model, s, n, &mut rng, device)?,
             (AnySampler::Ddim(s), None) => task.sample_images(model, s, n, &mut rng, device)?,
             (AnySampler::Dpm(s), None) => task.sample_images(model, s, n, &mut rng, device)?,
-            (AnySampler::Sn(s), None) => task.sample_images_sn(model, s, n, &mut rng, device)?,
+            (AnySampler::Learned(s), None) => {
+                task.sample_images_learned(model, s, n, &mut rng, device)?
+            }
             (AnySampler::Ddpm(s), Some(l)) => {
                 task.sample_images_guided(model, s, l, guidance, &mut rng, device)?
             }
@@ -1492,9 +1611,9 @@ fn score_samplers(
             (AnySampler::Dpm(s), Some(l)) => {
                 task.sample_images_guided(model, s, l, guidance, &mut rng, device)?
             }
-            (AnySampler::Sn(_), Some(_)) => {
+            (AnySampler::Learned(s), Some(_)) => {
                 return Err(TrainError::config(
-                    "sn-dpm",
+                    format!("{}-dpm", s.head().name()),
                     "cannot be combined with --class-conditional",
                 )
                 .into());

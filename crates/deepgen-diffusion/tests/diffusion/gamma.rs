@@ -63,8 +63,10 @@ fn cache_round_trip_reuse_and_staleness() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("gamma.json");
     let calls = Cell::new(0usize);
+    let asked = std::cell::RefCell::new(Vec::new());
     let estimate = |ts: &[usize]| {
         calls.set(calls.get() + 1);
+        *asked.borrow_mut() = ts.to_vec();
         Ok(ts.iter().map(|&t| 1.0 - t as f64 * 1e-3).collect())
     };
     // No file: estimated and written.
@@ -106,12 +108,18 @@ fn cache_round_trip_reuse_and_staleness() {
             .unwrap()
             .1
     );
-    // A timestep the cache lacks: re-estimated.
-    assert!(
-        !GammaCache::load_or_estimate(&path, &raw, &[90, 30], estimate)
-            .unwrap()
-            .1
-    );
+    // Timesteps the cache lacks: only those are estimated, and added to the file.
+    let (g, cached) =
+        GammaCache::load_or_estimate(&path, &raw, &[90, 30, 20, 30], estimate).unwrap();
+    assert!(!cached);
+    assert_eq!(calls.get(), 4);
+    assert_eq!(*asked.borrow(), vec![30, 20]);
+    assert_eq!(g, vec![0.91, 0.97, 0.98, 0.97]);
+    let cache = GammaCache::read(&path).unwrap().unwrap();
+    assert_eq!(cache.timesteps, vec![90, 30, 20]);
+    assert_eq!(cache.key, raw);
+    let (_, cached) = GammaCache::load_or_estimate(&path, &raw, &[20, 90], estimate).unwrap();
+    assert!(cached);
     assert_eq!(calls.get(), 4);
     // A damaged file is replaced, not an error.
     std::fs::write(&path, "{not json").unwrap();

@@ -1,7 +1,7 @@
 //! Classifier-free guidance: the guided output against the formula recomputed on the host
 //! (`w = 0` is the conditional prediction), the label dropout's rate, the class-conditional
-//! config, and a tiny class-conditional `ddpm_mnist` run (labels, accuracy, checkpoint
-//! mismatch errors).
+//! config, labels through the trunk and the SN/NPR heads, and a tiny class-conditional
+//! `ddpm_mnist` run (labels, accuracy, checkpoint mismatch errors).
 
 use crate::common::{assert_close, device, host, tensor, timesteps};
 
@@ -105,6 +105,73 @@ fn guided_output_is_the_formula_and_w_zero_is_the_conditional_prediction() {
         2.0,
     ));
     assert_close(&g, &[2.0, -14.0], 0.0, 1e-6, "guide");
+}
+
+#[test]
+fn a_conditional_model_with_heads_takes_labels_through_trunk_and_heads() {
+    let dev = device();
+    dev.seed(5);
+    let model = DiffusionModelConfig::new(
+        UNetConfig::new(1, [SIDE, SIDE])
+            .with_base_channels(4)
+            .with_channel_mults(vec![1, 2])
+            .with_num_res_blocks(1)
+            .with_attention_resolutions(vec![])
+            .with_zero_init(false),
+    )
+    .with_schedule(NoiseScheduleConfig::new().with_num_timesteps(40))
+    .with_num_classes(Some(10))
+    .with_second_moment_head(true)
+    .with_residual_moment_head(true)
+    .init(&dev);
+    let b = 4;
+    let (x, t, c) = inputs(b, &dev);
+    let labelled =
+        model.forward_class_with_moments(x.clone(), timesteps(&t, &dev), Some(timesteps(&c, &dev)));
+    let cond = host(model.forward_class(x.clone(), timesteps(&t, &dev), Some(timesteps(&c, &dev))));
+    assert_close(
+        &host(labelled.out.clone()),
+        &cond,
+        0.0,
+        0.0,
+        "out = forward_class",
+    );
+    // Without labels: the null label, for the output and the heads alike.
+    let plain = model.forward_with_moments(x.clone(), timesteps(&t, &dev));
+    let null = model.forward_class_with_moments(
+        x.clone(),
+        timesteps(&t, &dev),
+        Some(timesteps(&vec![10; b], &dev)),
+    );
+    assert_close(
+        &host(plain.out.clone()),
+        &host(model.forward(x.clone(), timesteps(&t, &dev))),
+        0.0,
+        0.0,
+        "out = forward",
+    );
+    for (a, n, what) in [
+        (&plain.second_moment, &null.second_moment, "sn"),
+        (&plain.residual_moment, &null.residual_moment, "npr"),
+    ] {
+        let (a, n) = (a.clone().expect(what), n.clone().expect(what));
+        assert_close(
+            &host(a),
+            &host(n),
+            0.0,
+            0.0,
+            &format!("{what}: None = null label"),
+        );
+    }
+    // The labels reach the heads (through the trunk features).
+    let h_c = host(labelled.second_moment.expect("sn"));
+    let h_u = host(plain.second_moment.expect("sn"));
+    let gap = h_c
+        .iter()
+        .zip(&h_u)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(gap > 1e-4, "the SN head ignores the labels ({gap})");
 }
 
 #[test]
@@ -299,6 +366,7 @@ fn a_tiny_class_conditional_run_writes_labels_and_accuracy_and_guards_its_checkp
         ),
         (&["--class-conditional", "--guidance=-1"][..], "guidance"),
         (&["--class-conditional", "--sn-dpm"][..], "sn-dpm"),
+        (&["--class-conditional", "--npr-dpm"][..], "npr-dpm"),
     ] {
         let cli = args(extra);
         let e = run(&cli.common, &cli.ddpm).unwrap_err().to_string();

@@ -22,6 +22,7 @@ mod energy_distance;
 mod forward_process;
 mod gamma;
 mod guidance;
+mod learned_variance;
 mod mnist_task;
 mod schedule;
 mod spacing;

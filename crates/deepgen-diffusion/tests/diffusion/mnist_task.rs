@@ -4,7 +4,7 @@
 //! bundled MNIST writing a strict `eval.json` with every sampler's entries, `gamma.json` and
 //! the sample files. Small synthetic 8×8 splits and tiny U-Nets keep it fast.
 
-use crate::common::{device, host, tensor};
+use crate::common::{device, host};
 
 use burn::module::Module;
 use burn::optim::AdamConfig;
@@ -13,8 +13,8 @@ use clap::Parser;
 use deepgen_data::MnistSplit;
 use deepgen_diffusion::tasks::mnist::{DdpmMnistArgs, MnistDiffusionTask, run};
 use deepgen_diffusion::{
-    AnalyticDpmConfig, AnalyticStep, DdpmConfig, DiffusionModel, DiffusionModelConfig,
-    LossWeighting, NoiseScheduleConfig, Prediction, SnDdpm,
+    AnalyticDpmConfig, CovarianceHead, DdpmConfig, DiffusionModel, DiffusionModelConfig,
+    LearnedVarianceSampler, LossWeighting, NoiseScheduleConfig, Prediction,
 };
 use deepgen_nn::UNetConfig;
 use deepgen_tensor::HostRng;
@@ -258,6 +258,7 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
             "--eval-batch",
             "16",
             "--sn-dpm",
+            "--npr-dpm",
             "--out",
             &out_s,
         ];
@@ -290,6 +291,12 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
         "nll_bpd_k10_ddpm_large",
         "nll_bpd_k10_analytic",
         "nll_bpd_k10_analytic_stderr",
+        "nll_bpd_analytic",
+        "nll_bpd_sn",
+        "nll_bpd_npr",
+        "nll_bpd_k10_sn",
+        "nll_bpd_k10_npr",
+        "nll_bpd_k10_npr_stderr",
     ] {
         assert!(number(k).is_finite() && number(k) >= 0.0, "{k}");
     }
@@ -302,6 +309,9 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
         "dpm_solver_4",
         "dpm_solver_5",
         "sn_ddpm_10",
+        "sn_ddim_5",
+        "npr_ddpm_10",
+        "npr_ddim_5",
     ];
     for s in samplers {
         assert!(number(&format!("fd_{s}")) >= 0.0, "{s}");
@@ -317,7 +327,16 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
         .unwrap()
         .unwrap();
     assert_eq!(cache.key.model_step, 2);
-    assert!(cache.timesteps.contains(&45) && cache.timesteps.contains(&40));
+    // Both heads' losses are logged beside the denoising loss.
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert!(
+        metrics.contains("\"train_sn_loss\"") && metrics.contains("\"train_npr_loss\""),
+        "{metrics}"
+    );
+    // Γ at every timestep of the T = 50 chain (Analytic-DPM's full-chain bound).
+    let mut ts = cache.timesteps.clone();
+    ts.sort_unstable();
+    assert_eq!(ts, (0..50).collect::<Vec<_>>());
     // Resuming with other architecture flags is an error naming --resume.
     let cli = args("2", "12", &["--resume"]);
     let e = run(&cli.common, &cli.ddpm).unwrap_err().to_string();
@@ -355,10 +374,12 @@ fn model_config_errors_name_the_field() {
 }
 
 #[test]
-fn sn_dpm_head_loss_and_variances() {
+fn covariance_head_losses_equal_a_host_recomputation() {
     let dev = device();
+    dev.seed(9);
     let model = tiny_config(Prediction::Epsilon)
         .with_second_moment_head(true)
+        .with_residual_moment_head(true)
         .init(&dev);
     let train = synthetic(8, 1);
     let mut task = MnistDiffusionTask::new(train, synthetic(4, 2), 4, T, 3).unwrap();
@@ -367,78 +388,124 @@ fn sn_dpm_head_loss_and_variances() {
     let x_t = model
         .schedule
         .add_noise(batch.x0.clone(), batch.noise.clone(), batch.t.clone());
-    let (out, h) = model.forward_with_second_moment(x_t, batch.t.clone());
-    let (out, h, eps) = (host(out), host(h.unwrap()), host(batch.noise.clone()));
+    let outs = model.forward_with_moments(x_t, batch.t.clone());
+    let out = host(outs.out);
+    let h_sn = host(outs.second_moment.unwrap());
+    let h_npr = host(outs.residual_moment.unwrap());
+    let eps = host(batch.noise.clone());
     let loss = task.loss(&model, batch, &ctx());
-    assert_eq!(loss.metrics[0].0, "sn_loss");
+    let names: Vec<&str> = loss.metrics.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["sn_loss", "npr_loss"]);
     let n = eps.len() as f64;
-    let mse: f64 = out
-        .iter()
-        .zip(&eps)
-        .map(|(o, e)| (o - e).powi(2))
-        .sum::<f64>()
-        / n;
-    let sn: f64 = h
-        .iter()
-        .zip(&eps)
-        .map(|(h, e)| (h - e * e).powi(2))
-        .sum::<f64>()
-        / n;
+    let mean = |f: &dyn Fn(usize) -> f64| (0..eps.len()).map(f).sum::<f64>() / n;
+    let mse = mean(&|i| (out[i] - eps[i]).powi(2));
+    // SN-DPM: (h − ε²)²; NPR-DPM: (h − (ε − ε̂)²)² with ε̂ the ε-model's output.
+    let sn = mean(&|i| (h_sn[i] - eps[i] * eps[i]).powi(2));
+    let npr = mean(&|i| (h_npr[i] - (eps[i] - out[i]).powi(2)).powi(2));
     let got = host(loss.loss)[0];
+    let want = mse + sn + npr;
     assert!(
-        (got - (mse + sn)).abs() < 1e-5 * (mse + sn),
-        "{got} vs {mse} + {sn}"
+        (got - want).abs() < 1e-5 * want,
+        "{got} vs {mse} + {sn} + {npr}"
     );
     assert!((host(loss.metrics[0].1.clone())[0] - sn).abs() < 1e-5 * sn.max(1e-3));
+    assert!((host(loss.metrics[1].1.clone())[0] - npr).abs() < 1e-5 * npr.max(1e-3));
+    assert!(
+        (sn - npr).abs() > 1e-3 * sn,
+        "the two targets must differ for a test that can fail"
+    );
+}
 
-    // Variances: λ² + c² clamp(β̄/ᾱ (h − ε̂²), 0, 1) per element; none at the last step.
-    let schedule = &model.schedule;
-    let sampler = SnDdpm::new(
-        &DdpmConfig::new(5),
-        &AnalyticDpmConfig::new().with_clip_pixels(None),
-        schedule,
-    )
-    .unwrap();
-    let ts = sampler.timesteps().to_vec();
-    let e = [0.5, -1.0, 2.0, 0.1];
-    let hv = [0.3, 1.2, 3.0, 50.0];
-    let ab = schedule.alpha_bar();
-    for i in 0..ts.len() {
-        let got = sampler.variance(i, tensor(&e, [4], &dev), tensor(&hv, [4], &dev));
-        if i + 1 == ts.len() {
-            assert!(got.is_none());
-            continue;
-        }
-        let got = host(got.unwrap());
-        let step = AnalyticStep::new(ab[ts[i]], ab[ts[i + 1]], 1.0);
-        for k in 0..4 {
-            let cov = (step.cov_scale * (hv[k] - e[k] * e[k])).clamp(0.0, 1.0);
-            let want = step.lambda_sq + step.cov_coef * cov;
-            assert!(
-                (got[k] - want).abs() < 1e-5 * want,
-                "step {i}[{k}]: {} vs {want}",
-                got[k]
-            );
-        }
-        // h = ε̂² (an exact mean): DDPM's fixed-small variance.
-        let small = sampler.variance(
-            i,
-            tensor(&e, [4], &dev),
-            tensor(&e.map(|v| v * v), [4], &dev),
-        );
-        let beta_tilde =
-            (1.0 - ab[ts[i]] / ab[ts[i + 1]]) * (1.0 - ab[ts[i + 1]]) / (1.0 - ab[ts[i]]);
-        for v in host(small.unwrap()) {
-            assert!(
-                (v - beta_tilde).abs() < 1e-5 * beta_tilde,
-                "{v} vs {beta_tilde}"
-            );
-        }
+/// Every float parameter's gradient as a host vector (`None` if it has none).
+struct Grads<'a> {
+    grads: &'a burn::tensor::Gradients,
+    out: Vec<Option<Vec<f64>>>,
+}
+
+impl burn::module::ModuleVisitor for Grads<'_> {
+    fn visit_float<const D: usize>(
+        &mut self,
+        param: &burn::module::Param<burn::tensor::Tensor<D>>,
+    ) {
+        self.out.push(param.val().grad(self.grads).map(host));
     }
-    // A model without the head is refused by the task's sampler.
+}
+
+fn grads_of<M: Module>(m: &M, grads: &burn::tensor::Gradients) -> Vec<Option<Vec<f64>>> {
+    let mut v = Grads {
+        grads,
+        out: Vec::new(),
+    };
+    m.visit(&mut v);
+    v.out
+}
+
+#[test]
+fn covariance_head_losses_reach_only_the_heads() {
+    // The heads see detached trunk features and a detached ε̂: the U-Net (trunk and ε head)
+    // gets exactly the denoising loss's gradients, and the heads get gradients of their own.
+    let dev = device().autodiff();
+    dev.seed(11);
+    let model = tiny_config(Prediction::Epsilon)
+        .with_second_moment_head(true)
+        .with_residual_moment_head(true)
+        .init(&dev);
+    let mut task = MnistDiffusionTask::new(synthetic(8, 1), synthetic(4, 2), 4, T, 3).unwrap();
+    let mut rng = HostRng::seed_from_u64(5);
+    let batch = task.train_batch(0, 0, &mut rng, &dev);
+    let with_heads = task.loss(&model, batch.clone(), &ctx()).loss.backward();
+    let denoise_only = task
+        .per_image_losses(&model, batch)
+        .denoise
+        .mean()
+        .backward();
+    let (a, b) = (
+        grads_of(&model.unet, &with_heads),
+        grads_of(&model.unet, &denoise_only),
+    );
+    assert_eq!(a.len(), b.len());
+    let mut nonzero = 0;
+    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+        let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+        assert_eq!(
+            a, b,
+            "U-Net parameter {i}: gradients differ with the head losses"
+        );
+        nonzero += usize::from(a.iter().any(|v| *v != 0.0));
+    }
+    assert!(nonzero > a.len() / 2, "the denoising loss trains the U-Net");
+    for head in [
+        model.sn_head.as_ref().unwrap(),
+        model.npr_head.as_ref().unwrap(),
+    ] {
+        for g in grads_of(head, &with_heads) {
+            let g = g.expect("a head parameter without gradient");
+            assert!(g.iter().any(|v| *v != 0.0) && g.iter().all(|v| v.is_finite()));
+        }
+        assert!(grads_of(head, &denoise_only).iter().all(Option::is_none));
+    }
+}
+
+#[test]
+fn the_task_refuses_a_sampler_whose_head_the_model_lacks() {
+    let dev = device();
+    let task = MnistDiffusionTask::new(synthetic(8, 1), synthetic(4, 2), 4, T, 3).unwrap();
     let plain = tiny_model(Prediction::Epsilon, &dev);
-    let e = task
-        .sample_images_sn(&plain, &sampler, 2, &mut rng, &dev)
-        .unwrap_err();
-    assert!(e.to_string().contains("sn-dpm"), "{e}");
+    let mut rng = HostRng::seed_from_u64(2);
+    for (head, flag) in [
+        (CovarianceHead::SecondMoment, "sn-dpm"),
+        (CovarianceHead::ResidualMoment, "npr-dpm"),
+    ] {
+        let sampler = LearnedVarianceSampler::ddpm(
+            head,
+            &DdpmConfig::new(5),
+            &AnalyticDpmConfig::new(),
+            &plain.schedule,
+        )
+        .unwrap();
+        let e = task
+            .sample_images_learned(&plain, &sampler, 2, &mut rng, &dev)
+            .unwrap_err();
+        assert!(e.to_string().contains(flag), "{e}");
+    }
 }

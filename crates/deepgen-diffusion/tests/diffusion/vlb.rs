@@ -1,7 +1,9 @@
 //! The variational bound (`vlb`): an exact ε-model of a one-point dataset against the closed
 //! form (DDPM small/large and Analytic-DPM variances, full chain and a respaced trajectory),
 //! the Monte-Carlo estimator against the full sum within its standard error, and the
-//! discretized decoder against numerical integration.
+//! discretized decoder against numerical integration; SN-DPM's / NPR-DPM's per-pixel variances:
+//! the exact one-point model's closed form (zero residual moment: KL 0, the decoder at the
+//! floor), and per-pixel variances that are all equal giving exactly the scalar bound.
 
 use crate::common::{device, host, tensor, timesteps};
 
@@ -11,8 +13,8 @@ use deepgen_diffusion::vlb::{
     MIN_DECODER_VARIANCE, discretized_gaussian_log_likelihood, isotropic_gaussian_kl,
 };
 use deepgen_diffusion::{
-    NoiseSchedule, NoiseScheduleConfig, Prediction, ReverseVariances, Spacing, VlbEstimator,
-    VlbSummary, vlb_terms,
+    CovarianceHead, NoiseSchedule, NoiseScheduleConfig, PixelVariances, Prediction,
+    ReverseVariances, Spacing, VlbEstimator, VlbSummary, vlb_terms, vlb_terms_with_pixel_variances,
 };
 use deepgen_tensor::HostRng;
 
@@ -299,4 +301,151 @@ fn discretized_decoder_and_kl_helpers() {
     assert!(isotropic_gaussian_kl(10, 0.0, 0.3, 0.3).abs() < 1e-15);
     assert!((isotropic_gaussian_kl(10, 2.0, 0.3, 0.3) - 2.0 / 0.6).abs() < 1e-12);
     let _ = timesteps(&[0], &dev);
+}
+
+/// `h` of a head for the model `eps`: SN gets `ε̂² + m(t)`, NPR `m(t)`, so that the residual
+/// moment is `m(t)` in every pixel.
+fn head_with_moment<'a>(
+    head: CovarianceHead,
+    m: impl Fn(usize) -> f64 + 'a,
+    mut eps: impl FnMut(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + 'a,
+) -> impl FnMut(Tensor<4>, Tensor<1, Int>) -> (Tensor<4>, Vec<Tensor<4>>) + 'a {
+    move |x_t, t| {
+        let b = x_t.dims()[0];
+        let ms: Vec<f64> = host(t.clone().float())
+            .iter()
+            .map(|&s| m(s as usize))
+            .collect();
+        let out = eps(x_t, t);
+        let m = tensor(&ms, [b, 1, 1, 1], &out.device());
+        let h = match head {
+            CovarianceHead::SecondMoment => out.clone().square() + m,
+            CovarianceHead::ResidualMoment => out.zeros_like() + m,
+        };
+        (out, vec![h])
+    }
+}
+
+#[test]
+fn pixel_variances_of_the_exact_one_point_model_match_the_closed_form() {
+    let dev = device();
+    let schedule = schedule_50();
+    let c_vals = image_levels();
+    let d = c_vals.len();
+    let c = tensor(&c_vals, [1, 1, 4, 4], &dev);
+    let x0 = c.clone().repeat_dim(0, 2);
+    let ab = schedule.alpha_bar();
+    for traj in [
+        (0..50).rev().collect::<Vec<usize>>(),
+        Spacing::Leading.timesteps(50, 10, 0),
+    ] {
+        let top = traj[0];
+        let sum_c2: f64 = c_vals.iter().map(|v| v * v).sum();
+        let prior =
+            0.5 * (d as f64 * (-(1.0 - ab[top]).ln() + (1.0 - ab[top]) - 1.0) + ab[top] * sum_c2);
+        let decoder: f64 = c_vals
+            .iter()
+            .map(|&x| decoder_nll_exact_mean(x, MIN_DECODER_VARIANCE.sqrt()))
+            .sum();
+        for head in CovarianceHead::ALL {
+            // The exact mean has a zero residual: σ² = λ² = β̃ (KL 0), decoder at the floor.
+            let pixel = [PixelVariances::new(head, &schedule, &traj).unwrap()];
+            let mut rng = HostRng::seed_from_u64(4);
+            let terms = vlb_terms_with_pixel_variances(
+                &schedule,
+                Prediction::Epsilon,
+                &traj,
+                &[],
+                &pixel,
+                x0.clone(),
+                head_with_moment(head, |_| 0.0, one_point_eps(&schedule, c.clone())),
+                VlbEstimator::Full,
+                true,
+                &mut rng,
+            )
+            .unwrap();
+            assert_eq!(terms.len(), 1);
+            for (i, t) in terms[0].iter().enumerate() {
+                let what = format!("K = {}, {}, image {i}", traj.len(), head.name());
+                assert!(
+                    (t.prior - prior).abs() < 1e-9 * prior.abs().max(1.0),
+                    "{what}"
+                );
+                // SN's m = h − ε̂² cancels in f32: |m| ≲ 1e-6 ε̂², so the KL is ~0, not exactly.
+                assert!(t.kl.abs() < 1e-3, "{what}: KL {}", t.kl);
+                assert!(
+                    (t.decoder - decoder).abs() < 2e-3 * decoder.max(1.0),
+                    "{what}: decoder {} vs {decoder}",
+                    t.decoder
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn equal_pixel_variances_give_the_scalar_bound() {
+    // An imperfect model (ε̂ shrunk towards 0) so that every KL term is non-zero; a head whose
+    // residual moment is 1 − Γ(t) in every pixel makes the per-pixel variances Analytic-DPM's.
+    let dev = device();
+    let schedule = schedule_50();
+    let c_vals = image_levels();
+    let c = tensor(&c_vals, [1, 1, 4, 4], &dev);
+    let x0 = c.clone().repeat_dim(0, 3);
+    let gamma = |t: usize| 0.3 + 0.6 * (t as f64 / 50.0);
+    let imperfect = |schedule| {
+        let mut eps = one_point_eps(schedule, c.clone());
+        move |x: Tensor<4>, t: Tensor<1, Int>| eps(x, t).mul_scalar(0.9)
+    };
+    for traj in [
+        (0..50).rev().collect::<Vec<usize>>(),
+        Spacing::Leading.timesteps(50, 10, 0),
+    ] {
+        let g: Vec<f64> = traj.iter().map(|&t| gamma(t)).collect();
+        let scalar = [ReverseVariances::analytic(&schedule, &traj, &g).unwrap()];
+        for head in CovarianceHead::ALL {
+            let pixel = [PixelVariances::new(head, &schedule, &traj).unwrap()];
+            for estimator in [VlbEstimator::Full, VlbEstimator::MonteCarlo(3)] {
+                let mut rng = HostRng::seed_from_u64(8);
+                let terms = vlb_terms_with_pixel_variances(
+                    &schedule,
+                    Prediction::Epsilon,
+                    &traj,
+                    &scalar,
+                    &pixel,
+                    x0.clone(),
+                    head_with_moment(head, |t| 1.0 - gamma(t), imperfect(&schedule)),
+                    estimator,
+                    true,
+                    &mut rng,
+                )
+                .unwrap();
+                assert_eq!(terms.len(), 2);
+                for (i, (a, p)) in terms[0].iter().zip(&terms[1]).enumerate() {
+                    let what = format!(
+                        "K = {}, {}, {estimator:?}, image {i}",
+                        traj.len(),
+                        head.name()
+                    );
+                    assert!(a.kl > 1.0, "{what}: a KL that can differ, got {}", a.kl);
+                    assert!((a.prior - p.prior).abs() < 1e-12, "{what}");
+                    assert!(
+                        (a.kl - p.kl).abs() < 1e-4 * a.kl,
+                        "{what}: KL {} vs {}",
+                        p.kl,
+                        a.kl
+                    );
+                    assert!(
+                        (a.decoder - p.decoder).abs() < 1e-4 * a.decoder.abs().max(1.0),
+                        "{what}: decoder {} vs {}",
+                        p.decoder,
+                        a.decoder
+                    );
+                    if let (Some(va), Some(vp)) = (a.kl_variance, p.kl_variance) {
+                        assert!((va - vp).abs() < 1e-3 * va.max(1e-9), "{what}: MC variance");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -242,3 +242,31 @@ fn bad_configs_name_the_field() {
             .is_err()
     );
 }
+
+#[test]
+fn trunk_and_head_compose_to_forward_and_extra_heads_fit_the_trunk() {
+    let dev = Device::flex();
+    dev.seed(53);
+    let cfg = mnist_config().with_channel_mults(vec![2, 2]);
+    let net = cfg.init(&dev);
+    let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Normal(0.0, 1.0), &dev);
+    let t = times(&[5.0, 600.0], &dev);
+    let features = net.forward_trunk(x.clone(), t.clone(), None);
+    assert_eq!(features.dims(), [2, cfg.trunk_channels(), 28, 28]);
+    assert_eq!(cfg.trunk_channels(), 16);
+    let whole = host(net.forward(x, t, None));
+    let split = host(net.forward_head(features.clone()));
+    assert!(max_abs_diff(&whole, &split) == 0.0, "forward ≠ head(trunk)");
+
+    let head = cfg.init_head(3, false, &dev).unwrap();
+    let out = host(head.forward(features.clone()));
+    assert_eq!(out.len(), 2 * 3 * 28 * 28);
+    assert!(
+        out.iter().any(|v| v.abs() > 1e-6),
+        "a non-zero-initialised head"
+    );
+    let zero = cfg.init_head(1, true, &dev).unwrap();
+    assert!(host(zero.forward(features)).iter().all(|v| *v == 0.0));
+    let e = cfg.init_head(0, false, &dev).unwrap_err();
+    assert_eq!(e.field, "out_channels");
+}
