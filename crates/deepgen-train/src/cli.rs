@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+use crate::TrainError;
 use crate::schedule::Schedule;
 
 /// Flags every example accepts. Values left unset take the example's own defaults.
@@ -58,6 +59,43 @@ pub struct CommonArgs {
     pub lr_groups: Option<crate::grad::LrGroups>,
 }
 
+impl CommonArgs {
+    /// These args with `--epochs` derived from a total step count `steps` (an example's
+    /// `--steps`, counted in epochs of `steps_per_epoch` optimiser steps); unchanged when
+    /// `steps` is `None`.
+    ///
+    /// # Errors
+    /// [`TrainError::Config`] naming `steps` when `--epochs` is also given or `steps` is not a
+    /// positive multiple of `steps_per_epoch`.
+    pub fn with_total_steps(
+        &self,
+        steps: Option<usize>,
+        steps_per_epoch: usize,
+    ) -> Result<CommonArgs, TrainError> {
+        let mut common = self.clone();
+        let Some(steps) = steps else {
+            return Ok(common);
+        };
+        if common.epochs.is_some() {
+            return Err(TrainError::config(
+                "steps",
+                "give --steps or --epochs, not both (an epoch is --steps-per-epoch steps)",
+            ));
+        }
+        if steps == 0 || steps_per_epoch == 0 || !steps.is_multiple_of(steps_per_epoch) {
+            return Err(TrainError::config(
+                "steps",
+                format!(
+                    "must be a positive multiple of --steps-per-epoch ({steps_per_epoch}), got \
+                     {steps}"
+                ),
+            ));
+        }
+        common.epochs = Some(steps / steps_per_epoch);
+        Ok(common)
+    }
+}
+
 /// clap value parser: an integer ≥ 1.
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
@@ -100,5 +138,34 @@ pub fn exit_on_error<E: std::fmt::Display>(result: Result<(), E>) {
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    #[test]
+    fn total_steps_become_epochs_or_a_named_error() {
+        let plain = Cli::parse_from(["x"]).common;
+        assert_eq!(plain.with_total_steps(None, 500).unwrap().epochs, None);
+        assert_eq!(
+            plain.with_total_steps(Some(5000), 500).unwrap().epochs,
+            Some(10)
+        );
+        for (steps, per) in [(0, 500), (750, 500), (500, 0)] {
+            let e = plain.with_total_steps(Some(steps), per).unwrap_err();
+            assert!(e.to_string().contains("steps"), "{e}");
+        }
+        let with_epochs = Cli::parse_from(["x", "--epochs", "3"]).common;
+        let e = with_epochs.with_total_steps(Some(1000), 500).unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
     }
 }

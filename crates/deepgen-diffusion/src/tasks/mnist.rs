@@ -68,7 +68,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_data::{BatchPlan, EpochBatches, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
 use deepgen_nn::UNetConfig;
-use deepgen_tensor::output::{save_image_grid, write_npy_f32, write_npy_i64};
+use deepgen_tensor::output::{write_image_samples, write_npy_i64};
 use deepgen_tensor::{HostRng, Stream, Validate};
 use deepgen_train::checkpoint::CheckpointDir;
 use deepgen_train::grad::GradTransforms;
@@ -1620,22 +1620,7 @@ fn score_samplers(
             }
         };
         let secs = started.elapsed().as_secs_f64();
-        write_npy_f32(
-            &out.join(format!("samples_{name}.npy")),
-            &[n, c, h, w],
-            &images,
-        )?;
-        let shown = n.min(100);
-        let nrow = (shown as f64).sqrt().ceil() as usize;
-        save_image_grid(
-            &out.join(format!("samples_{name}.png")),
-            &images[..shown * c * h * w],
-            shown,
-            c,
-            h,
-            w,
-            nrow,
-        )?;
+        write_image_samples(out, name, &images, [n, c, h, w])?;
         if let Some(l) = &labels {
             let as_i64: Vec<i64> = l.iter().map(|&v| v as i64).collect();
             write_npy_i64(&out.join(format!("labels_{name}.npy")), &[n], &as_i64)?;

@@ -500,27 +500,7 @@ impl Ddpm2dArgs {
 pub fn run(common: &CommonArgs, args: &Ddpm2dArgs) -> Result<(), Box<dyn Error>> {
     args.check()?;
     let config = args.model_config()?;
-    let mut common = common.clone();
-    if let Some(steps) = args.steps {
-        if common.epochs.is_some() {
-            return Err(TrainError::config(
-                "steps",
-                "give --steps or --epochs, not both (an epoch is --steps-per-epoch steps)",
-            )
-            .into());
-        }
-        if steps == 0 || !steps.is_multiple_of(args.steps_per_epoch) {
-            return Err(TrainError::config(
-                "steps",
-                format!(
-                    "must be a positive multiple of --steps-per-epoch ({}), got {steps}",
-                    args.steps_per_epoch
-                ),
-            )
-            .into());
-        }
-        common.epochs = Some(steps / args.steps_per_epoch);
-    }
+    let common = common.with_total_steps(args.steps, args.steps_per_epoch)?;
     let out_dir = format!("runs/ddpm_2d/{}", args.density);
     let title = format!("DDPM on {}: denoising loss", args.density);
     let mut run = Run::start(

@@ -41,7 +41,7 @@ use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::{BatchPlan, EpochBatches, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
-use deepgen_tensor::output::{save_image_grid, write_npy_f32};
+use deepgen_tensor::output::write_image_samples;
 use deepgen_tensor::{ConfigError, HostRng, Stream};
 use deepgen_train::grad::GradTransforms;
 use deepgen_train::{
@@ -697,22 +697,7 @@ impl SampleScores {
             let (images, non_finite) = draw(n, t, &mut rng)?;
             let tag = format!("t{t:.1}");
             if t == LOW_TEMPERATURE {
-                write_npy_f32(
-                    &out.join(format!("samples_{tag}.npy")),
-                    &[n, c, h, w],
-                    &images,
-                )?;
-                let shown = n.min(100);
-                let nrow = (shown as f64).sqrt().ceil() as usize;
-                save_image_grid(
-                    &out.join(format!("samples_{tag}.png")),
-                    &images[..shown * c * h * w],
-                    shown,
-                    c,
-                    h,
-                    w,
-                    nrow,
-                )?;
+                write_image_samples(out, &tag, &images, [n, c, h, w])?;
             }
             report.push(format!("non_finite_samples_{tag}"), non_finite);
             let Some(evaluator) = &evaluator else {

@@ -541,27 +541,7 @@ pub fn run(common: &CommonArgs, args: &ToyFlowArgs) -> Result<(), Box<dyn Error>
     if !(args.lr_peak.is_finite() && args.lr_peak > 0.0) {
         return Err(TrainError::config("lr-peak", "must be a finite number > 0").into());
     }
-    let mut common = common.clone();
-    if let Some(steps) = args.steps {
-        if common.epochs.is_some() {
-            return Err(TrainError::config(
-                "steps",
-                "give --steps or --epochs, not both (an epoch is --steps-per-epoch steps)",
-            )
-            .into());
-        }
-        if steps == 0 || !steps.is_multiple_of(args.steps_per_epoch) {
-            return Err(TrainError::config(
-                "steps",
-                format!(
-                    "must be a positive multiple of --steps-per-epoch ({}), got {steps}",
-                    args.steps_per_epoch
-                ),
-            )
-            .into());
-        }
-        common.epochs = Some(steps / args.steps_per_epoch);
-    }
+    let common = common.with_total_steps(args.steps, args.steps_per_epoch)?;
     let config = ToyFlowConfig {
         kind: args.flow,
         layers: args.layers.unwrap_or(args.flow.default_layers()),

@@ -114,6 +114,36 @@ pub fn save_image_grid(
     image_grid_to_rgb8(data, n, c, h, w, nrow)?.save_png(path, c == 1)
 }
 
+/// Writes `n` images (`images` row-major `[n, c, h, w]`, values in `[0, 1]`) to `dir` as
+/// `samples_{name}.npy` (all of them) and `samples_{name}.png` (the first `min(n, 100)` in a
+/// square grid) — the sample files every image example writes.
+///
+/// # Errors
+/// [`OutputError`] for a shape that does not match `images`, or a failed write.
+pub fn write_image_samples(
+    dir: &Path,
+    name: &str,
+    images: &[f32],
+    [n, c, h, w]: [usize; 4],
+) -> Result<(), OutputError> {
+    crate::output::write_npy_f32(
+        &dir.join(format!("samples_{name}.npy")),
+        &[n, c, h, w],
+        images,
+    )?;
+    let shown = n.min(100);
+    let nrow = (shown as f64).sqrt().ceil() as usize;
+    save_image_grid(
+        &dir.join(format!("samples_{name}.png")),
+        &images[..shown * c * h * w],
+        shown,
+        c,
+        h,
+        w,
+        nrow,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

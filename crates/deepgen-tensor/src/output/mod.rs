@@ -18,7 +18,7 @@ mod npy;
 mod plot;
 
 pub use error::OutputError;
-pub use grid::{GRID_PADDING, image_grid_to_rgb8, save_image_grid};
+pub use grid::{GRID_PADDING, image_grid_to_rgb8, save_image_grid, write_image_samples};
 pub use image::RgbImage;
 pub use npy::{read_npy_f32, write_npy_f32, write_npy_i64};
 pub use plot::{
