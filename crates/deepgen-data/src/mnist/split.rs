@@ -29,6 +29,26 @@ impl MnistSplit {
         self.labels.is_empty()
     }
 
+    /// Checks that `test` can evaluate a model trained on `self`: the same image size and at
+    /// least one image.
+    ///
+    /// # Errors
+    /// A message with both sizes and the test count, for the caller's error type.
+    pub fn check_test_split(&self, test: &MnistSplit) -> Result<(), String> {
+        if (self.rows, self.cols) != (test.rows, test.cols) || test.is_empty() {
+            return Err(format!(
+                "train images are {}×{}, test images {}×{} ({} of them); need equal sizes and \
+                 at least one test image",
+                self.rows,
+                self.cols,
+                test.rows,
+                test.cols,
+                test.len()
+            ));
+        }
+        Ok(())
+    }
+
     /// Pixels per image, `rows * cols`.
     pub fn pixels(&self) -> usize {
         self.rows * self.cols

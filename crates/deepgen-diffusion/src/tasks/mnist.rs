@@ -181,20 +181,9 @@ impl MnistDiffusionTask {
         if num_timesteps == 0 {
             return Err(TrainError::config("timesteps", "must be at least 1"));
         }
-        if (train.rows, train.cols) != (test.rows, test.cols) || test.is_empty() {
-            return Err(TrainError::config(
-                "data",
-                format!(
-                    "train images are {}×{}, test images {}×{} ({} of them); need equal sizes \
-                     and at least one test image",
-                    train.rows,
-                    train.cols,
-                    test.rows,
-                    test.cols,
-                    test.len()
-                ),
-            ));
-        }
+        train
+            .check_test_split(&test)
+            .map_err(|e| TrainError::config("data", e))?;
         let plan = BatchPlan::new(train.len(), batch_size, true, seed, true)
             .map_err(|e| TrainError::config("batch-size", e.to_string()))?;
         Ok(Self {
