@@ -5,4 +5,5 @@
 //! disk in CI. Each module below is one topic; run one with `cargo test --release --test eval <module>::`.
 
 mod evaluator;
+mod score_samples;
 mod train_smoke;
