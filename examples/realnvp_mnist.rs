@@ -21,7 +21,7 @@
 
 use clap::Parser;
 use deepgen::flows::tasks::image::{FlowExample, ImageFlowConfig, MnistFlowArgs, run};
-use deepgen::flows::{ImageConditionerKind, Preprocess, RealNvpConfig};
+use deepgen::flows::{Affine, CouplingBijection, ImageConditionerKind, Preprocess, RealNvpConfig};
 use deepgen::train::{CommonArgs, exit_on_error};
 
 /// Train a multi-scale RealNVP on dequantised MNIST.
@@ -57,6 +57,10 @@ struct Args {
     /// An ActNorm before every coupling.
     #[arg(long)]
     actnorm: bool,
+    /// Soft bound on the couplings' shift (as glow_mnist's `--shift-bound`; 0, the default:
+    /// unbounded).
+    #[arg(long, default_value_t = 0.0)]
+    shift_bound: f64,
     /// Peak learning rate after the warm-up (without --lr).
     #[arg(long, default_value_t = 1e-3)]
     lr_peak: f64,
@@ -87,6 +91,9 @@ fn main() {
                     ImageConditionerKind::Conv
                 })
                 .with_actnorm(args.actnorm)
+                .with_coupling(CouplingBijection::Affine(Affine::new().with_shift_bound(
+                    (args.shift_bound != 0.0).then_some(args.shift_bound),
+                )))
                 .with_preprocess(Preprocess::Logit(args.alpha)),
         )
     }));

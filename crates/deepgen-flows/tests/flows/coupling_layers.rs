@@ -15,10 +15,10 @@ use crate::common::{host, max_abs_diff};
 
 use burn::tensor::{Device, Tensor};
 use deepgen_flows::{
-    ActNormConfig, Bijection, CouplingBijection, CouplingFlowConfig, GlowConfig,
-    ImageConditionerKind, ImageCouplingConfig, ImageMask, InvConv1x1Config, LogitTransform,
-    Preprocess, RealNvpConfig, ScalingConfig, Shift, SigmoidGated, Squeeze, VectorCouplingConfig,
-    VectorMask,
+    ActNormConfig, Affine, AffineScale, Bijection, CouplingBijection, CouplingFlowConfig,
+    GlowConfig, ImageConditionerKind, ImageCouplingConfig, ImageMask, InvConv1x1Config,
+    LogitTransform, Preprocess, RealNvpConfig, ScalingConfig, Shift, SigmoidGated, Squeeze,
+    VectorCouplingConfig, VectorMask,
 };
 use deepgen_tensor::rng::HostRng;
 
@@ -43,6 +43,10 @@ fn bijections() -> Vec<(&'static str, CouplingBijection)> {
         ("additive", CouplingBijection::Additive),
         ("affine-exp", CouplingBijection::realnvp()),
         ("affine-sigmoid", CouplingBijection::glow()),
+        (
+            "affine-exp-bounded-shift",
+            CouplingBijection::Affine(Affine::new().with_shift_bound(Some(1.5))),
+        ),
         ("spline", CouplingBijection::spline(6, 2.5)),
         ("gated", CouplingBijection::Gated(SigmoidGated::new())),
     ]
@@ -139,6 +143,58 @@ fn masked_features_pass_through_unchanged() {
     assert!(moved > 0);
 }
 
+/// With the shift soft-bounded by `c` and the scale by `e^b`, one coupling maps `|x| ≤ m` into
+/// `|y| ≤ m·e^b + c` whatever its conditioner outputs; with the raw shift, a conditioner of
+/// large gain sends inputs far beyond that (what a trained Glow did to one MNIST test image).
+#[test]
+fn bounded_shift_keeps_outputs_bounded_under_a_huge_conditioner_gain() {
+    let dev = Device::flex();
+    let dims = [4, 4, 4, 4];
+    let x = points(4, 64, 1.0, 21);
+    let m = x.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let c = 2.0;
+    for (scale, b) in [
+        (AffineScale::SoftClampedExp(3.0), 3.0f64),
+        (AffineScale::Sigmoid, 0.0),
+    ] {
+        let mut worst = [0.0f64; 2];
+        for (i, bound) in [Some(c), None].into_iter().enumerate() {
+            dev.seed(17);
+            let layer = ImageCouplingConfig::new(4)
+                .with_hidden_channels(8)
+                .with_bijection(CouplingBijection::Affine(
+                    Affine::new()
+                        .with_scale(scale.clone())
+                        .with_shift_bound(bound),
+                ))
+                .init(&dev);
+            // Weights of size 3 in every layer: conditioner outputs of order 10³–10⁴.
+            let layer = perturb(layer, 3.0);
+            let (y, ladj) = layer.forward_and_ladj(tensor_r(&x, dims, &dev), None);
+            let (y, ladj) = (host(y), host(ladj));
+            assert!(
+                y.iter().chain(&ladj).all(|v| v.is_finite()),
+                "{scale:?} {bound:?}"
+            );
+            worst[i] = y.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        }
+        let limit = m * b.exp() + c;
+        eprintln!(
+            "{scale:?}: max |y| bounded {:.3} (limit {limit:.3}), raw {:.1}",
+            worst[0], worst[1]
+        );
+        assert!(
+            worst[0] <= limit * (1.0 + 1e-5),
+            "{scale:?}: {} > {limit}",
+            worst[0]
+        );
+        assert!(
+            worst[1] > 10.0 * limit,
+            "{scale:?}: the raw shift should overshoot"
+        );
+    }
+}
+
 #[test]
 fn image_couplings() {
     let ad = Device::flex().autodiff();
@@ -180,6 +236,10 @@ fn image_couplings_with_the_unet_conditioner() {
     let x = points(2, 36, 1.0, 17);
     for (name, bij) in [
         ("affine-sigmoid", CouplingBijection::glow()),
+        (
+            "affine-exp-bounded-shift",
+            CouplingBijection::Affine(Affine::new().with_shift_bound(Some(1.5))),
+        ),
         ("spline", CouplingBijection::spline(6, 2.5)),
     ] {
         for (mask, with_ctx) in [

@@ -331,6 +331,50 @@ fn affine_and_additive_round_trip_with_exact_ladj() {
 }
 
 #[test]
+fn bounded_shift_is_c_tanh_of_the_raw_shift_and_leaves_the_ladj_alone() {
+    let dev = Device::flex();
+    let mut rng = HostRng::seed_from_u64(15);
+    let n = 40;
+    let c = 2.5;
+    let x: Vec<f64> = (0..n).map(|_| 3.0 * rng.normal()).collect();
+    // Raw shifts from ±0.1 to ±10⁶.
+    let p: Vec<f64> = (0..n)
+        .flat_map(|i| {
+            [
+                rng.normal(),
+                (if i % 2 == 0 { 1.0 } else { -1.0 })
+                    * 10f64.powf(-1.0 + 7.0 * i as f64 / n as f64),
+            ]
+        })
+        .collect();
+    let bounded = Affine::new().with_shift_bound(Some(c));
+    let (y, l) = eval(&bounded, &x, &p, false, &dev);
+    let (xb, lb) = eval(&bounded, &y, &p, true, &dev);
+    let (_, l_raw) = eval(&Affine::new(), &x, &p, false, &dev);
+    assert!(max_abs_diff(&xb, &x) < 1e-4, "round trip");
+    for i in 0..n {
+        let (s, t) = (p[2 * i], p[2 * i + 1]);
+        let want = x[i] * (3.0 * (s / 3.0).tanh()).exp() + c * (t / c).tanh();
+        assert!(
+            (y[i] - want).abs() < 1e-4 * want.abs().max(1.0),
+            "y {} vs {want}",
+            y[i]
+        );
+        assert!((y[i] - x[i] * l[i].exp()).abs() < c + 1e-5, "|shift| < c");
+        assert_eq!(l[i], l_raw[i], "the bound does not touch ln σ");
+        assert!((lb[i] + l[i]).abs() < 1e-6);
+    }
+    // A non-positive or non-finite bound is a config error naming the field.
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let err = Affine::new()
+            .with_shift_bound(Some(bad))
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("shift_bound"), "{err}");
+    }
+}
+
+#[test]
 fn sigmoid_gated_matches_the_iaf_update_and_round_trips() {
     let dev = Device::flex();
     let mut rng = HostRng::seed_from_u64(6);

@@ -10,8 +10,13 @@ use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::MnistSplit;
-use deepgen_flows::tasks::image::{MnistFlowTask, pixel_levels};
-use deepgen_flows::{GlowConfig, MultiScaleFlow, NormalizingFlow, RealNvpConfig};
+use deepgen_flows::tasks::image::{
+    BpdSummary, ImageFlowConfig, MnistFlowTask, pixel_levels, same_flow_config,
+};
+use deepgen_flows::{
+    Affine, CouplingBijection, GlowConfig, MultiScaleFlow, NormalizingFlow, Preprocess,
+    RealNvpConfig,
+};
 use deepgen_tensor::{HostRng, Stream};
 use deepgen_train::{Schedule, Task, Trainer};
 
@@ -123,8 +128,93 @@ fn test_bpd_matches_an_independent_computation() {
         // The task's metric is what `evaluate` reports.
         let mut task = task;
         let metrics = task.evaluate(&flow, &device).unwrap();
-        assert_eq!(metrics, vec![("test_bpd".to_string(), got)]);
+        let per_image = task.test_bpd_per_image(&flow, 11, &device).unwrap();
+        let mut sorted = per_image.clone();
+        sorted.sort_by(f64::total_cmp);
+        let above = per_image.iter().filter(|&&v| v > 8.0).count() as f64;
+        assert_eq!(
+            metrics,
+            vec![
+                ("test_bpd".to_string(), got),
+                ("test_bpd_median".to_string(), sorted[5]),
+                ("test_bpd_max".to_string(), sorted[10]),
+                ("test_images_above_8_bpd".to_string(), above),
+            ]
+        );
     }
+}
+
+#[test]
+fn bpd_summary_exposes_a_single_absurd_image() {
+    // One image at 1.5e9 bits/dim (what a two-hour Glow did to MNIST test image 7016) makes the
+    // mean meaningless; the median, the max, its index and the count above 8 show it.
+    let mut bpd = vec![1.4, 1.5, 1.6, 1.45, 1.55, 1.5e9, 9.0, 1.5];
+    let s = BpdSummary::new(&bpd);
+    assert!((s.mean - (1.5e9 + 9.0 + 1.4 + 1.5 + 1.6 + 1.45 + 1.55 + 1.5) / 8.0).abs() < 1e-3);
+    assert_eq!(s.median, 0.5 * (1.5 + 1.55));
+    assert_eq!((s.max, s.worst_image, s.above_uniform), (1.5e9, 5, 2));
+    assert_eq!(
+        s.metrics()
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        BpdSummary::METRICS
+    );
+    // A NaN image (a diverged log-density) is the worst and counts as above 8.
+    bpd[2] = f64::NAN;
+    let s = BpdSummary::new(&bpd);
+    assert_eq!((s.worst_image, s.above_uniform), (2, 3));
+    assert!(s.max.is_nan() && s.mean.is_nan());
+    assert_eq!(BpdSummary::new(&[2.0]).median, 2.0);
+}
+
+/// `flow_config.json` of the two-hour Glow run (written before `Affine::shift_bound` existed),
+/// verbatim: `--resume` with the same flags must still accept it.
+const GLOW_2H_CONFIG: &str = r#"{"Glow": {
+  "image_shape": [
+    1,
+    28,
+    28
+  ],
+  "levels": 2,
+  "steps_per_level": 8,
+  "hidden_channels": 128,
+  "conditioner": "Conv",
+  "coupling": {
+    "Affine": {
+      "scale": {
+        "SoftClampedExp": 3.0
+      }
+    }
+  },
+  "lu_decomposed": true,
+  "learned_prior": true,
+  "context_dim": 0,
+  "preprocess": {
+    "Logit": 0.05
+  }
+}}"#;
+
+#[test]
+fn a_config_written_before_an_optional_field_existed_still_matches() {
+    let glow = |bound: Option<f64>| {
+        ImageFlowConfig::Glow(
+            GlowConfig::new([1, 28, 28])
+                .with_levels(2)
+                .with_steps_per_level(8)
+                .with_hidden_channels(128)
+                .with_coupling(CouplingBijection::Affine(
+                    Affine::new().with_shift_bound(bound),
+                ))
+                .with_preprocess(Preprocess::Logit(0.05)),
+        )
+        .to_json()
+    };
+    assert!(glow(None).contains("shift_bound"), "{}", glow(None));
+    assert!(same_flow_config(GLOW_2H_CONFIG, &glow(None)));
+    assert!(!same_flow_config(GLOW_2H_CONFIG, &glow(Some(5.0))));
+    let other = glow(None).replace("\"steps_per_level\": 8", "\"steps_per_level\": 4");
+    assert!(!same_flow_config(GLOW_2H_CONFIG, &other));
 }
 
 #[test]
