@@ -894,9 +894,9 @@ pub struct DdpmMnistArgs {
     #[arg(long, default_value_t = 1)]
     pub res_blocks: usize,
     /// Level sizes with self-attention after the residual blocks (the middle always attends);
-    /// `--attention ''`: only the middle.
-    #[arg(long, value_delimiter = ',', default_value = "7")]
-    pub attention: Vec<usize>,
+    /// `--attention ''` or `--attention none`: only the middle.
+    #[arg(long, default_value = "7")]
+    pub attention: SizeList,
     /// Dropout inside the residual blocks.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
@@ -990,6 +990,31 @@ pub const DEFAULT_LABEL_DROPOUT: f64 = 0.2;
 /// Guidance strength `w` without `--guidance`.
 pub const DEFAULT_GUIDANCE: f64 = 3.0;
 
+/// A comma-separated list of sizes on the command line (`7,14`); the empty string or `none`
+/// is the empty list (which clap's `value_delimiter` cannot express: it would parse `''` as
+/// one empty, invalid entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeList(pub Vec<usize>);
+
+impl std::str::FromStr for SizeList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() || s.eq_ignore_ascii_case("none") {
+            return Ok(Self(Vec::new()));
+        }
+        s.split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("`{p}` is not a size; give sizes like `7,14`, or `none`"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
 impl DdpmMnistArgs {
     /// `--label-dropout` or [`DEFAULT_LABEL_DROPOUT`].
     pub fn label_dropout(&self) -> f64 {
@@ -1024,7 +1049,7 @@ impl DdpmMnistArgs {
             .with_base_channels(self.base_channels)
             .with_channel_mults(self.channel_mults.clone())
             .with_num_res_blocks(self.res_blocks)
-            .with_attention_resolutions(self.attention.clone())
+            .with_attention_resolutions(self.attention.0.clone())
             .with_dropout(self.dropout);
         let config = DiffusionModelConfig::new(unet)
             .with_schedule(

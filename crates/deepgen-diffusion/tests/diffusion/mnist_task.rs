@@ -218,6 +218,26 @@ struct Cli {
 }
 
 #[test]
+fn attention_flag_accepts_a_list_an_empty_string_or_none() {
+    use deepgen_diffusion::tasks::mnist::SizeList;
+    let parse = |v: &str| Cli::try_parse_from(["ddpm_mnist", "--attention", v]);
+    assert_eq!(
+        Cli::parse_from(["ddpm_mnist"]).ddpm.attention,
+        SizeList(vec![7])
+    );
+    assert_eq!(parse("7,14").unwrap().ddpm.attention, SizeList(vec![7, 14]));
+    for empty in ["", "none", "NONE"] {
+        assert_eq!(
+            parse(empty).unwrap().ddpm.attention,
+            SizeList(vec![]),
+            "{empty:?}"
+        );
+    }
+    let err = parse("7,x").unwrap_err().to_string();
+    assert!(err.contains("`x` is not a size"), "{err}");
+}
+
+#[test]
 fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
