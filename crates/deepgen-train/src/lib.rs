@@ -12,10 +12,11 @@
 //! `--resume` restores — falling back past damaged ones — so that a resumed run equals an
 //! uninterrupted one. [`cli`] holds the flags every example shares; [`run`] is the driver every
 //! example runs (device → trainer → fit → evaluation → `eval.json`); [`report`] writes the
-//! after-training `eval.json`; [`json`] is how every JSON file here stores NaN and ±∞.
+//! after-training `eval.json`; [`json`] is how every JSON file here stores NaN and ±∞;
+//! [`allocator`] keeps freed tensor memory in the process for the examples (glibc tuning).
 //! Configuration errors use deepgen-tensor's [`Validate`](deepgen_tensor::Validate) style.
 //!
-//! Source files: `task.rs` ([`Task`], [`StepContext`], [`StepOutput`]), `samples.rs`
+//! Source files: `allocator.rs`, `task.rs` ([`Task`], [`StepContext`], [`StepOutput`]), `samples.rs`
 //! ([`Samples`]), `trainer.rs` ([`Trainer`], [`FitReport`]), `checkpoint.rs`, `metrics.rs`,
 //! `schedule.rs`, `grad.rs`, `ema.rs`, `progress.rs`, `cli.rs`, `run.rs`, `report.rs`, `json.rs`,
 //! `error.rs` ([`TrainError`]).
@@ -26,6 +27,7 @@
 //! `labels.npy` (when samples carry labels), `metrics.jsonl`, `loss.png`, `checkpoint/`, and
 //! `eval.json` when the example writes an [`report::EvalReport`].
 
+pub mod allocator;
 pub mod checkpoint;
 pub mod cli;
 pub mod ema;

@@ -115,12 +115,16 @@ pub struct Run {
 }
 
 impl Run {
-    /// Selects and seeds the device and builds the trainer.
+    /// Selects and seeds the device and builds the trainer; first tunes glibc's allocator to
+    /// keep freed memory in the process ([`crate::allocator`], `DEEPGEN_MALLOC_TUNING=off` to
+    /// skip).
     ///
     /// # Errors
     /// [`RunError::Device`] for an unknown or missing backend; [`RunError::Train`] naming the
     /// flag for an invalid common flag.
     pub fn start(common: &CommonArgs, defaults: RunDefaults<'_>) -> Result<Self, RunError> {
+        // Examples are binaries: keep their freed tensor memory in the process (glibc).
+        crate::allocator::keep_memory_in_process();
         let (backend, device) = select_device(common.device.as_deref())?;
         let batch_size = common.batch_size.unwrap_or(defaults.batch_size);
         if batch_size == 0 {

@@ -4,6 +4,7 @@
 //! and wgpu), so one binary instead of one per file saves minutes of linking and gigabytes of
 //! disk in CI. Each module below is one topic; run one with `cargo test --release --test train <module>::`.
 
+mod allocator;
 mod cli_args;
 mod common;
 mod ema_shadow;
