@@ -11,6 +11,8 @@
 //!
 //! The reasons are `"NaN"`, `"inf"` and `"-inf"`; reading turns them back into the same
 //! `f64`, and a `null` without a reason into NaN.
+//!
+//! [`same_config_json`] is how `--resume` compares a run's saved config file with the flags.
 
 /// The name of the object that records why a value is `null`.
 pub const NON_FINITE_KEY: &str = "non_finite";
@@ -41,6 +43,31 @@ pub fn value_for_reason(reason: Option<&str>) -> f64 {
 /// `Some(value)` when finite, else `None` (written as `null`).
 pub fn finite_or_none(value: f64) -> Option<f64> {
     value.is_finite().then_some(value)
+}
+
+/// Whether two config files (`flow_config.json`, `model_config.json`) describe the same
+/// configuration: equal as JSON once `null` fields are dropped at every depth, so a run
+/// written before an optional field existed (absent = `None`) still resumes with the flags it
+/// was started with. Texts that are not JSON compare as text.
+pub fn same_config_json(a: &str, b: &str) -> bool {
+    fn strip(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => m
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip(v)))
+                .collect(),
+            serde_json::Value::Array(a) => a.into_iter().map(strip).collect(),
+            v => v,
+        }
+    }
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => strip(a) == strip(b),
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]

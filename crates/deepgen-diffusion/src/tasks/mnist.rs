@@ -1509,7 +1509,7 @@ fn write_config(out: &Path, config: &DiffusionModelConfig, resume: bool) -> Resu
     let path = out.join("model_config.json");
     let json = config.to_string();
     match std::fs::read_to_string(&path) {
-        Ok(old) if same_model_config(&old, &json) => return Ok(()),
+        Ok(old) if deepgen_train::json::same_config_json(&old, &json) => return Ok(()),
         Ok(old) if resume => {
             let was = saved_num_classes(&old);
             if was != config.num_classes {
@@ -1541,26 +1541,6 @@ fn write_config(out: &Path, config: &DiffusionModelConfig, resume: bool) -> Resu
     }
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
     std::fs::write(&path, json).map_err(|e| TrainError::io(&path, e))
-}
-
-/// Whether two `model_config.json` texts describe the same model (`"num_classes": null` and a
-/// missing `num_classes` are the same).
-fn same_model_config(a: &str, b: &str) -> bool {
-    let parse = |s: &str| -> Option<serde_json::Value> {
-        let mut v: serde_json::Value = serde_json::from_str(s).ok()?;
-        if let Some(obj) = v.as_object_mut()
-            && obj
-                .get("num_classes")
-                .is_some_and(serde_json::Value::is_null)
-        {
-            obj.remove("num_classes");
-        }
-        Some(v)
-    };
-    match (parse(a), parse(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
-    }
 }
 
 /// `num_classes` of a saved `model_config.json` (`None` when absent, null or unreadable).

@@ -594,7 +594,7 @@ pub fn run(common: &CommonArgs, args: &Ddpm2dArgs) -> Result<(), Box<dyn Error>>
 fn write_config(out: &Path, json: &str, resume: bool) -> Result<(), TrainError> {
     let path = out.join("model_config.json");
     match std::fs::read_to_string(&path) {
-        Ok(old) if old == json => return Ok(()),
+        Ok(old) if deepgen_train::json::same_config_json(&old, json) => return Ok(()),
         Ok(_) if resume => {
             return Err(TrainError::config(
                 "resume",

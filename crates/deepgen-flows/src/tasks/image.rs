@@ -48,6 +48,7 @@ use deepgen_eval::MnistEvaluator;
 use deepgen_tensor::output::write_image_samples;
 use deepgen_tensor::{ConfigError, HostRng, Stream};
 use deepgen_train::grad::GradTransforms;
+use deepgen_train::json::same_config_json;
 use deepgen_train::{
     CommonArgs, EvalReport, ImageSamples, Run, RunDefaults, Samples, Schedule, StepContext,
     StepOutput, Task, TrainError, Trainer,
@@ -710,32 +711,11 @@ pub fn run(
 /// Writes `flow_config.json` into `out`, unless `out` already holds a run that this one will
 /// refuse to overwrite (no `--resume`: the trainer stops with that error). With `--resume`,
 /// architecture flags that differ from the run's file are an error naming it.
-/// Whether two `flow_config.json` texts describe the same flow: equal as JSON once `null`
-/// fields are dropped, so a run written before an optional field existed (e.g. the couplings'
-/// `shift_bound`, absent = unbounded) still resumes with the flags it was started with.
-pub fn same_flow_config(a: &str, b: &str) -> bool {
-    fn strip(v: serde_json::Value) -> serde_json::Value {
-        match v {
-            serde_json::Value::Object(m) => m
-                .into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip(v)))
-                .collect(),
-            serde_json::Value::Array(a) => a.into_iter().map(strip).collect(),
-            v => v,
-        }
-    }
-    match (serde_json::from_str(a), serde_json::from_str(b)) {
-        (Ok(a), Ok(b)) => strip(a) == strip(b),
-        _ => a == b,
-    }
-}
-
 fn write_config(out: &Path, config: &ImageFlowConfig, resume: bool) -> Result<(), TrainError> {
     let path = out.join("flow_config.json");
     let json = config.to_json();
     match std::fs::read_to_string(&path) {
-        Ok(old) if same_flow_config(&old, &json) => return Ok(()),
+        Ok(old) if same_config_json(&old, &json) => return Ok(()),
         Ok(_) if resume => {
             return Err(TrainError::config(
                 "resume",

@@ -10,14 +10,13 @@ use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::MnistSplit;
-use deepgen_flows::tasks::image::{
-    BpdSummary, ImageFlowConfig, MnistFlowTask, pixel_levels, same_flow_config,
-};
+use deepgen_flows::tasks::image::{BpdSummary, ImageFlowConfig, MnistFlowTask, pixel_levels};
 use deepgen_flows::{
     Affine, CouplingBijection, GlowConfig, MultiScaleFlow, NormalizingFlow, Preprocess,
     RealNvpConfig,
 };
 use deepgen_tensor::{HostRng, Stream};
+use deepgen_train::json::same_config_json as same_flow_config;
 use deepgen_train::{Schedule, Task, Trainer};
 
 const SIDE: usize = 8;
