@@ -33,6 +33,9 @@ pub enum Stream {
     FrechetSamples,
     /// Noise of a Monte-Carlo estimate of a trained model's statistics (Analytic-DPM's `Γ_t`).
     ModelStatistics,
+    /// Codebook maintenance of a vector quantizer: k-means initialisation and dead-code
+    /// re-seeding (derived per optimizer step, so `--resume` replays it).
+    Codebook,
 }
 
 impl Stream {
@@ -49,6 +52,7 @@ impl Stream {
             Stream::Samples => 0x05A3_B1E5,
             Stream::FrechetSamples => 0xFD,
             Stream::ModelStatistics => 0x006A_33A5,
+            Stream::Codebook => 0xC0DE_B00C,
         }
     }
 }
@@ -229,6 +233,7 @@ mod tests {
             Stream::Samples,
             Stream::FrechetSamples,
             Stream::ModelStatistics,
+            Stream::Codebook,
         ];
         let firsts: Vec<u64> = all
             .iter()
