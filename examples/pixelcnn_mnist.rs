@@ -24,7 +24,7 @@
 
 use clap::Parser;
 use deepgen::train::{CommonArgs, exit_on_error};
-use deepgen_vq::tasks::pixelcnn_mnist::{PixelCnnMnistArgs, run};
+use deepgen::vq::tasks::pixelcnn_mnist::{PixelCnnMnistArgs, run};
 
 /// Train a gated PixelCNN on binarised MNIST.
 #[derive(Parser, Debug)]

@@ -15,6 +15,7 @@
 //! | [`eval`] | `deepgen-eval` | the project's MNIST evaluator |
 //! | [`flows`] | `deepgen-flows` | MADE, IAF, MAF, autoregressive-flow priors |
 //! | [`diffusion`] | `deepgen-diffusion` | noise schedules, DDPM/DDIM/DPM-Solver++ samplers, Analytic-DPM, the variational bound, DDPM on MNIST |
+//! | [`vq`] | `deepgen-vq` | vector quantizer, VQ-VAE, VQ-VAE-2, gated PixelCNN priors |
 
 pub use deepgen_autoencoders as autoencoders;
 pub use deepgen_data as data;
@@ -25,3 +26,4 @@ pub use deepgen_flows as flows;
 pub use deepgen_nn as nn;
 pub use deepgen_tensor as tensor;
 pub use deepgen_train as train;
+pub use deepgen_vq as vq;

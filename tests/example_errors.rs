@@ -1,4 +1,4 @@
-//! The examples' failure modes (vae; the flow examples, ddpm_mnist and ddpm_2d at the end): each is one actionable line on stderr and exit code 1,
+//! The examples' failure modes (vae; the flow, diffusion and VQ examples at the end): each is one actionable line on stderr and exit code 1,
 //! never a panic; a flag out of its range is rejected by clap itself (exit code 2, the flag
 //! named, before anything runs). Runs the example binary that `cargo test` builds beside the
 //! tests.
@@ -289,6 +289,65 @@ fn ddpm_2d_and_guidance_flags_reject_bad_values_in_one_line() {
             "ddpm_mnist",
             &["--class-conditional", "--label-dropout", "1.5"][..],
             "label-dropout",
+        ),
+    ] {
+        let out = temp(&tmp, &format!("{name}-{flag}"));
+        let mut all = args.to_vec();
+        all.extend(["--out", out.to_str().unwrap()]);
+        let (code, err) = run_example(name, &all);
+        assert_eq!(code, Some(1), "{name} {args:?}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{name} {args:?}: expected one line, got {err}"
+        );
+        assert!(
+            lines[0].starts_with("error: ") && err.contains(flag),
+            "{name} {args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn vq_examples_reject_bad_flags_and_missing_data_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = temp(&tmp, "empty");
+    for (name, args, flag) in [
+        (
+            "vqvae",
+            &["--codebook-update", "kmeans"][..],
+            "codebook-update",
+        ),
+        ("vqvae", &["--num-codes", "1"][..], "num-codes"),
+        ("vqvae", &["--ema-decay", "1.5"][..], "ema-decay"),
+        ("vqvae", &["--class", "3"][..], "class"),
+        ("vqvae2", &["--temperature", "0"][..], "temperature"),
+        (
+            "vqvae2",
+            &["--prior-kernel-size", "4"][..],
+            "prior-kernel-size",
+        ),
+        ("pixelcnn_mnist", &["--kernel-size", "2"][..], "kernel-size"),
+        (
+            "pixelcnn_mnist",
+            &["--class-conditional", "--class", "10"][..],
+            "class",
+        ),
+        (
+            "vqvae",
+            &["--data", empty.to_str().unwrap()][..],
+            "train-images",
+        ),
+        (
+            "vqvae2",
+            &["--data", empty.to_str().unwrap()][..],
+            "train-images",
+        ),
+        (
+            "pixelcnn_mnist",
+            &["--data", empty.to_str().unwrap()][..],
+            "train-images",
         ),
     ] {
         let out = temp(&tmp, &format!("{name}-{flag}"));

@@ -10,10 +10,13 @@
 //! - [`pixelcnn`]: the gated PixelCNN over `[B, H, W]` maps of symbols (VQ codes, or the two
 //!   symbols of binarised MNIST), optionally class- or spatially conditioned; sampling with
 //!   temperature.
-//! - [`vqvae`] / [`vqvae2`]: the convolutional autoencoders with one or two code levels.
-//! - [`tasks`]: training on MNIST through `deepgen-train`'s loop — the autoencoder, then a
-//!   prior on its code maps ([`tasks::symbol_maps`]), and the `vqvae`, `vqvae2` and
-//!   `pixelcnn_mnist` examples' drivers.
+//! - [`vqvae`] / [`vqvae2`]: the convolutional autoencoders with one or two code levels, on
+//!   the [`conv_stack`] encoder/decoder (deepgen-nn's `ResBlock`); both implement [`VqModel`]
+//!   ([`vq_model`]), which is all the training task needs.
+//! - [`tasks`]: training on MNIST through `deepgen-train`'s loop — [`tasks::vq_task`] (the
+//!   autoencoder; k-means in the first-step hook, EMA and dead codes in the after-step hook),
+//!   [`tasks::symbol_maps`] (a PixelCNN on code maps or pixels), and the `vqvae`, `vqvae2`
+//!   ([`tasks::vq_example`]) and `pixelcnn_mnist` drivers. See `docs/vq.md`.
 
 pub mod conv_stack;
 pub mod error;

@@ -40,6 +40,12 @@ pub trait VqModel: Module + Sized {
     /// Encodes, quantizes and decodes images in `[0, 1]`, `[B, C, H, W]`.
     fn vq_forward(&self, x: Tensor<4>) -> VqForward;
 
+    /// The code maps of images in `[0, 1]`, one per level, `[B, h, w]` each — without
+    /// decoding (the default runs [`vq_forward`](Self::vq_forward) and drops the rest).
+    fn encode_levels(&self, x: Tensor<4>) -> Vec<Tensor<3, Int>> {
+        self.vq_forward(x).codes
+    }
+
     /// The quantizer of level `i`.
     fn quantizer(&self, level: usize) -> &VectorQuantizer;
 

@@ -176,6 +176,10 @@ impl VqModel for VqVae {
         }
     }
 
+    fn encode_levels(&self, x: Tensor<4>) -> Vec<Tensor<3, Int>> {
+        vec![self.encode_codes(x)]
+    }
+
     fn quantizer(&self, level: usize) -> &VectorQuantizer {
         assert_eq!(level, 0, "VqVae has one code level");
         &self.quantizer

@@ -163,8 +163,11 @@ impl VqVae2 {
     /// - x: `[B, C, H, W]`
     /// - output: `([B, h_t, w_t], [B, h_b, w_b])`
     pub fn encode_codes(&self, x: Tensor<4>) -> (Tensor<3, Int>, Tensor<3, Int>) {
-        let f = self.vq_forward(x);
-        (f.codes[0].clone(), f.codes[1].clone())
+        let h_b = self.enc_bottom.forward(x);
+        let z_t = self.enc_top.forward(h_b.clone());
+        let (_, e_t, codes_t) = self.top.quantize_map(z_t);
+        let (_, _, codes_b) = self.bottom.quantize_map(self.bottom_input(h_b, e_t));
+        (codes_t, codes_b)
     }
 }
 
@@ -187,6 +190,11 @@ impl VqModel for VqVae2 {
             levels: vec![q_t, q_b],
             codes: vec![codes_t, codes_b],
         }
+    }
+
+    fn encode_levels(&self, x: Tensor<4>) -> Vec<Tensor<3, Int>> {
+        let (top, bottom) = self.encode_codes(x);
+        vec![top, bottom]
     }
 
     fn quantizer(&self, level: usize) -> &VectorQuantizer {

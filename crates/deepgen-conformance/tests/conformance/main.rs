@@ -7,4 +7,5 @@
 mod backend_conformance;
 mod distributions_conformance;
 mod flows_conformance;
+mod vq_conformance;
 mod wgpu_lane;

@@ -3,4 +3,5 @@
 
 pub mod pixelcnn_mnist;
 pub mod symbol_maps;
+pub mod vq_example;
 pub mod vq_task;
