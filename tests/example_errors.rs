@@ -175,6 +175,25 @@ fn run_example(name: &str, args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), stderr)
 }
 
+/// Runs example `name` with `args` and `--out out`, asserting exit code 1 and one `error:` line
+/// that mentions `flag`.
+fn one_line_error(name: &str, args: &[&str], out: &std::path::Path, flag: &str) {
+    let mut all = args.to_vec();
+    all.extend(["--out", out.to_str().unwrap()]);
+    let (code, err) = run_example(name, &all);
+    assert_eq!(code, Some(1), "{name} {args:?}: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{name} {args:?}: expected one line, got {err}"
+    );
+    assert!(
+        lines[0].starts_with("error: ") && err.contains(flag),
+        "{name} {args:?}: {err}"
+    );
+}
+
 #[test]
 fn flow_examples_reject_bad_flags_and_missing_data_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
@@ -292,20 +311,7 @@ fn ddpm_2d_and_guidance_flags_reject_bad_values_in_one_line() {
         ),
     ] {
         let out = temp(&tmp, &format!("{name}-{flag}"));
-        let mut all = args.to_vec();
-        all.extend(["--out", out.to_str().unwrap()]);
-        let (code, err) = run_example(name, &all);
-        assert_eq!(code, Some(1), "{name} {args:?}: {err}");
-        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "{name} {args:?}: expected one line, got {err}"
-        );
-        assert!(
-            lines[0].starts_with("error: ") && err.contains(flag),
-            "{name} {args:?}: {err}"
-        );
+        one_line_error(name, args, &out, flag);
     }
 }
 
@@ -351,19 +357,6 @@ fn vq_examples_reject_bad_flags_and_missing_data_in_one_line() {
         ),
     ] {
         let out = temp(&tmp, &format!("{name}-{flag}"));
-        let mut all = args.to_vec();
-        all.extend(["--out", out.to_str().unwrap()]);
-        let (code, err) = run_example(name, &all);
-        assert_eq!(code, Some(1), "{name} {args:?}: {err}");
-        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "{name} {args:?}: expected one line, got {err}"
-        );
-        assert!(
-            lines[0].starts_with("error: ") && err.contains(flag),
-            "{name} {args:?}: {err}"
-        );
+        one_line_error(name, args, &out, flag);
     }
 }

@@ -13,7 +13,9 @@
 //! only, ~1e-7 per op), 1e-4 for samples. The host-side LU inverse of the 1×1 convolutions is
 //! computed in f64 on every backend, so it cannot be the source of a difference.
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param};
+
+use crate::common::{Deterministic, host};
 use burn::optim::GradientsParams;
 use burn::store::ModuleRecord;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -22,24 +24,6 @@ use deepgen_tensor::BackendKind;
 
 const B: usize = 3;
 const CTX: usize = 2;
-
-/// Replaces every float parameter by a fixed pattern in [−0.1, 0.1].
-struct Deterministic(u32);
-
-impl ModuleMapper for Deterministic {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        self.0 += 1;
-        let k = self.0;
-        param.map(|t| {
-            let shape = t.shape();
-            let n = shape.num_elements();
-            let v: Vec<f32> = (0..n)
-                .map(|i| ((((i as u32 + 1) * 7919 * k) % 1000) as f32 / 1000.0 - 0.5) * 0.2)
-                .collect();
-            Tensor::<D>::from_data(TensorData::new(v, shape), &t.device())
-        })
-    }
-}
 
 struct Grads<'a>(&'a GradientsParams, Vec<Vec<f32>>);
 
@@ -51,10 +35,6 @@ impl ModuleVisitor for Grads<'_> {
             .expect("every float parameter of the flow receives a gradient");
         self.1.push(host(g));
     }
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
 }
 
 fn pattern<const D: usize>(shape: [usize; D], scale: f32, offset: f32, dev: &Device) -> Tensor<D> {
@@ -92,7 +72,7 @@ struct FlowRun {
 /// once per comparison: the integer parameters (the LU permutation and signs) come from the
 /// device RNG at `init`, so two fresh builds differ.
 fn reference<M: Module>(fresh: impl Fn(&Device) -> M) -> Vec<u8> {
-    let reference = fresh(&Device::flex()).map(&mut Deterministic(0));
+    let reference = fresh(&Device::flex()).map(&mut Deterministic(0, 0.2));
     reference.into_record().into_bytes().unwrap().to_vec()
 }
 

@@ -5,6 +5,7 @@
 //! disk in CI. Each module below is one topic; run one with `cargo test --release --test conformance <module>::`.
 
 mod backend_conformance;
+mod common;
 mod distributions_conformance;
 mod flows_conformance;
 mod vq_conformance;

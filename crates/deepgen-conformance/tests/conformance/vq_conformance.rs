@@ -5,32 +5,15 @@
 //! record, as in `flows_conformance`. Tolerances: 1e-4 relative for values, 1e-3 for gradients
 //! (f32, summation order only); codes must be identical.
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param};
+
+use crate::common::{Deterministic, host};
 use burn::optim::GradientsParams;
 use burn::store::ModuleRecord;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_tensor::BackendKind;
 use deepgen_vq::pixelcnn::{GatedPixelCnn, GatedPixelCnnConfig};
 use deepgen_vq::{CodebookUpdate, VectorQuantizerConfig, VqModel, VqVae, VqVaeConfig};
-
-/// Replaces every float parameter by a fixed pattern in [−0.5, 0.5]·scale.
-struct Deterministic(u32);
-
-impl ModuleMapper for Deterministic {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        self.0 += 1;
-        let k = self.0;
-        param.map(|t| {
-            let shape = t.shape();
-            let n = shape.num_elements();
-            let v: Vec<f32> = (0..n)
-                .map(|i| ((((i as u32 + 1) * 7919 * k) % 1000) as f32 / 1000.0 - 0.5) * 0.4)
-                .collect();
-            Tensor::<D>::from_data(TensorData::new(v, shape), &t.device())
-                .set_require_grad(t.is_require_grad())
-        })
-    }
-}
 
 /// Gradients of every float parameter that has one (EMA statistics have none).
 struct Grads<'a>(&'a GradientsParams, Vec<Vec<f32>>);
@@ -41,10 +24,6 @@ impl ModuleVisitor for Grads<'_> {
             self.1.push(host(g));
         }
     }
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
 }
 
 fn pattern<const D: usize>(shape: [usize; D], dev: &Device) -> Tensor<D> {
@@ -84,7 +63,7 @@ fn pixelcnn(d: &Device) -> GatedPixelCnn {
 
 fn record<M: Module>(fresh: impl Fn(&Device) -> M) -> Vec<u8> {
     fresh(&Device::flex())
-        .map(&mut Deterministic(0))
+        .map(&mut Deterministic(0, 0.4))
         .into_record()
         .into_bytes()
         .unwrap()
@@ -175,7 +154,7 @@ fn compare(what: &str, a: &Run, b: &Run) {
 /// encoder outputs (a pattern-filled codebook maps every position to one code).
 fn vqvae_record() -> Vec<u8> {
     let device = Device::flex();
-    let model = vqvae(&device).map(&mut Deterministic(0));
+    let model = vqvae(&device).map(&mut Deterministic(0, 0.4));
     let mut rng = deepgen_tensor::HostRng::seed_from_u64(1);
     let model = VqModel::kmeans_init(model, images(&device), &mut rng);
     model.into_record().into_bytes().unwrap().to_vec()

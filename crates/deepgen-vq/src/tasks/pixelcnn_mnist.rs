@@ -47,8 +47,7 @@ use crate::tasks::symbol_maps::{SymbolMapTask, SymbolMaps, train_error};
 
 /// Seed of the training split's static binarisation.
 pub const TRAIN_BINARIZATION_SEED: u64 = deepgen_data::binarize::DEFAULT_STATIC_SEED;
-/// MNIST's classes.
-const MNIST_CLASSES: usize = 10;
+use super::MNIST_CLASSES;
 
 /// Flags of the `pixelcnn_mnist` example (`#[command(flatten)]` beside [`CommonArgs`]).
 #[derive(clap::Args, Debug, Clone)]
@@ -118,27 +117,7 @@ impl PixelCnnMnistArgs {
     /// # Errors
     /// [`TrainError::Config`] naming the flag.
     pub fn check(&self) -> Result<(), TrainError> {
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(TrainError::config(
-                "temperature",
-                format!("must be finite and positive, got {}", self.temperature),
-            ));
-        }
-        match self.class {
-            Some(_) if !self.class_conditional => {
-                return Err(TrainError::config(
-                    "class",
-                    "needs --class-conditional (an unconditional model has no classes)",
-                ));
-            }
-            Some(k) if k >= MNIST_CLASSES => {
-                return Err(TrainError::config(
-                    "class",
-                    format!("must be a digit in 0..=9, got {k}"),
-                ));
-            }
-            _ => {}
-        }
+        super::check_sampling_flags(self.temperature, self.class, self.class_conditional)?;
         if self.test_images == 0 {
             return Err(TrainError::config("test-images", "must be at least 1"));
         }

@@ -43,8 +43,7 @@ use crate::vqvae2::{VqVae2, VqVae2Config};
 
 /// Images per forward pass when encoding the dataset and decoding samples.
 const CHUNK: usize = 500;
-/// MNIST's classes.
-const MNIST_CLASSES: usize = 10;
+use super::MNIST_CLASSES;
 
 /// Flags of the `vqvae` and `vqvae2` examples (`#[command(flatten)]` beside [`CommonArgs`]).
 #[derive(clap::Args, Debug, Clone)]
@@ -186,40 +185,22 @@ impl VqExampleArgs {
     /// # Errors
     /// [`TrainError::Config`] naming the flag.
     pub fn check(&self) -> Result<(), TrainError> {
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(TrainError::config(
-                "temperature",
-                format!("must be finite and positive, got {}", self.temperature),
-            ));
-        }
-        match self.class {
-            Some(_) if !self.class_conditional => Err(TrainError::config(
-                "class",
-                "needs --class-conditional (an unconditional prior has no classes)",
-            )),
-            Some(k) if k >= MNIST_CLASSES => Err(TrainError::config(
-                "class",
-                format!("must be a digit in 0..=9, got {k}"),
-            )),
-            _ => {
-                for (flag, v) in [
-                    ("prior-epochs", self.prior_epochs),
-                    ("prior-batch-size", self.prior_batch_size),
-                ] {
-                    if v == 0 {
-                        return Err(TrainError::config(flag, "must be at least 1"));
-                    }
-                }
-                if !(self.prior_lr.is_finite() && self.prior_lr > 0.0) {
-                    return Err(TrainError::config(
-                        "prior-lr",
-                        format!("must be finite and positive, got {}", self.prior_lr),
-                    ));
-                }
-                let prior = self.prior_config(2, false, None);
-                validated(prior).map(|_| ())
+        super::check_sampling_flags(self.temperature, self.class, self.class_conditional)?;
+        for (flag, v) in [
+            ("prior-epochs", self.prior_epochs),
+            ("prior-batch-size", self.prior_batch_size),
+        ] {
+            if v == 0 {
+                return Err(TrainError::config(flag, "must be at least 1"));
             }
         }
+        if !(self.prior_lr.is_finite() && self.prior_lr > 0.0) {
+            return Err(TrainError::config(
+                "prior-lr",
+                format!("must be finite and positive, got {}", self.prior_lr),
+            ));
+        }
+        validated(self.prior_config(2, false, None)).map(|_| ())
     }
 }
 
@@ -566,6 +547,55 @@ fn train_autoencoder<M: VqModel + 'static>(
     Ok((model, wall))
 }
 
+/// Images and the labels they were drawn for, from one chunk of samples.
+type SampleChunk = (Vec<f32>, Option<Vec<i64>>);
+
+/// The after-training samples of either example: `--fd-samples` images drawn in chunks,
+/// written to `samples.npy`/`samples.png`/`labels.npy` and scored.
+struct SampleRun<'a> {
+    run: &'a Run,
+    mnist: &'a Mnist,
+    args: &'a VqExampleArgs,
+    image_shape: [usize; 3],
+}
+
+impl SampleRun<'_> {
+    /// Draws with `draw(chunk, rng, device)` (images `[chunk, C, H, W]` in [0, 1] and their
+    /// labels) from [`Stream::FrechetSamples`], then writes and scores them into `report`.
+    fn draw_and_score(
+        &self,
+        report: &mut EvalReport,
+        mut draw: impl FnMut(usize, &mut HostRng, &Device) -> Result<SampleChunk, Box<dyn Error>>,
+    ) -> Result<(), Box<dyn Error>> {
+        let n = self.args.fd_samples;
+        if n == 0 {
+            report.missing("fd", "skipped with --fd-samples 0");
+            return Ok(());
+        }
+        let device = self.run.eval_device();
+        let mut rng = HostRng::stream(self.run.seed, Stream::FrechetSamples);
+        let started = Instant::now();
+        let mut images = Vec::with_capacity(n * self.image_shape.iter().product::<usize>());
+        let mut labels: Vec<i64> = Vec::new();
+        for start in (0..n).step_by(CHUNK) {
+            let (x, l) = draw(CHUNK.min(n - start), &mut rng, &device)?;
+            images.extend(x);
+            labels.extend(l.unwrap_or_default());
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!("{n} samples in {secs:.0} s");
+        report.push("fd_samples", n).push("sampling_seconds", secs);
+        let labels = self.args.class_conditional.then_some(labels);
+        write_samples(
+            &self.run.out_dir(),
+            &images,
+            labels.as_deref(),
+            self.image_shape,
+        )?;
+        score(self.mnist, &images, labels.as_deref(), &device, report)
+    }
+}
+
 fn defaults(name: &'static str, out_dir: &'static str) -> RunDefaults<'static> {
     RunDefaults {
         name,
@@ -643,31 +673,18 @@ pub fn run_vqvae(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<dy
         )
         .push("prior_wall_seconds", wall)
         .push("temperature", args.temperature);
-    let n = args.fd_samples;
-    if n > 0 {
-        let mut rng = HostRng::stream(run.seed, Stream::FrechetSamples);
-        let started = Instant::now();
-        let mut images = Vec::with_capacity(n * 784);
-        let mut labels: Vec<i64> = Vec::new();
-        for start in (0..n).step_by(CHUNK) {
-            let b = CHUNK.min(n - start);
-            let (codes, l) = task
-                .sample_maps(&prior, b, &mut rng, &device)
-                .map_err(train_error)?;
-            images.extend(float_host(model.decode_codes(codes)));
-            if let Some(l) = l {
-                labels.extend(l);
-            }
-        }
-        let secs = started.elapsed().as_secs_f64();
-        println!("{n} samples in {secs:.0} s");
-        report.push("fd_samples", n).push("sampling_seconds", secs);
-        let labels = classes.then_some(labels);
-        write_samples(&out, &images, labels.as_deref(), model.image_shape)?;
-        score(&mnist, &images, labels.as_deref(), &device, &mut report)?;
-    } else {
-        report.missing("fd", "skipped with --fd-samples 0");
-    }
+    let samples = SampleRun {
+        run: &run,
+        mnist: &mnist,
+        args,
+        image_shape: model.image_shape,
+    };
+    samples.draw_and_score(&mut report, |b, rng, device| {
+        let (codes, labels) = task
+            .sample_maps(&prior, b, rng, device)
+            .map_err(train_error)?;
+        Ok((float_host(model.decode_codes(codes)), labels))
+    })?;
     run.finish(&report)?;
     Ok(())
 }
@@ -776,49 +793,36 @@ pub fn run_vqvae2(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<d
         )
         .push("prior_bottom_wall_seconds", bottom_wall)
         .push("temperature", args.temperature);
-    let n = args.fd_samples;
-    if n > 0 {
-        let mut rng = HostRng::stream(run.seed, Stream::FrechetSamples);
-        let started = Instant::now();
-        let mut images = Vec::with_capacity(n * 784);
-        let mut labels: Vec<i64> = Vec::new();
-        for start in (0..n).step_by(CHUNK) {
-            let b = CHUNK.min(n - start);
-            let (top, l) = top_task
-                .sample_maps(&top_prior, b, &mut rng, &device)
-                .map_err(train_error)?;
-            let top_host: Vec<u32> = int_host(top.clone())
-                .into_iter()
-                .map(|c| c as u32)
-                .collect();
-            let cond = top_conditioning(&model, &top_host, b, &device);
-            let cond = Tensor::<4>::from_data(
-                TensorData::new(cond, [b, dt, bottom_size[0], bottom_size[1]]),
-                &device,
-            );
-            let bottom = bottom_prior.sample(
-                b,
-                bottom_size,
-                None,
-                Some(cond),
-                args.temperature,
-                &mut rng,
-                &device,
-            );
-            images.extend(float_host(model.decode_codes(top, bottom)));
-            if let Some(l) = l {
-                labels.extend(l);
-            }
-        }
-        let secs = started.elapsed().as_secs_f64();
-        println!("{n} samples in {secs:.0} s");
-        report.push("fd_samples", n).push("sampling_seconds", secs);
-        let labels = classes.then_some(labels);
-        write_samples(&out, &images, labels.as_deref(), model.image_shape)?;
-        score(&mnist, &images, labels.as_deref(), &device, &mut report)?;
-    } else {
-        report.missing("fd", "skipped with --fd-samples 0");
-    }
+    let samples = SampleRun {
+        run: &run,
+        mnist: &mnist,
+        args,
+        image_shape: model.image_shape,
+    };
+    samples.draw_and_score(&mut report, |b, rng, device| {
+        let (top, labels) = top_task
+            .sample_maps(&top_prior, b, rng, device)
+            .map_err(train_error)?;
+        let top_host: Vec<u32> = int_host(top.clone())
+            .into_iter()
+            .map(|c| c as u32)
+            .collect();
+        let cond = top_conditioning(&model, &top_host, b, device);
+        let cond = Tensor::<4>::from_data(
+            TensorData::new(cond, [b, dt, bottom_size[0], bottom_size[1]]),
+            device,
+        );
+        let bottom = bottom_prior.sample(
+            b,
+            bottom_size,
+            None,
+            Some(cond),
+            args.temperature,
+            rng,
+            device,
+        );
+        Ok((float_host(model.decode_codes(top, bottom)), labels))
+    })?;
     run.finish(&report)?;
     Ok(())
 }
