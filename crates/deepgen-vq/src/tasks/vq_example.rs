@@ -94,6 +94,9 @@ pub struct VqExampleArgs {
     /// Learning rate of the prior(s) (Adam).
     #[arg(long, default_value_t = 1e-3)]
     pub prior_lr: f64,
+    /// Training code maps per prior epoch (a fresh part of each epoch's permutation; 0: all).
+    #[arg(long, default_value_t = 0)]
+    pub prior_train_maps: usize,
     /// Mini-batch size of the prior(s).
     #[arg(long, default_value_t = 64)]
     pub prior_batch_size: usize,
@@ -354,6 +357,16 @@ fn train_prior(
         .with_renderer(renderer)
         .with_temperature(args.temperature)
         .with_sample_class(args.class);
+    if args.prior_train_maps > 0 {
+        task = task
+            .with_train_maps(args.prior_train_maps)
+            .map_err(|e| match e {
+                crate::VqError::Task { reason, .. } => {
+                    TrainError::config("prior-train-maps", reason)
+                }
+                other => train_error(other),
+            })?;
+    }
     let model = config.try_init(&run.device).map_err(TrainError::from)?;
     task.check_model(&model).map_err(train_error)?;
     let params = model.num_params();
