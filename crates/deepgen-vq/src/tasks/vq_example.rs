@@ -609,6 +609,23 @@ impl SampleRun<'_> {
     }
 }
 
+/// The start both examples share: device and trainer, MNIST, `vq_config.json` (checked on
+/// `--resume`), and a report naming the model.
+fn start(
+    common: &CommonArgs,
+    name: &'static str,
+    out_dir: &'static str,
+    config_json: &str,
+) -> Result<(Run, Mnist, EvalReport), Box<dyn Error>> {
+    let run = Run::start(common, defaults(name, out_dir))?;
+    let mnist = Mnist::load(common.data.as_deref())?;
+    run.announce(mnist.describe());
+    write_config(&run.out_dir(), config_json, common.resume)?;
+    let mut report = EvalReport::new();
+    report.push("model", name);
+    Ok((run, mnist, report))
+}
+
 fn defaults(name: &'static str, out_dir: &'static str) -> RunDefaults<'static> {
     RunDefaults {
         name,
@@ -630,14 +647,9 @@ fn defaults(name: &'static str, out_dir: &'static str) -> RunDefaults<'static> {
 pub fn run_vqvae(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<dyn Error>> {
     args.check()?;
     let config = args.vqvae_config()?;
-    let run = Run::start(common, defaults("vqvae", "runs/vqvae"))?;
-    let mnist = Mnist::load(common.data.as_deref())?;
-    run.announce(mnist.describe());
+    let (run, mnist, mut report) = start(common, "vqvae", "runs/vqvae", &config.to_string())?;
     let out = run.out_dir();
-    write_config(&out, &config.to_string(), common.resume)?;
     let model = config.try_init(&run.device).map_err(TrainError::from)?;
-    let mut report = EvalReport::new();
-    report.push("model", "vqvae");
     let (model, _) = train_autoencoder(&run, &mnist, model, &mut report)?;
     let device = run.eval_device();
     let size = model.code_size();
@@ -709,14 +721,9 @@ pub fn run_vqvae(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<dy
 pub fn run_vqvae2(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<dyn Error>> {
     args.check()?;
     let config = args.vqvae2_config()?;
-    let run = Run::start(common, defaults("vqvae2", "runs/vqvae2"))?;
-    let mnist = Mnist::load(common.data.as_deref())?;
-    run.announce(mnist.describe());
+    let (run, mnist, mut report) = start(common, "vqvae2", "runs/vqvae2", &config.to_string())?;
     let out = run.out_dir();
-    write_config(&out, &config.to_string(), common.resume)?;
     let model = config.try_init(&run.device).map_err(TrainError::from)?;
-    let mut report = EvalReport::new();
-    report.push("model", "vqvae2");
     let (model, _) = train_autoencoder(&run, &mnist, model, &mut report)?;
     let device = run.eval_device();
     let (top_size, bottom_size) = (model.top_size(), model.bottom_size());
