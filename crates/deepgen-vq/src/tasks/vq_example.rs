@@ -338,6 +338,21 @@ struct TrainedPrior {
     params: usize,
 }
 
+impl TrainedPrior {
+    /// Pushes `<name>_parameters`, `<name>_test_nll` (nats per map),
+    /// `<name>_test_bits_per_code` (for maps of `[h, w]` codes) and `<name>_wall_seconds`.
+    fn push_to(&self, report: &mut EvalReport, name: &str, [h, w]: [usize; 2]) {
+        report
+            .push(format!("{name}_parameters"), self.params)
+            .push(format!("{name}_test_nll"), self.nll)
+            .push(
+                format!("{name}_test_bits_per_code"),
+                self.nll / ((h * w) as f64 * std::f64::consts::LN_2),
+            )
+            .push(format!("{name}_wall_seconds"), self.wall);
+    }
+}
+
 /// Trains one prior in `dir` (its own checkpoints and metrics) and returns it with its test
 /// NLL (nats per map) and the seconds it took.
 #[allow(clippy::too_many_arguments)]
@@ -673,13 +688,7 @@ pub fn run_vqvae(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<dy
         s.labels = labels;
         Ok(Samples::from(s))
     });
-    let TrainedPrior {
-        model: prior,
-        task,
-        nll,
-        wall,
-        params,
-    } = train_prior(
+    let trained = train_prior(
         &run,
         common,
         args,
@@ -689,15 +698,11 @@ pub fn run_vqvae(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<dy
         args.prior_config(k, classes, None),
         renderer,
     )?;
-    report
-        .push("prior_parameters", params)
-        .push("prior_test_nll", nll)
-        .push(
-            "prior_test_bits_per_code",
-            nll / ((size[0] * size[1]) as f64 * std::f64::consts::LN_2),
-        )
-        .push("prior_wall_seconds", wall)
-        .push("temperature", args.temperature);
+    trained.push_to(&mut report, "prior", size);
+    report.push("temperature", args.temperature);
+    let TrainedPrior {
+        model: prior, task, ..
+    } = trained;
     let samples = SampleRun {
         run: &run,
         mnist: &mnist,
@@ -740,13 +745,7 @@ pub fn run_vqvae2(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<d
     let classes = args.class_conditional;
 
     // Top prior (class-conditional if asked), rendered as grey code maps during training.
-    let TrainedPrior {
-        model: top_prior,
-        task: top_task,
-        nll: top_nll,
-        wall: top_wall,
-        params: top_params,
-    } = train_prior(
+    let top = train_prior(
         &run,
         common,
         args,
@@ -771,13 +770,7 @@ pub fn run_vqvae2(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<d
         s.labels = labels;
         Ok(Samples::from(s))
     });
-    let TrainedPrior {
-        model: bottom_prior,
-        nll: bottom_nll,
-        wall: bottom_wall,
-        params: bottom_params,
-        ..
-    } = train_prior(
+    let bottom = train_prior(
         &run,
         common,
         args,
@@ -799,20 +792,15 @@ pub fn run_vqvae2(common: &CommonArgs, args: &VqExampleArgs) -> Result<(), Box<d
         args.prior_config(model.bottom.num_codes(), false, Some(dt)),
         renderer,
     )?;
-    let bits = |nll: f64, [h, w]: [usize; 2]| nll / ((h * w) as f64 * std::f64::consts::LN_2);
-    report
-        .push("prior_top_parameters", top_params)
-        .push("prior_top_test_nll", top_nll)
-        .push("prior_top_test_bits_per_code", bits(top_nll, top_size))
-        .push("prior_top_wall_seconds", top_wall)
-        .push("prior_bottom_parameters", bottom_params)
-        .push("prior_bottom_test_nll", bottom_nll)
-        .push(
-            "prior_bottom_test_bits_per_code",
-            bits(bottom_nll, bottom_size),
-        )
-        .push("prior_bottom_wall_seconds", bottom_wall)
-        .push("temperature", args.temperature);
+    top.push_to(&mut report, "prior_top", top_size);
+    bottom.push_to(&mut report, "prior_bottom", bottom_size);
+    report.push("temperature", args.temperature);
+    let TrainedPrior {
+        model: top_prior,
+        task: top_task,
+        ..
+    } = top;
+    let bottom_prior = bottom.model;
     let samples = SampleRun {
         run: &run,
         mnist: &mnist,
