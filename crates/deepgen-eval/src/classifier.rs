@@ -13,10 +13,10 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
+use deepgen_nn::conv::{Conv2d, Conv2dConfig};
 use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};
 

@@ -6,10 +6,10 @@
 //! [`ConvEncoder::sizes`]. [`ConvEncoderConfig::mirrored_decoder`] gives the
 //! [`ConvDecoder`](crate::ConvDecoder) that undoes the blocks to exactly `[C, H, W]`.
 
+use crate::conv::{Conv2d, Conv2dConfig};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::activation::{Activation, ActivationConfig};
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 use deepgen_tensor::{ConfigError, Validate};

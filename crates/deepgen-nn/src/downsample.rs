@@ -7,10 +7,10 @@
 //! by half a pixel but gives the same sizes for even sides. The pooling uses ceil mode and
 //! averages only the in-bounds pixels of a window cut by the border.
 
+use crate::conv::{Conv2d, Conv2dConfig};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::tensor::{Device, Tensor};
 use deepgen_tensor::config::positive;

@@ -13,10 +13,10 @@
 //! initialisation DDPM uses for the last convolution of every block; gradients still reach
 //! the zeroed convolution, so training moves it away from zero at the first step.
 
+use crate::conv::{Conv2d, Conv2dConfig};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, GroupNorm, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};

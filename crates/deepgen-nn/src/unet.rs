@@ -36,9 +36,9 @@
 //!   models put such a head on a frozen noise predictor); pass the trunk features through
 //!   `Tensor::detach` to keep a head's loss out of the trunk.
 
+use crate::conv::Conv2d;
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::nn::{Embedding, EmbeddingConfig, GroupNorm};
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Int, Tensor};

@@ -6,9 +6,9 @@
 //! to the skip connection's 7, not to 8. Nearest-neighbour takes output pixel `i` from input
 //! pixel `⌊i · n_in / n_out⌋` (Burn's `InterpolateMode::Nearest`, PyTorch's `"nearest"`).
 
+use crate::conv::Conv2d;
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};

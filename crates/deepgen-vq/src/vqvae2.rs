@@ -15,8 +15,8 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Int, Tensor};
+use deepgen_nn::conv::{Conv2d, Conv2dConfig};
 use deepgen_nn::{Upsample, UpsampleConfig};
 use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};

@@ -6,6 +6,7 @@
 
 mod backend_conformance;
 mod common;
+mod conv_conformance;
 mod distributions_conformance;
 mod flows_conformance;
 mod vq_conformance;

@@ -17,10 +17,10 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use deepgen_nn::conv::{Conv2d, Conv2dConfig};
 use deepgen_nn::{Downsample, DownsampleConfig, Upsample, UpsampleConfig};
 use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};

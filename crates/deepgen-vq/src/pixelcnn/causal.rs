@@ -18,8 +18,8 @@
 //! rows gives the same outputs on those rows (used by sampling).
 
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
+use deepgen_nn::conv::{Conv2d, Conv2dConfig};
 
 /// The vertical-stack convolution (see the [module docs](self)): `in_channels → out_channels`,
 /// kernel `(k/2 + 1, k)`, padded so that the output keeps the input's height and width.

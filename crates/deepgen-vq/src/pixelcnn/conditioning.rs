@@ -8,9 +8,9 @@
 
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use deepgen_nn::conv::{Conv2d, Conv2dConfig};
 
 /// Two 3×3 convolutions with ReLUs, `C_cond → C → C`, same height and width.
 #[derive(Module, Debug)]

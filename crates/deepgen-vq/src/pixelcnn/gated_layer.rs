@@ -15,10 +15,10 @@
 //! raster order. See [`super::causal`] for the convolutions.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::nn::{Embedding, EmbeddingConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor};
+use deepgen_nn::conv::Conv2d;
 
 use super::causal::{crop_width, horizontal_conv, pointwise_conv, shift_down, vertical_conv};
 

@@ -28,10 +28,10 @@ pub mod sampling;
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::nn::{Embedding, EmbeddingConfig};
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::{Device, Int, Tensor};
+use deepgen_nn::conv::Conv2d;
 use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};
 

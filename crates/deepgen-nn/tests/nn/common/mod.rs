@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, Linear};
 use burn::tensor::{Gradients, Tensor};
+use deepgen_nn::conv::Conv2d;
 
 /// The values of a tensor, row-major, as f64.
 pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f64> {

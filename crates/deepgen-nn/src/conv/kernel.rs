@@ -1,0 +1,573 @@
+//! The CPU kernels behind [`conv2d`](super::conv2d) on the flex backend, on plain `f32` slices.
+//!
+//! Layout is NCHW throughout, and nothing is converted: for one image, `im2col` writes the
+//! `[C·kh·kw, Ho·Wo]` patch matrix row by row (each row is a shifted copy of one input row, so
+//! stride-1 rows are `memcpy`s), and one GEMM with the `[C_out, C·kh·kw]` weight (its natural
+//! memory order) gives the `[C_out, Ho·Wo]` output of that image in place. The backward pass
+//! reuses the same patch matrix: `dW += dY_b · colsᵀ` (a transposed operand through strides, no
+//! copy) and `dX_b = col2im(Wᵀ · dY_b)`. Images are independent, so the batch runs on rayon with
+//! a single-threaded GEMM per image (each thread keeps its own patch buffer and its own `dW`
+//! partial sum); when the batch is smaller than the thread pool, images run one after the other
+//! and the GEMM itself uses every thread.
+//!
+//! Why not Burn's own flex convolution: it converts the whole input to NHWC on the calling thread
+//! before the parallel part starts, and its weight gradient is a convolution whose kernel is the
+//! whole output-gradient image. Profiles of Glow and the DDPM U-Net (docs/performance.md) found
+//! one of the two cores idle for much of every step because of it. `groups = 1` only; the caller
+//! ([`super::conv2d`]) sends grouped convolutions to Burn.
+
+use burn::tensor::ops::ConvOptions;
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// The sizes of one 2-D convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub batch: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: [usize; 2],
+    pub pad: [usize; 2],
+    pub dilation: [usize; 2],
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Geometry {
+    /// The geometry of `x [B, C, H, W] ⋆ w [C_out, C, kh, kw]` (padding may be asymmetric: only
+    /// its beginning offsets the taps, its end only changes the output size).
+    pub fn new(x: [usize; 4], weight: [usize; 4], options: &ConvOptions<2>) -> Self {
+        let [batch, c_in, h, w] = x;
+        let [c_out, _, kh, kw] = weight;
+        let out = |size: usize, k: usize, i: usize| {
+            let (p0, p1) = options.padding[i];
+            let span = options.dilation[i] * (k - 1) + 1;
+            (size + p0 + p1).saturating_sub(span) / options.stride[i] + 1
+        };
+        Self {
+            batch,
+            c_in,
+            h,
+            w,
+            c_out,
+            kh,
+            kw,
+            stride: options.stride,
+            pad: options.padding_begin(),
+            dilation: options.dilation,
+            oh: out(h, kh, 0),
+            ow: out(w, kw, 1),
+        }
+    }
+
+    /// Rows of the patch matrix: `C·kh·kw`.
+    pub fn k(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// Columns of the patch matrix: `Ho·Wo`.
+    pub fn n(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    fn image_len(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    /// A 1×1, stride-1, unpadded convolution: the image *is* its patch matrix.
+    fn pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0, 0]
+    }
+
+    /// The output columns `ox` whose tap `j` lands inside the input row: `lo..hi`.
+    fn valid_cols(&self, j: usize) -> (usize, usize) {
+        let offset = j * self.dilation[1];
+        let [_, sw] = self.stride;
+        let pw = self.pad[1];
+        // ix = ox·sw + offset − pw must lie in [0, w).
+        let lo = if pw > offset {
+            (pw - offset).div_ceil(sw)
+        } else {
+            0
+        };
+        let hi = if self.w + pw > offset {
+            (self.w + pw - offset).div_ceil(sw)
+        } else {
+            0
+        };
+        (lo.min(self.ow), hi.min(self.ow).max(lo.min(self.ow)))
+    }
+
+    /// The input row of output row `oy` for tap `i`, if it is inside the image.
+    fn input_row(&self, oy: usize, i: usize) -> Option<usize> {
+        let iy = (oy * self.stride[0] + i * self.dilation[0]) as isize - self.pad[0] as isize;
+        (iy >= 0 && (iy as usize) < self.h).then_some(iy as usize)
+    }
+}
+
+/// Fills `cols [C·kh·kw, Ho·Wo]` with the patches of one image `x [C, H, W]` (zeros outside).
+fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
+    let n = g.n();
+    let (sw, pw, dw) = (g.stride[1], g.pad[1], g.dilation[1]);
+    for c in 0..g.c_in {
+        let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let r = (c * g.kh + i) * g.kw + j;
+                let row = &mut cols[r * n..(r + 1) * n];
+                let (lo, hi) = g.valid_cols(j);
+                for oy in 0..g.oh {
+                    let dst = &mut row[oy * g.ow..(oy + 1) * g.ow];
+                    let Some(iy) = g.input_row(oy, i) else {
+                        dst.fill(0.0);
+                        continue;
+                    };
+                    let src = &plane[iy * g.w..(iy + 1) * g.w];
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    if lo < hi {
+                        let first = lo * sw + j * dw - pw;
+                        if sw == 1 {
+                            dst[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
+                        } else {
+                            for (k, d) in dst[lo..hi].iter_mut().enumerate() {
+                                *d = src[first + k * sw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the patch-matrix gradient `dcols [C·kh·kw, Ho·Wo]` back onto the image gradient
+/// `dx [C, H, W]` (the adjoint of [`im2col`]).
+fn col2im(g: &Geometry, dcols: &[f32], dx: &mut [f32]) {
+    let n = g.n();
+    let (sw, pw, dw) = (g.stride[1], g.pad[1], g.dilation[1]);
+    for c in 0..g.c_in {
+        let plane = &mut dx[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let r = (c * g.kh + i) * g.kw + j;
+                let row = &dcols[r * n..(r + 1) * n];
+                let (lo, hi) = g.valid_cols(j);
+                if lo >= hi {
+                    continue;
+                }
+                let first = lo * sw + j * dw - pw;
+                for oy in 0..g.oh {
+                    let Some(iy) = g.input_row(oy, i) else {
+                        continue;
+                    };
+                    let src = &row[oy * g.ow + lo..oy * g.ow + hi];
+                    let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
+                    if sw == 1 {
+                        for (d, s) in dst[first..first + src.len()].iter_mut().zip(src) {
+                            *d += *s;
+                        }
+                    } else {
+                        for (k, s) in src.iter().enumerate() {
+                            dst[first + k * sw] += *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst [m, n] (row-major) = read·dst + lhs · rhs`, strides given as (column, row).
+#[allow(clippy::too_many_arguments)]
+fn gemm_f32(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: (&[f32], isize, isize),
+    rhs: (&[f32], isize, isize),
+    parallelism: Parallelism,
+) {
+    debug_assert!(dst.len() >= m * n);
+    // SAFETY: every operand slice covers the index range its strides address (checked by the
+    // callers' shapes: lhs is m×k, rhs is k×n, dst is m×n, all in bounds of their slices).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.0.as_ptr(),
+            lhs.1,
+            lhs.2,
+            rhs.0.as_ptr(),
+            rhs.1,
+            rhs.2,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Whether to run images in parallel (single-threaded GEMMs) or one after the other
+/// (multi-threaded GEMMs).
+fn batch_parallel(batch: usize) -> bool {
+    batch >= rayon::current_num_threads() && batch > 1
+}
+
+/// `y [B, C_out, Ho, Wo] = x ⋆ weight + bias` (cross-correlation, as Burn and PyTorch).
+pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (k, n) = (g.k(), g.n());
+    let out_len = g.c_out * n;
+    let mut y = vec![0.0f32; g.batch * out_len];
+    if out_len == 0 {
+        return y;
+    }
+    let one = |b: usize, y_b: &mut [f32], cols: &mut Vec<f32>, par: Parallelism| {
+        let x_b = &x[b * g.image_len()..(b + 1) * g.image_len()];
+        let cols: &[f32] = if g.pointwise() {
+            x_b
+        } else {
+            cols.resize(k * n, 0.0);
+            im2col(g, x_b, cols);
+            cols
+        };
+        if let Some(bias) = bias {
+            for (row, &v) in y_b.chunks_exact_mut(n).zip(bias) {
+                row.fill(v);
+            }
+        }
+        gemm_f32(
+            g.c_out,
+            n,
+            k,
+            y_b,
+            bias.is_some(),
+            (weight, 1, k as isize),
+            (cols, 1, n as isize),
+            par,
+        );
+    };
+    if batch_parallel(g.batch) {
+        y.par_chunks_mut(out_len)
+            .enumerate()
+            .for_each_init(Vec::new, |cols, (b, y_b)| {
+                one(b, y_b, cols, Parallelism::None)
+            });
+    } else {
+        let mut cols = Vec::new();
+        for (b, y_b) in y.chunks_mut(out_len).enumerate() {
+            one(b, y_b, &mut cols, Parallelism::Rayon(0));
+        }
+    }
+    y
+}
+
+/// Gradients of [`forward`] with respect to the input, the weight and the bias, each only when
+/// asked for. `dy` is `[B, C_out, Ho, Wo]`.
+pub(crate) struct Grads {
+    pub x: Option<Vec<f32>>,
+    pub weight: Option<Vec<f32>>,
+    pub bias: Option<Vec<f32>>,
+}
+
+/// Per-thread state of the backward pass: patch buffers and partial sums of `dW` and `db`.
+struct Partial {
+    cols: Vec<f32>,
+    dcols: Vec<f32>,
+    dw: Vec<f32>,
+    db: Vec<f32>,
+}
+
+impl Partial {
+    fn new(g: &Geometry, want_w: bool, want_b: bool) -> Self {
+        Self {
+            cols: Vec::new(),
+            dcols: Vec::new(),
+            dw: if want_w {
+                vec![0.0; g.c_out * g.k()]
+            } else {
+                Vec::new()
+            },
+            db: if want_b {
+                vec![0.0; g.c_out]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn merge(mut self, other: Self) -> Self {
+        for (a, b) in self.dw.iter_mut().zip(&other.dw) {
+            *a += *b;
+        }
+        for (a, b) in self.db.iter_mut().zip(&other.db) {
+            *a += *b;
+        }
+        self
+    }
+}
+
+/// The backward pass of [`forward`].
+pub(crate) fn backward(
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    want: [bool; 3],
+) -> Grads {
+    let [want_x, want_w, want_b] = want;
+    let (k, n) = (g.k(), g.n());
+    let out_len = g.c_out * n;
+    let image = g.image_len();
+
+    let one = |b: usize, dx_b: Option<&mut [f32]>, p: &mut Partial, par: Parallelism| {
+        let dy_b = &dy[b * out_len..(b + 1) * out_len];
+        if want_b {
+            for (acc, row) in p.db.iter_mut().zip(dy_b.chunks_exact(n.max(1))) {
+                *acc += row.iter().sum::<f32>();
+            }
+        }
+        if want_w && n > 0 {
+            let x_b = &x[b * image..(b + 1) * image];
+            let cols: &[f32] = if g.pointwise() {
+                x_b
+            } else {
+                p.cols.resize(k * n, 0.0);
+                im2col(g, x_b, &mut p.cols);
+                &p.cols
+            };
+            // dW [C_out, K] += dY_b [C_out, N] · colsᵀ [N, K]
+            gemm_f32(
+                g.c_out,
+                k,
+                n,
+                &mut p.dw,
+                true,
+                (dy_b, 1, n as isize),
+                (cols, n as isize, 1),
+                par,
+            );
+        }
+        if let Some(dx_b) = dx_b {
+            if n == 0 {
+                return;
+            }
+            // dcols [K, N] = Wᵀ [K, C_out] · dY_b [C_out, N]
+            let wt = (weight, k as isize, 1);
+            if g.pointwise() {
+                gemm_f32(k, n, g.c_out, dx_b, false, wt, (dy_b, 1, n as isize), par);
+            } else {
+                p.dcols.resize(k * n, 0.0);
+                gemm_f32(
+                    k,
+                    n,
+                    g.c_out,
+                    &mut p.dcols,
+                    false,
+                    wt,
+                    (dy_b, 1, n as isize),
+                    par,
+                );
+                col2im(g, &p.dcols, dx_b);
+            }
+        }
+    };
+
+    let mut dx = want_x.then(|| vec![0.0f32; g.batch * image]);
+    let partial = if batch_parallel(g.batch) {
+        let init = || Partial::new(g, want_w, want_b);
+        match dx.as_mut() {
+            Some(dx) => dx
+                .par_chunks_mut(image.max(1))
+                .enumerate()
+                .fold(init, |mut p, (b, dx_b)| {
+                    one(b, Some(dx_b), &mut p, Parallelism::None);
+                    p
+                })
+                .reduce(init, Partial::merge),
+            None => (0..g.batch)
+                .into_par_iter()
+                .fold(init, |mut p, b| {
+                    one(b, None, &mut p, Parallelism::None);
+                    p
+                })
+                .reduce(init, Partial::merge),
+        }
+    } else {
+        let mut p = Partial::new(g, want_w, want_b);
+        for b in 0..g.batch {
+            let dx_b = dx.as_mut().map(|dx| &mut dx[b * image..(b + 1) * image]);
+            one(b, dx_b, &mut p, Parallelism::Rayon(0));
+        }
+        p
+    };
+    Grads {
+        x: dx,
+        weight: want_w.then_some(partial.dw),
+        bias: want_b.then_some(partial.db),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct seven-loop convolution in f64.
+    fn naive(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f64> {
+        let mut y = vec![0.0f64; g.batch * g.c_out * g.n()];
+        for b in 0..g.batch {
+            for co in 0..g.c_out {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let mut acc = bias.map_or(0.0, |bias| bias[co] as f64);
+                        for c in 0..g.c_in {
+                            for i in 0..g.kh {
+                                for j in 0..g.kw {
+                                    let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize
+                                        - g.pad[0] as isize;
+                                    let ix = (ox * g.stride[1] + j * g.dilation[1]) as isize
+                                        - g.pad[1] as isize;
+                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xv = x[((b * g.c_in + c) * g.h + iy as usize) * g.w
+                                        + ix as usize];
+                                    let wv = w[((co * g.c_in + c) * g.kh + i) * g.kw + j];
+                                    acc += xv as f64 * wv as f64;
+                                }
+                            }
+                        }
+                        y[((b * g.c_out + co) * g.oh + oy) * g.ow + ox] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let v = (i as u32)
+                    .wrapping_mul(2_654_435_761)
+                    .wrapping_add(seed * 97);
+                (v % 1000) as f32 / 500.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn geometries() -> Vec<Geometry> {
+        let mut out = Vec::new();
+        for (batch, c_in, h, w, c_out, k, stride, pad, dil) in [
+            (2, 3, 5, 6, 4, 3, 1, 1, 1),
+            (1, 2, 7, 5, 3, 3, 2, 1, 1),
+            (3, 2, 8, 8, 2, 4, 2, 1, 1),
+            (2, 3, 6, 6, 2, 1, 1, 0, 1),
+            (2, 2, 7, 7, 3, 3, 1, 2, 2),
+            (1, 1, 4, 4, 1, 5, 1, 2, 1),
+            (2, 2, 3, 3, 2, 3, 1, 0, 1),
+        ] {
+            let options = ConvOptions::new([stride; 2], [pad; 2], [dil; 2], 1);
+            out.push(Geometry::new(
+                [batch, c_in, h, w],
+                [c_out, c_in, k, k],
+                &options,
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn forward_matches_the_direct_sum() {
+        for g in geometries() {
+            let x = values(g.batch * g.image_len(), 1);
+            let w = values(g.c_out * g.k(), 2);
+            let bias = values(g.c_out, 3);
+            let y = forward(&g, &x, &w, Some(&bias));
+            let want = naive(&g, &x, &w, Some(&bias));
+            for (a, b) in y.iter().zip(&want) {
+                assert!((*a as f64 - b).abs() < 1e-4, "{g:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// Direct gradients in f64: the same loops as [`naive`], scattering `dy` back.
+    fn naive_backward(g: &Geometry, x: &[f32], w: &[f32], dy: &[f32]) -> [Vec<f64>; 3] {
+        let mut dx = vec![0.0f64; x.len()];
+        let mut dw = vec![0.0f64; w.len()];
+        let mut db = vec![0.0f64; g.c_out];
+        for b in 0..g.batch {
+            for co in 0..g.c_out {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let d = dy[((b * g.c_out + co) * g.oh + oy) * g.ow + ox] as f64;
+                        db[co] += d;
+                        for c in 0..g.c_in {
+                            for i in 0..g.kh {
+                                for j in 0..g.kw {
+                                    let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize
+                                        - g.pad[0] as isize;
+                                    let ix = (ox * g.stride[1] + j * g.dilation[1]) as isize
+                                        - g.pad[1] as isize;
+                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xi =
+                                        ((b * g.c_in + c) * g.h + iy as usize) * g.w + ix as usize;
+                                    let wi = ((co * g.c_in + c) * g.kh + i) * g.kw + j;
+                                    dx[xi] += d * w[wi] as f64;
+                                    dw[wi] += d * x[xi] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        [dx, dw, db]
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], what: &str, g: &Geometry) {
+        assert_eq!(got.len(), want.len(), "{what} {g:?}");
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (*a as f64 - b).abs() < 1e-4 * (1.0 + b.abs()),
+                "{what}[{i}] {g:?}: {a} vs {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn backward_matches_the_direct_gradients() {
+        for g in geometries() {
+            let x = values(g.batch * g.image_len(), 4);
+            let w = values(g.c_out * g.k(), 5);
+            let dy = values(g.batch * g.c_out * g.n(), 6);
+            let [dx, dw, db] = naive_backward(&g, &x, &w, &dy);
+            let grads = backward(&g, &x, &w, &dy, [true, true, true]);
+            assert_close(grads.x.as_ref().unwrap(), &dx, "dx", &g);
+            assert_close(grads.weight.as_ref().unwrap(), &dw, "dw", &g);
+            assert_close(grads.bias.as_ref().unwrap(), &db, "db", &g);
+            // Asking for less computes only that.
+            let only_w = backward(&g, &x, &w, &dy, [false, true, false]);
+            assert!(only_w.x.is_none() && only_w.bias.is_none());
+            assert_close(only_w.weight.as_ref().unwrap(), &dw, "dw alone", &g);
+        }
+    }
+}
