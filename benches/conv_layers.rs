@@ -1,6 +1,7 @@
 //! The 2-D convolutions of deepgen's models, one criterion group per layer shape: Burn's own flex
-//! convolution (`burn::tensor::module::conv2d`) against deepgen's (`deepgen::nn::conv2d`, the
-//! kernels every deepgen `Conv2d` runs on flex), for inference (`*_forward`: forward only, plain
+//! convolution (`burn::tensor::module::conv2d`, `conv_transpose2d`) against deepgen's
+//! (`deepgen::nn::conv2d`, `conv_transpose2d`: the kernels every deepgen `Conv2d` and
+//! `ConvTranspose2d` run on flex), for inference (`*_forward`: forward only, plain
 //! device) and training (`*_train`: forward, then the input, weight and bias gradients of
 //! `Σ y ⊙ g` on the autodiff device). `device.sync()` is inside every timed region.
 //! `benches/pytorch/conv_layers.py` times the same layers in PyTorch (`torch.nn.functional.conv2d`
@@ -11,7 +12,7 @@
 
 use std::time::Duration;
 
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -67,7 +68,58 @@ const fn layer(
     }
 }
 
+/// The conv VAE decoder's transposed convolutions (4×4, stride 2, padding 1; batch 128):
+/// name, channels in → out, input size.
+pub const TRANSPOSED: [(&str, usize, usize, usize); 2] = [
+    ("dec_64to32x7x7_k4s2", 64, 32, 7),
+    ("dec_32to1x14x14_k4s2", 32, 1, 14),
+];
+
 type ConvFn = fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>, ConvOptions<2>) -> Tensor<4>;
+type ConvTransposeFn =
+    fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>, ConvTransposeOptions<2>) -> Tensor<4>;
+
+/// Times `*_forward` (plain device) and `*_train` (autodiff, all three gradients of `Σ y ⊙ g`)
+/// of `op` on `x`, `w`, `b` in `group`.
+fn bench_op(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    shapes: ([usize; 4], [usize; 4], usize),
+    op: &dyn Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>,
+) {
+    let (x_shape, w_shape, c_out) = shapes;
+    let dev = Device::flex();
+    let x = Tensor::<4>::random(x_shape, Distribution::Default, &dev);
+    let w = Tensor::<4>::random(w_shape, Distribution::Default, &dev);
+    let b = Tensor::<1>::random([c_out], Distribution::Default, &dev);
+    group.bench_function(format!("{name}_forward"), |bench| {
+        bench.iter(|| {
+            let y = op(x.clone(), w.clone(), b.clone());
+            dev.sync().expect("sync");
+            y
+        })
+    });
+    let ad = dev.clone().autodiff();
+    let x = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+    let w = Tensor::<4>::from_data(w.to_data(), &ad).require_grad();
+    let b = Tensor::<1>::from_data(b.to_data(), &ad).require_grad();
+    let y_dims = op(x.clone(), w.clone(), b.clone()).dims();
+    let g = Tensor::<4>::random(y_dims, Distribution::Default, &ad);
+    group.bench_function(format!("{name}_train"), |bench| {
+        bench.iter(|| {
+            let y = op(x.clone(), w.clone(), b.clone());
+            let grads = (y * g.clone()).sum().backward();
+            ad.sync().expect("sync");
+            grads
+        })
+    });
+}
+
+fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+}
 
 fn bench_layers(c: &mut Criterion) {
     // As every example does at start-up (`Run::start`): keep freed tensor memory in the process.
@@ -80,46 +132,31 @@ fn bench_layers(c: &mut Criterion) {
     ];
     for l in &LAYERS {
         let mut group = c.benchmark_group(format!("conv_{}_b{}", l.name, l.batch));
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_millis(500));
-        group.measurement_time(Duration::from_secs(2));
+        configure(&mut group);
         let options = ConvOptions::new([l.stride; 2], [l.padding; 2], [1, 1], 1);
+        let shapes = (
+            [l.batch, l.c_in, l.size, l.size],
+            [l.c_out, l.c_in, l.kernel, l.kernel],
+            l.c_out,
+        );
         for (name, conv) in impls {
-            // Inference: plain device.
-            let dev = Device::flex();
-            let x = Tensor::<4>::random(
-                [l.batch, l.c_in, l.size, l.size],
-                Distribution::Default,
-                &dev,
-            );
-            let w = Tensor::<4>::random(
-                [l.c_out, l.c_in, l.kernel, l.kernel],
-                Distribution::Default,
-                &dev,
-            );
-            let b = Tensor::<1>::random([l.c_out], Distribution::Default, &dev);
-            group.bench_function(format!("{name}_forward"), |bench| {
-                bench.iter(|| {
-                    let y = conv(x.clone(), w.clone(), Some(b.clone()), options.clone());
-                    dev.sync().expect("sync");
-                    y
-                })
-            });
-            // Training: autodiff device, all three gradients.
-            let ad = dev.clone().autodiff();
-            let x = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
-            let w = Tensor::<4>::from_data(w.to_data(), &ad).require_grad();
-            let b = Tensor::<1>::from_data(b.to_data(), &ad).require_grad();
-            let y_dims = conv(x.clone(), w.clone(), Some(b.clone()), options.clone()).dims();
-            let g = Tensor::<4>::random(y_dims, Distribution::Default, &ad);
-            group.bench_function(format!("{name}_train"), |bench| {
-                bench.iter(|| {
-                    let y = conv(x.clone(), w.clone(), Some(b.clone()), options.clone());
-                    let grads = (y * g.clone()).sum().backward();
-                    ad.sync().expect("sync");
-                    grads
-                })
-            });
+            let op = |x, w, b| conv(x, w, Some(b), options.clone());
+            bench_op(&mut group, name, shapes, &op);
+        }
+        group.finish();
+    }
+    let transposed: [(&str, ConvTransposeFn); 2] = [
+        ("burn", burn::tensor::module::conv_transpose2d),
+        ("deepgen", deepgen::nn::conv_transpose2d),
+    ];
+    for (layer, c_in, c_out, size) in TRANSPOSED {
+        let mut group = c.benchmark_group(format!("convT_{layer}_b128"));
+        configure(&mut group);
+        let options = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
+        let shapes = ([128, c_in, size, size], [c_in, c_out, 4, 4], c_out);
+        for (name, conv) in transposed {
+            let op = |x, w, b| conv(x, w, Some(b), options.clone());
+            bench_op(&mut group, name, shapes, &op);
         }
         group.finish();
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The convolution layers of benches/conv_layers.rs in PyTorch, same shapes and threads.
+"""The convolution layers of benches/conv_layers.rs in PyTorch, same shapes and threads
+(conv2d and, for the decoder layers, conv_transpose2d).
 
 For each layer: `forward` (torch.nn.functional.conv2d under torch.no_grad) and `train`
 (forward, then autograd gradients of sum(y * g) for the input, weight and bias), timed as
@@ -31,6 +32,11 @@ LAYERS = [
     ("enc_1to32x28x28_k4s2", 128, 1, 32, 28, 4, 2, 1),
     ("enc_32to64x14x14_k4s2", 128, 32, 64, 14, 4, 2, 1),
     ("vq_32x7x7_k3", 128, 32, 32, 7, 3, 1, 1),
+]
+# transposed (4x4, stride 2, padding 1, batch 128): name, c_in, c_out, size (TRANSPOSED there)
+TRANSPOSED = [
+    ("dec_64to32x7x7_k4s2", 64, 32, 7),
+    ("dec_32to1x14x14_k4s2", 32, 1, 14),
 ]
 
 
@@ -78,14 +84,37 @@ def main():
             y = F.conv2d(xg, wg, bg, stride=stride, padding=pad)
             return torch.autograd.grad((y * g).sum(), (xg, wg, bg))
 
-        print(json.dumps({
-            "layer": name,
-            "batch": batch,
-            "forward_ms": timed(forward, args.seconds, args.repeats),
-            "train_ms": timed(train, args.seconds, args.repeats),
-            "threads": args.threads,
-            "torch": torch.__version__,
-        }), flush=True)
+        report(name, batch, forward, train, args)
+    for name, c_in, c_out, size in TRANSPOSED:
+        if args.only and args.only not in name:
+            continue
+        x = torch.rand(128, c_in, size, size)
+        w = torch.rand(c_in, c_out, 4, 4)
+        b = torch.rand(c_out)
+
+        def forward_t():
+            with torch.no_grad():
+                return F.conv_transpose2d(x, w, b, stride=2, padding=1)
+
+        xg, wg, bg = (t.clone().requires_grad_(True) for t in (x, w, b))
+        g = torch.rand_like(F.conv_transpose2d(x, w, b, stride=2, padding=1))
+
+        def train_t():
+            y = F.conv_transpose2d(xg, wg, bg, stride=2, padding=1)
+            return torch.autograd.grad((y * g).sum(), (xg, wg, bg))
+
+        report(name, 128, forward_t, train_t, args)
+
+
+def report(name, batch, forward, train, args):
+    print(json.dumps({
+        "layer": name,
+        "batch": batch,
+        "forward_ms": timed(forward, args.seconds, args.repeats),
+        "train_ms": timed(train, args.seconds, args.repeats),
+        "threads": args.threads,
+        "torch": torch.__version__,
+    }), flush=True)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@
 //! unconstrained values (logits or distribution parameters). The computed sizes are recorded
 //! in [`ConvDecoder::sizes`] and [`ConvDecoder::output_padding`].
 
+use crate::conv::{ConvTranspose2d, ConvTranspose2dConfig};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::activation::{Activation, ActivationConfig};
-use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use deepgen_tensor::{ConfigError, Validate};

@@ -9,8 +9,9 @@
 //! [`Upsample`] (to an exact size, for odd images), [`SelfAttention2d`] and the sinusoidal
 //! [`timestep_embedding`] with its [`TimeEmbedding`] MLP — compose into the DDPM [`UNet`],
 //! which flows, diffusion and VQ models reuse. Every 2-D convolution in the workspace is
-//! [`Conv2d`] from [`conv`]: Burn's layer and record, computed on flex by deepgen's own
-//! batch-parallel im2col + GEMM kernels (a Burn backend extension with its own backward).
+//! [`Conv2d`] (and every transposed one [`ConvTranspose2d`]) from [`conv`]: Burn's layers and
+//! records, computed on flex by deepgen's own batch-parallel im2col + GEMM kernels (a Burn
+//! backend extension with its own backward).
 //! Every config implements [`Validate`](deepgen_tensor::Validate) and has `try_init` (a
 //! [`ConfigError`](deepgen_tensor::ConfigError) naming the field) and `init` (panics with it).
 
@@ -30,7 +31,9 @@ pub mod unet;
 pub mod upsample;
 
 pub use activation::{ACTIVATION_NAMES, activate, parse_activation, safe_elu};
-pub use conv::{Conv2d, Conv2dConfig, conv2d};
+pub use conv::{
+    Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, conv_transpose2d, conv2d,
+};
 pub use conv_decoder::{ConvDecoder, ConvDecoderConfig};
 pub use conv_encoder::{ConvEncoder, ConvEncoderConfig};
 pub use conv_geometry::{block_output_padding, block_output_size, block_padding, block_sizes};

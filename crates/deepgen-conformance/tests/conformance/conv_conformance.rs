@@ -1,14 +1,16 @@
-//! Convolution conformance: `deepgen_nn::conv2d` (deepgen's own im2col + GEMM kernels on flex,
-//! with their own backward step) gives the values and the input, weight and bias gradients of
-//! Burn's `conv2d` — Burn's flex kernels and ndarray's — on every geometry the models use and the
+//! Convolution conformance: `deepgen_nn::conv2d` and `conv_transpose2d` (deepgen's own im2col +
+//! GEMM kernels on flex, with their own backward step) give the values and the input, weight and
+//! bias gradients of Burn's `conv2d` and `conv_transpose2d` — Burn's flex kernels and ndarray's — on every geometry the models use and the
 //! edge cases around them: kernels 1–5, strides 1–2, symmetric and asymmetric padding (the
 //! PixelCNN's causal convolutions), dilation, no bias, batch 1 (the sequential path with
 //! multi-threaded GEMMs) and batches larger than the thread pool (the batch-parallel path).
 //! Tolerance: 1e-4 relative to the largest magnitude (f32, summation order only).
 
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData};
-use deepgen_nn::conv::{conv2d, uses_deepgen_kernel};
+use deepgen_nn::conv::{
+    conv_transpose2d, conv2d, uses_deepgen_kernel, uses_deepgen_transpose_kernel,
+};
 use deepgen_tensor::BackendKind;
 
 use crate::common::host;
@@ -141,4 +143,75 @@ fn other_backends_and_grouped_convolutions_use_burns_conv() {
     let ours = host(conv2d(x.clone(), w.clone(), None, grouped.clone()));
     let burn = host(burn::tensor::module::conv2d(x, w, None, grouped));
     assert_eq!(ours, burn);
+}
+
+/// A transposed convolution: batch, channels in → out, input size, kernel, stride, padding,
+/// output padding, dilation, bias.
+type TransposeCase = (
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    bool,
+);
+
+fn run_transposed(case: TransposeCase, dev: &Device, deepgen: bool) -> Vec<Vec<f32>> {
+    let (batch, c_in, c_out, size, k, stride, pad, pad_out, dil, with_bias) = case;
+    let dev = dev.clone().autodiff();
+    let x_shape = [batch, c_in, size, size];
+    let w_shape = [c_in, c_out, k, k];
+    let x = Tensor::<4>::from_data(pattern(&x_shape, 3), &dev).require_grad();
+    let w = Tensor::<4>::from_data(pattern(&w_shape, 5), &dev).require_grad();
+    let b = Tensor::<1>::from_data(pattern(&[c_out], 7), &dev).require_grad();
+    let options = ConvTransposeOptions::new([stride; 2], [pad; 2], [pad_out; 2], [dil; 2], 1);
+    let bias = with_bias.then(|| b.clone());
+    let y = if deepgen {
+        assert!(
+            uses_deepgen_transpose_kernel(&x, &w, &options),
+            "flex must take the deepgen kernel"
+        );
+        conv_transpose2d(x.clone(), w.clone(), bias, options)
+    } else {
+        burn::tensor::module::conv_transpose2d(x.clone(), w.clone(), bias, options)
+    };
+    let dims = y.dims();
+    let g = Tensor::<4>::from_data(pattern(&dims, 11), &dev);
+    let grads = (y.clone() * g).sum().backward();
+    let mut out = vec![
+        host(y),
+        host(x.grad(&grads).unwrap()),
+        host(w.grad(&grads).unwrap()),
+    ];
+    if with_bias {
+        out.push(host(b.grad(&grads).unwrap()));
+    }
+    out
+}
+
+#[test]
+fn deepgen_transposed_conv_matches_burn_flex_and_ndarray() {
+    let cases: [TransposeCase; 6] = [
+        (4, 6, 3, 7, 4, 2, 1, 0, 1, true),  // conv VAE decoder: 7 → 14
+        (1, 6, 3, 7, 4, 2, 1, 0, 1, true),  // batch 1: sequential path
+        (3, 4, 2, 4, 3, 2, 1, 1, 1, false), // output padding (odd sizes)
+        (3, 3, 5, 5, 3, 1, 1, 0, 1, true),  // stride 1
+        (2, 2, 3, 4, 3, 1, 0, 0, 2, true),  // dilation
+        (5, 3, 4, 3, 1, 1, 0, 0, 1, true),  // 1×1
+    ];
+    for (i, case) in cases.into_iter().enumerate() {
+        let ours = run_transposed(case, &Device::flex(), true);
+        let burn_flex = run_transposed(case, &Device::flex(), false);
+        let ndarray = run_transposed(case, &ndarray(), false);
+        assert_close(
+            &ours,
+            &burn_flex,
+            &format!("transposed case {i} vs Burn's flex"),
+        );
+        assert_close(&ours, &ndarray, &format!("transposed case {i} vs ndarray"));
+    }
 }

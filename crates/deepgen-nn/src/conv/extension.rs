@@ -1,9 +1,9 @@
-//! The [`kernel`](super::kernel) convolution as a Burn backend extension: implemented for
-//! `Flex` (forward) and `Autodiff<Flex>` (forward plus a hand-written backward step that computes
-//! the input, weight and bias gradients in one pass over the batch).
+//! The [`kernel`](super::kernel) convolutions (plain and transposed) as a Burn backend extension:
+//! implemented for `Flex` (forward) and `Autodiff<Flex>` (forward plus a hand-written backward
+//! step that computes the input, weight and bias gradients).
 //!
-//! Only [`super::conv2d`] calls this, and only for `f32` tensors on a flex device with
-//! `groups = 1`; every other case goes to Burn's own `conv2d`, so no other backend is routed here.
+//! Only [`super::conv2d`] and [`super::conv_transpose2d`] call this, and only for `f32` tensors on
+//! a flex device with `groups = 1`; every other case goes to Burn's own `conv2d`, so no other backend is routed here.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -14,7 +14,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 use burn::tensor::TensorData;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::kernel::{self, Geometry};
 
@@ -34,6 +34,21 @@ pub trait CpuConv2d: Backend {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// The transposed convolution of `x` with `weight [C_in, C_out, kh, kw]`, plus `bias`.
+    fn deepgen_conv_transpose2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// The transposed convolution of `x` with `weight [C_in, C_out, kh, kw]`.
+    fn deepgen_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Self>;
 }
 
@@ -59,17 +74,45 @@ fn flex_tensor(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape.into()))
 }
 
+/// Which operation a tensor pair goes through: a convolution or a transposed convolution.
+#[derive(Clone, Debug)]
+enum Op {
+    Conv(ConvOptions<2>),
+    Transpose(ConvTransposeOptions<2>),
+}
+
+impl Op {
+    /// The geometry (of the convolution itself, or of the one a transposed convolution is the
+    /// input gradient of) for input `x` and `weight`.
+    fn geometry(&self, x: [usize; 4], weight: [usize; 4]) -> Geometry {
+        match self {
+            Op::Conv(options) => Geometry::new(x, weight, options),
+            Op::Transpose(options) => Geometry::transposed(x, weight, options)
+                .expect("deepgen conv_transpose2d: the caller checks the geometry"),
+        }
+    }
+}
+
 fn flex_forward(
     x: FlexTensor,
     weight: FlexTensor,
     bias: Option<FlexTensor>,
-    options: &ConvOptions<2>,
+    op: &Op,
 ) -> FlexTensor {
     let (x, weight) = (contiguous(x), contiguous(weight));
     let bias = bias.map(contiguous);
-    let g = Geometry::new(dims4(&x), dims4(&weight), options);
-    let y = kernel::forward(&g, values(&x), values(&weight), bias.as_ref().map(values));
-    flex_tensor(y, [g.batch, g.c_out, g.oh, g.ow])
+    let g = op.geometry(dims4(&x), dims4(&weight));
+    let (xs, ws, bs) = (values(&x), values(&weight), bias.as_ref().map(values));
+    match op {
+        Op::Conv(_) => flex_tensor(
+            kernel::forward(&g, xs, ws, bs),
+            [g.batch, g.c_out, g.oh, g.ow],
+        ),
+        Op::Transpose(_) => flex_tensor(
+            kernel::transpose_forward(&g, xs, ws, bs),
+            [g.batch, g.c_in, g.h, g.w],
+        ),
+    }
 }
 
 impl CpuConv2d for Flex {
@@ -79,11 +122,28 @@ impl CpuConv2d for Flex {
         bias: FlexTensor,
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        flex_forward(x, weight, Some(bias), &options)
+        flex_forward(x, weight, Some(bias), &Op::Conv(options))
     }
 
     fn deepgen_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-        flex_forward(x, weight, None, &options)
+        flex_forward(x, weight, None, &Op::Conv(options))
+    }
+
+    fn deepgen_conv_transpose2d_bias(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        flex_forward(x, weight, Some(bias), &Op::Transpose(options))
+    }
+
+    fn deepgen_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        options: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        flex_forward(x, weight, None, &Op::Transpose(options))
     }
 }
 
@@ -91,7 +151,7 @@ impl CpuConv2d for Flex {
 #[derive(Debug)]
 struct Conv2dBackward;
 
-type State = (NodeId, NodeId, ConvOptions<2>);
+type State = (NodeId, NodeId, Op);
 
 /// Computes the gradients the graph asks for (`parents`: x, weight, bias) and registers them.
 fn run_backward<const N: usize>(
@@ -100,18 +160,19 @@ fn run_backward<const N: usize>(
     checkpointer: &mut Checkpointer,
 ) {
     let dy = contiguous(grads.consume::<Flex>(&ops.node));
-    let (x_id, w_id, options) = ops.state;
+    let (x_id, w_id, op) = ops.state;
     let x = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(x_id));
     let weight = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(w_id));
-    let g = Geometry::new(dims4(&x), dims4(&weight), &options);
+    let (x_dims, w_dims) = (dims4(&x), dims4(&weight));
+    let g = op.geometry(x_dims, w_dims);
     let parents = ops.parents;
     let want = [0, 1, 2].map(|i| parents.get(i).is_some_and(Option::is_some));
-    let out = kernel::backward(&g, values(&x), values(&weight), values(&dy), want);
-    let shapes = [
-        vec![g.batch, g.c_in, g.h, g.w],
-        vec![g.c_out, g.c_in, g.kh, g.kw],
-        vec![g.c_out],
-    ];
+    let (xs, ws, dys) = (values(&x), values(&weight), values(&dy));
+    let (out, channels_out) = match op {
+        Op::Conv(_) => (kernel::backward(&g, xs, ws, dys, want), g.c_out),
+        Op::Transpose(_) => (kernel::transpose_backward(&g, xs, ws, dys, want), g.c_in),
+    };
+    let shapes = [x_dims.to_vec(), w_dims.to_vec(), vec![channels_out]];
     let results = [out.x, out.weight, out.bias];
     for ((parent, grad), shape) in parents.into_iter().zip(results).zip(shapes) {
         if let (Some(node), Some(grad)) = (parent, grad) {
@@ -136,14 +197,16 @@ impl Backward<Flex, 2> for Conv2dBackward {
     }
 }
 
-impl<C: CheckpointStrategy> CpuConv2d for Autodiff<Flex, C> {
-    fn deepgen_conv2d_bias(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        options: ConvOptions<2>,
-    ) -> FloatTensor<Self> {
-        match <Conv2dBackward as Backward<Flex, 3>>::prepare::<C>(
+/// The autodiff step of one operation: record the backward step (x and the weight checkpointed)
+/// when any input is tracked, and run the flex forward.
+fn autodiff_forward<C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<Flex, C>>,
+    weight: FloatTensor<Autodiff<Flex, C>>,
+    bias: Option<FloatTensor<Autodiff<Flex, C>>>,
+    op: Op,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    match bias {
+        Some(bias) => match <Conv2dBackward as Backward<Flex, 3>>::prepare::<C>(
             Conv2dBackward,
             [x.node(), weight.node(), bias.node()],
         )
@@ -151,16 +214,12 @@ impl<C: CheckpointStrategy> CpuConv2d for Autodiff<Flex, C> {
         .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let state = (
-                    prep.checkpoint(&x),
-                    prep.checkpoint(&weight),
-                    options.clone(),
-                );
+                let state = (prep.checkpoint(&x), prep.checkpoint(&weight), op.clone());
                 let y = flex_forward(
                     x.into_primitive(),
                     weight.into_primitive(),
                     Some(bias.into_primitive()),
-                    &options,
+                    &op,
                 );
                 prep.finish(state, y)
             }
@@ -168,17 +227,10 @@ impl<C: CheckpointStrategy> CpuConv2d for Autodiff<Flex, C> {
                 x.into_primitive(),
                 weight.into_primitive(),
                 Some(bias.into_primitive()),
-                &options,
+                &op,
             )),
-        }
-    }
-
-    fn deepgen_conv2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        options: ConvOptions<2>,
-    ) -> FloatTensor<Self> {
-        match <Conv2dBackward as Backward<Flex, 2>>::prepare::<C>(
+        },
+        None => match <Conv2dBackward as Backward<Flex, 2>>::prepare::<C>(
             Conv2dBackward,
             [x.node(), weight.node()],
         )
@@ -186,20 +238,52 @@ impl<C: CheckpointStrategy> CpuConv2d for Autodiff<Flex, C> {
         .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let state = (
-                    prep.checkpoint(&x),
-                    prep.checkpoint(&weight),
-                    options.clone(),
-                );
-                let y = flex_forward(x.into_primitive(), weight.into_primitive(), None, &options);
+                let state = (prep.checkpoint(&x), prep.checkpoint(&weight), op.clone());
+                let y = flex_forward(x.into_primitive(), weight.into_primitive(), None, &op);
                 prep.finish(state, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(flex_forward(
                 x.into_primitive(),
                 weight.into_primitive(),
                 None,
-                &options,
+                &op,
             )),
-        }
+        },
+    }
+}
+
+impl<C: CheckpointStrategy> CpuConv2d for Autodiff<Flex, C> {
+    fn deepgen_conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        autodiff_forward::<C>(x, weight, Some(bias), Op::Conv(options))
+    }
+
+    fn deepgen_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        autodiff_forward::<C>(x, weight, None, Op::Conv(options))
+    }
+
+    fn deepgen_conv_transpose2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self> {
+        autodiff_forward::<C>(x, weight, Some(bias), Op::Transpose(options))
+    }
+
+    fn deepgen_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self> {
+        autodiff_forward::<C>(x, weight, None, Op::Transpose(options))
     }
 }

@@ -16,7 +16,7 @@
 //! one of the two cores idle for much of every step because of it. `groups = 1` only; the caller
 //! ([`super::conv2d`]) sends grouped convolutions to Burn.
 
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -62,6 +62,33 @@ impl Geometry {
             oh: out(h, kh, 0),
             ow: out(w, kw, 1),
         }
+    }
+
+    /// The transposed convolution of `x [B, C_in, H, W]` with `weight [C_in, C_out, kh, kw]` is the
+    /// input gradient of the convolution returned here (input `[B, C_out, H_out, W_out]`, weight
+    /// `[C_in, C_out, kh, kw]` read as `[c_out, c_in, kh, kw]`, output `[B, C_in, H, W]`).
+    /// `None` for geometries that do not invert (Burn's own kernel then handles them).
+    pub fn transposed(
+        x: [usize; 4],
+        weight: [usize; 4],
+        options: &ConvTransposeOptions<2>,
+    ) -> Option<Self> {
+        let [batch, c_in, h, w] = x;
+        let [w_in, c_out, kh, kw] = weight;
+        if w_in != c_in || options.groups != 1 || h == 0 || w == 0 {
+            return None;
+        }
+        let size = |n: usize, k: usize, i: usize| {
+            let full = (n - 1) * options.stride[i]
+                + options.dilation[i] * (k - 1)
+                + 1
+                + options.padding_out[i];
+            full.checked_sub(2 * options.padding[i])
+        };
+        let (h_out, w_out) = (size(h, kh, 0)?, size(w, kw, 1)?);
+        let conv = ConvOptions::new(options.stride, options.padding, options.dilation, 1);
+        let g = Self::new([batch, c_out, h_out, w_out], [c_in, c_out, kh, kw], &conv);
+        (g.oh == h && g.ow == w).then_some(g)
     }
 
     /// Rows of the patch matrix: `C·kh·kw`.
@@ -422,6 +449,61 @@ pub(crate) fn backward(
     }
 }
 
+/// The transposed convolution `y [B, C_out, H_out, W_out]` of `x [B, C_in, H, W]` for the
+/// geometry of [`Geometry::transposed`]: the input gradient of that convolution, with `x` as the
+/// output gradient, plus the bias.
+pub(crate) fn transpose_forward(
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let mut y = backward(g, &[], weight, x, [true, false, false])
+        .x
+        .expect("the input gradient was asked for");
+    if let Some(bias) = bias {
+        let plane = g.h * g.w;
+        for image in y.chunks_exact_mut((g.c_in * plane).max(1)) {
+            for (channel, &v) in image.chunks_exact_mut(plane.max(1)).zip(bias) {
+                channel.iter_mut().for_each(|e| *e += v);
+            }
+        }
+    }
+    y
+}
+
+/// Gradients of [`transpose_forward`] for `x`, the weight and the bias, given `dy` of the
+/// transposed convolution's output: a convolution of `dy` (input), the convolution's weight
+/// gradient with the roles of input and output gradient swapped (weight), channel sums (bias).
+pub(crate) fn transpose_backward(
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    want: [bool; 3],
+) -> Grads {
+    let [want_x, want_w, want_b] = want;
+    let dx = want_x.then(|| forward(g, dy, weight, None));
+    let dw = want_w
+        .then(|| backward(g, dy, weight, x, [false, true, false]).weight)
+        .flatten();
+    let db = want_b.then(|| {
+        let plane = g.h * g.w;
+        let mut db = vec![0.0f32; g.c_in];
+        for image in dy.chunks_exact((g.c_in * plane).max(1)) {
+            for (acc, channel) in db.iter_mut().zip(image.chunks_exact(plane.max(1))) {
+                *acc += channel.iter().sum::<f32>();
+            }
+        }
+        db
+    });
+    Grads {
+        x: dx,
+        weight: dw,
+        bias: db,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,6 +563,8 @@ mod tests {
             (2, 2, 7, 7, 3, 3, 1, 2, 2),
             (1, 1, 4, 4, 1, 5, 1, 2, 1),
             (2, 2, 3, 3, 2, 3, 1, 0, 1),
+            (3, 2, 24, 24, 3, 3, 1, 1, 1),
+            (9, 3, 5, 5, 4, 3, 1, 1, 1),
         ] {
             let options = ConvOptions::new([stride; 2], [pad; 2], [dil; 2], 1);
             out.push(Geometry::new(
@@ -568,6 +652,60 @@ mod tests {
             let only_w = backward(&g, &x, &w, &dy, [false, true, false]);
             assert!(only_w.x.is_none() && only_w.bias.is_none());
             assert_close(only_w.weight.as_ref().unwrap(), &dw, "dw alone", &g);
+        }
+    }
+
+    /// Transposed convolution by scattering every input element: y[oy·… ] += x · W.
+    #[test]
+    fn transposed_forward_matches_the_direct_scatter() {
+        for (batch, c_in, h, c_out, k, stride, pad, pad_out, dil) in [
+            (2, 3, 4, 2, 4, 2, 1, 0, 1), // conv VAE decoder: 4×4, stride 2
+            (1, 2, 3, 3, 3, 2, 1, 1, 1), // output padding
+            (3, 2, 5, 2, 3, 1, 1, 0, 1),
+            (2, 2, 3, 2, 3, 1, 0, 0, 2),
+            (9, 2, 4, 3, 2, 2, 0, 0, 1),
+        ] {
+            let options =
+                ConvTransposeOptions::new([stride; 2], [pad; 2], [pad_out; 2], [dil; 2], 1);
+            let g = Geometry::transposed([batch, c_in, h, h], [c_in, c_out, k, k], &options)
+                .expect("an invertible geometry");
+            let (ho, wo) = (g.h, g.w);
+            let x = values(batch * c_in * h * h, 8);
+            let w = values(c_in * c_out * k * k, 9);
+            let bias = values(c_out, 10);
+            let mut want = vec![0.0f64; batch * c_out * ho * wo];
+            for b in 0..batch {
+                for co in 0..c_out {
+                    for o in 0..ho * wo {
+                        want[(b * c_out + co) * ho * wo + o] = bias[co] as f64;
+                    }
+                    for ci in 0..c_in {
+                        for iy in 0..h {
+                            for ix in 0..h {
+                                for i in 0..k {
+                                    for j in 0..k {
+                                        let oy = (iy * stride + i * dil) as isize - pad as isize;
+                                        let ox = (ix * stride + j * dil) as isize - pad as isize;
+                                        if oy < 0
+                                            || ox < 0
+                                            || oy >= ho as isize
+                                            || ox >= wo as isize
+                                        {
+                                            continue;
+                                        }
+                                        let xv = x[((b * c_in + ci) * h + iy) * h + ix] as f64;
+                                        let wv = w[((ci * c_out + co) * k + i) * k + j] as f64;
+                                        want[((b * c_out + co) * ho + oy as usize) * wo
+                                            + ox as usize] += xv * wv;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let y = transpose_forward(&g, &x, &w, Some(&bias));
+            assert_close(&y, &want, "transposed y", &g);
         }
     }
 }
