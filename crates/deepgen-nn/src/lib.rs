@@ -11,7 +11,7 @@
 //! which flows, diffusion and VQ models reuse. Every 2-D convolution in the workspace is
 //! [`Conv2d`] (and every transposed one [`ConvTranspose2d`]) from [`conv`]: Burn's layers and
 //! records, computed on flex by deepgen's own batch-parallel im2col + GEMM kernels (a Burn
-//! backend extension with its own backward).
+//! backend extension with its own backward), and [`silu()`] is fused and vectorised there too.
 //! Every config implements [`Validate`](deepgen_tensor::Validate) and has `try_init` (a
 //! [`ConfigError`](deepgen_tensor::ConfigError) naming the field) and `init` (panics with it).
 
@@ -26,6 +26,7 @@ pub mod mlp;
 pub mod net;
 pub mod res_block;
 pub mod self_attention2d;
+pub mod silu;
 pub mod time_embedding;
 pub mod unet;
 pub mod upsample;
@@ -43,6 +44,7 @@ pub use mlp::{Mlp, MlpConfig};
 pub use net::{DecoderNet, DecoderNetConfig, EncoderNet, EncoderNetConfig};
 pub use res_block::{ResBlock, ResBlockConfig};
 pub use self_attention2d::{SelfAttention2d, SelfAttention2dConfig};
+pub use silu::silu;
 pub use time_embedding::{
     MIN_TIMESTEP_EMBEDDING_DIM, TimeEmbedding, TimeEmbeddingConfig, timestep_embedding,
     timestep_frequencies,

@@ -14,11 +14,11 @@
 //! the zeroed convolution, so training moves it away from zero at the first step.
 
 use crate::conv::{Conv2d, Conv2dConfig};
+use crate::silu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::{Dropout, DropoutConfig, GroupNorm, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 use deepgen_tensor::config::{non_negative, positive};
 use deepgen_tensor::{ConfigError, Validate};

@@ -20,10 +20,10 @@
 //! on those features (out = 4 × base channels in the U-Net). Its output is left without an
 //! activation: each residual block applies SiLU before its own projection.
 
+use crate::silu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};

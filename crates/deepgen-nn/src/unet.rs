@@ -37,10 +37,10 @@
 //!   `Tensor::detach` to keep a head's loss out of the trunk.
 
 use crate::conv::Conv2d;
+use crate::silu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, GroupNorm};
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Int, Tensor};
 use deepgen_tensor::config::{all_positive, positive};
 use deepgen_tensor::{ConfigError, Validate};

@@ -17,9 +17,9 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{GroupNorm, GroupNormConfig, PaddingConfig2d};
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 use deepgen_nn::conv::{Conv2d, Conv2dConfig};
+use deepgen_nn::silu;
 use deepgen_nn::{
     ResBlock, ResBlockConfig, Upsample, UpsampleConfig, clamped_groups, downsampled_size,
     validate_groups,

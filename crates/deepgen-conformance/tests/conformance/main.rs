@@ -9,5 +9,6 @@ mod common;
 mod conv_conformance;
 mod distributions_conformance;
 mod flows_conformance;
+mod silu_conformance;
 mod vq_conformance;
 mod wgpu_lane;

@@ -33,11 +33,11 @@ pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 use extension::CpuConv2d;
 
-/// The environment variable that picks the convolution kernels: `burn` for Burn's own, anything
-/// else (or unset) for deepgen's on flex.
+/// The environment variable that picks the kernels of the convolutions and of
+/// [`silu`](crate::silu()): `burn` for Burn's own, anything else (or unset) for deepgen's on flex.
 pub const CONV_ENV: &str = "DEEPGEN_CONV";
 
-fn burn_kernels_forced() -> bool {
+pub(crate) fn burn_kernels_forced() -> bool {
     static FORCED: OnceLock<bool> = OnceLock::new();
     *FORCED.get_or_init(|| {
         std::env::var(CONV_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("burn"))
