@@ -67,7 +67,8 @@ fn pattern(shape: &[usize], seed: usize) -> TensorData {
     TensorData::new(v, shape.to_vec())
 }
 
-/// Output, then the gradients of `Σ y ⊙ g` for x, weight and bias (g a fixed pattern).
+/// Burn's or deepgen's convolution of the case on `dev` (autodiff): see
+/// [`outputs_and_gradients`].
 fn run(case: &Case, dev: &Device, deepgen: bool) -> Vec<Vec<f32>> {
     let dev = dev.clone().autodiff();
     let x_shape = [case.batch, case.c_in, case.size[0], case.size[1]];
@@ -89,17 +90,24 @@ fn run(case: &Case, dev: &Device, deepgen: bool) -> Vec<Vec<f32>> {
     } else {
         burn::tensor::module::conv2d(x.clone(), w.clone(), bias, options)
     };
-    let dims = y.dims();
-    let g = Tensor::<4>::from_data(pattern(&dims, 11), &dev);
+    outputs_and_gradients(y, &x, &w, case.bias.then_some(&b))
+}
+
+/// `y`, then the gradients of `Σ y ⊙ g` (g a fixed pattern) for x, the weight and the bias.
+fn outputs_and_gradients(
+    y: Tensor<4>,
+    x: &Tensor<4>,
+    w: &Tensor<4>,
+    b: Option<&Tensor<1>>,
+) -> Vec<Vec<f32>> {
+    let g = Tensor::<4>::from_data(pattern(&y.dims(), 11), &y.device());
     let grads = (y.clone() * g).sum().backward();
     let mut out = vec![
         host(y),
         host(x.grad(&grads).unwrap()),
         host(w.grad(&grads).unwrap()),
     ];
-    if case.bias {
-        out.push(host(b.grad(&grads).unwrap()));
-    }
+    out.extend(b.map(|b| host(b.grad(&grads).unwrap())));
     out
 }
 
@@ -179,18 +187,7 @@ fn run_transposed(case: TransposeCase, dev: &Device, deepgen: bool) -> Vec<Vec<f
     } else {
         burn::tensor::module::conv_transpose2d(x.clone(), w.clone(), bias, options)
     };
-    let dims = y.dims();
-    let g = Tensor::<4>::from_data(pattern(&dims, 11), &dev);
-    let grads = (y.clone() * g).sum().backward();
-    let mut out = vec![
-        host(y),
-        host(x.grad(&grads).unwrap()),
-        host(w.grad(&grads).unwrap()),
-    ];
-    if with_bias {
-        out.push(host(b.grad(&grads).unwrap()));
-    }
-    out
+    outputs_and_gradients(y, &x, &w, with_bias.then_some(&b))
 }
 
 #[test]

@@ -508,6 +508,20 @@ pub(crate) fn transpose_backward(
 mod tests {
     use super::*;
 
+    /// The input pixel tap `(i, j)` of output `(oy, ox)` reads, if it is inside the image.
+    fn input_pixel(
+        g: &Geometry,
+        oy: usize,
+        ox: usize,
+        i: usize,
+        j: usize,
+    ) -> Option<(usize, usize)> {
+        let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize - g.pad[0] as isize;
+        let ix = (ox * g.stride[1] + j * g.dilation[1]) as isize - g.pad[1] as isize;
+        let inside = iy >= 0 && ix >= 0 && iy < g.h as isize && ix < g.w as isize;
+        inside.then_some((iy as usize, ix as usize))
+    }
+
     /// Direct seven-loop convolution in f64.
     fn naive(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f64> {
         let mut y = vec![0.0f64; g.batch * g.c_out * g.n()];
@@ -519,16 +533,10 @@ mod tests {
                         for c in 0..g.c_in {
                             for i in 0..g.kh {
                                 for j in 0..g.kw {
-                                    let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize
-                                        - g.pad[0] as isize;
-                                    let ix = (ox * g.stride[1] + j * g.dilation[1]) as isize
-                                        - g.pad[1] as isize;
-                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
-                                    {
+                                    let Some((iy, ix)) = input_pixel(g, oy, ox, i, j) else {
                                         continue;
-                                    }
-                                    let xv = x[((b * g.c_in + c) * g.h + iy as usize) * g.w
-                                        + ix as usize];
+                                    };
+                                    let xv = x[((b * g.c_in + c) * g.h + iy) * g.w + ix];
                                     let wv = w[((co * g.c_in + c) * g.kh + i) * g.kw + j];
                                     acc += xv as f64 * wv as f64;
                                 }
@@ -604,16 +612,10 @@ mod tests {
                         for c in 0..g.c_in {
                             for i in 0..g.kh {
                                 for j in 0..g.kw {
-                                    let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize
-                                        - g.pad[0] as isize;
-                                    let ix = (ox * g.stride[1] + j * g.dilation[1]) as isize
-                                        - g.pad[1] as isize;
-                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
-                                    {
+                                    let Some((iy, ix)) = input_pixel(g, oy, ox, i, j) else {
                                         continue;
-                                    }
-                                    let xi =
-                                        ((b * g.c_in + c) * g.h + iy as usize) * g.w + ix as usize;
+                                    };
+                                    let xi = ((b * g.c_in + c) * g.h + iy) * g.w + ix;
                                     let wi = ((co * g.c_in + c) * g.kh + i) * g.kw + j;
                                     dx[xi] += d * w[wi] as f64;
                                     dw[wi] += d * x[xi] as f64;
