@@ -21,6 +21,7 @@ pub mod conv_decoder;
 pub mod conv_encoder;
 pub mod conv_geometry;
 pub mod downsample;
+mod flex_kernels;
 pub mod group_norm;
 pub mod mlp;
 pub mod net;

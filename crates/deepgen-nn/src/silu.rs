@@ -17,9 +17,11 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
+
+use crate::flex_kernels::{self, contiguous, flex_tensor, values};
 
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 16;
@@ -132,19 +134,10 @@ pub trait CpuSilu: Backend {
     fn deepgen_silu(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
-fn contiguous_values(t: &FlexTensor) -> FlexTensor {
-    if t.is_contiguous() && t.layout().start_offset() == 0 {
-        t.clone()
-    } else {
-        t.to_contiguous()
-    }
-}
-
+/// `f` applied to the elements of `t`, as a flex tensor of `t`'s shape.
 fn flex_apply(t: &FlexTensor, f: impl FnOnce(&[f32]) -> Vec<f32>) -> FlexTensor {
-    let t = contiguous_values(t);
-    let shape = t.layout().shape().to_vec();
-    let out = f(t.as_slice::<f32>().expect("a contiguous f32 tensor"));
-    FlexTensor::from_data(TensorData::new(out, shape))
+    let t = contiguous(t.clone());
+    flex_tensor(f(values(&t)), t.layout().shape().to_vec())
 }
 
 impl CpuSilu for Flex {
@@ -161,10 +154,10 @@ impl Backward<Flex, 1> for SiluBackward {
 
     fn backward(self, ops: Ops<NodeId, 1>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [parent] = ops.parents;
-        let dy = contiguous_values(&grads.consume::<Flex>(&ops.node));
+        let dy = contiguous(grads.consume::<Flex>(&ops.node));
         let x = checkpointer.retrieve_node_output::<FlexTensor>(ops.state);
         if let Some(node) = parent {
-            let dy_values = dy.as_slice::<f32>().expect("a contiguous f32 gradient");
+            let dy_values = values(&dy);
             let dx = flex_apply(&x, |xs| silu_backward(xs, dy_values));
             grads.register::<Flex>(node.id, dx);
         }
@@ -190,11 +183,7 @@ impl<C: CheckpointStrategy> CpuSilu for Autodiff<Flex, C> {
 
 /// Whether [`silu`] runs the fused kernel for `x` (else Burn's `silu`).
 pub fn uses_fused_silu<const D: usize>(x: &Tensor<D>) -> bool {
-    matches!(
-        x.device().without_autodiff().as_dispatch(),
-        DispatchDevice::Flex(_)
-    ) && x.dtype() == DType::F32
-        && !crate::conv::burn_kernels_forced()
+    flex_kernels::applies(x)
 }
 
 /// SiLU (swish), `x · σ(x)`: Burn's `burn::tensor::activation::silu`, fused on flex.

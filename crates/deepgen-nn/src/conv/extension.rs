@@ -13,10 +13,10 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
-use burn::tensor::TensorData;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::kernel::{self, Geometry};
+use crate::flex_kernels::{contiguous, flex_tensor, values};
 
 /// The deepgen CPU convolution as a backend operation (see the module docs).
 #[backend_extension(Flex, Autodiff)]
@@ -55,23 +55,6 @@ pub trait CpuConv2d: Backend {
 fn dims4(t: &FlexTensor) -> [usize; 4] {
     let s = t.layout().shape();
     [s[0], s[1], s[2], s[3]]
-}
-
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.is_contiguous() && t.layout().start_offset() == 0 {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-fn values(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>()
-        .expect("deepgen conv2d: a contiguous f32 tensor (the caller checks the dtype)")
-}
-
-fn flex_tensor(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(data, shape.into()))
 }
 
 /// Which operation a tensor pair goes through: a convolution or a transposed convolution.

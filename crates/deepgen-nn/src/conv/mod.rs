@@ -23,9 +23,7 @@ mod conv_transpose2d;
 mod extension;
 mod kernel;
 
-use std::sync::OnceLock;
-
-use burn::backend::{Dispatch, DispatchDevice};
+use burn::backend::Dispatch;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, Tensor};
 
@@ -33,24 +31,13 @@ pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 use extension::CpuConv2d;
 
-/// The environment variable that picks the kernels of the convolutions and of
-/// [`silu`](crate::silu()): `burn` for Burn's own, anything else (or unset) for deepgen's on flex.
-pub const CONV_ENV: &str = "DEEPGEN_CONV";
+use crate::flex_kernels;
 
-pub(crate) fn burn_kernels_forced() -> bool {
-    static FORCED: OnceLock<bool> = OnceLock::new();
-    *FORCED.get_or_init(|| {
-        std::env::var(CONV_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("burn"))
-    })
-}
+pub use crate::flex_kernels::KERNELS_ENV as CONV_ENV;
 
-/// `f32` operands on a flex device (with or without autodiff), kernels not forced to Burn's.
+/// `f32` operands on a flex device, kernels not forced to Burn's.
 fn on_flex_f32(x: &Tensor<4>, weight: &Tensor<4>) -> bool {
-    let on_flex = matches!(
-        x.device().without_autodiff().as_dispatch(),
-        DispatchDevice::Flex(_)
-    );
-    on_flex && !burn_kernels_forced() && x.dtype() == DType::F32 && weight.dtype() == DType::F32
+    flex_kernels::applies(x) && weight.dtype() == DType::F32
 }
 
 /// Whether [`conv2d`] runs deepgen's kernel for these operands (else Burn's `conv2d`).

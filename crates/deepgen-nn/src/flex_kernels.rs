@@ -1,0 +1,48 @@
+//! What deepgen's own flex kernels ([`conv`](crate::conv), [`silu`](crate::silu())) share: when
+//! they apply instead of Burn's, and plain `f32` views of flex tensors for them.
+
+use std::sync::OnceLock;
+
+use burn::backend::DispatchDevice;
+use burn::backend::flex::FlexTensor;
+use burn::tensor::{DType, Tensor, TensorData};
+
+/// The environment variable that picks the kernels of the convolutions and of
+/// [`silu`](crate::silu()): `burn` for Burn's own, anything else (or unset) for deepgen's on flex.
+pub const KERNELS_ENV: &str = "DEEPGEN_CONV";
+
+fn burn_kernels_forced() -> bool {
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| {
+        std::env::var(KERNELS_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("burn"))
+    })
+}
+
+/// An `f32` tensor on a flex device (with or without autodiff), kernels not forced to Burn's.
+pub(crate) fn applies<const D: usize>(t: &Tensor<D>) -> bool {
+    matches!(
+        t.device().without_autodiff().as_dispatch(),
+        DispatchDevice::Flex(_)
+    ) && t.dtype() == DType::F32
+        && !burn_kernels_forced()
+}
+
+/// `t` with contiguous storage from offset 0 (itself when it already is).
+pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.is_contiguous() && t.layout().start_offset() == 0 {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// The elements of a contiguous `f32` tensor (see [`contiguous`]).
+pub(crate) fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>()
+        .expect("deepgen flex kernels: a contiguous f32 tensor (the caller checks the dtype)")
+}
+
+/// A flex tensor holding `data` in `shape`.
+pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, shape.into()))
+}
