@@ -7,6 +7,9 @@
 //! `benches/pytorch/conv_layers.py` times the same layers in PyTorch (`torch.nn.functional.conv2d`
 //! and its autograd), same shapes and thread count.
 //!
+//! The `group_norm_*` groups time the U-Net's GroupNorms the same way: Burn's
+//! `GroupNorm::forward` against `deepgen::nn::fused_group_norm`.
+//!
 //! Run: `cargo bench --bench conv_layers` (about 2 minutes; an idle machine, see
 //! docs/performance.md).
 
@@ -162,5 +165,47 @@ fn bench_layers(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_layers);
+/// GroupNorm of the U-Net's activations (16 groups, as `ddpm_mnist`'s default): Burn's
+/// `GroupNorm::forward` against `deepgen::nn::fused_group_norm`, forward and training (the
+/// gradients of the input, γ and β of `Σ y ⊙ g`).
+fn bench_group_norm(c: &mut Criterion) {
+    use burn::nn::{GroupNorm, GroupNormConfig};
+    deepgen::train::allocator::keep_memory_in_process();
+    type NormFn = fn(&GroupNorm, Tensor<4>) -> Tensor<4>;
+    let impls: [(&str, NormFn); 2] = [
+        ("burn", |n, x| n.forward(x)),
+        ("deepgen", |n, x| deepgen::nn::fused_group_norm(n, x)),
+    ];
+    for (channels, size) in [(16, 28), (32, 14), (64, 7)] {
+        let mut group = c.benchmark_group(format!("group_norm_{channels}x{size}x{size}_b64"));
+        configure(&mut group);
+        let dev = Device::flex();
+        let ad = dev.clone().autodiff();
+        let shape = [64, channels, size, size];
+        let x = Tensor::<4>::random(shape, Distribution::Default, &dev);
+        let g = Tensor::<4>::random(shape, Distribution::Default, &ad);
+        let x_ad = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+        let norm = GroupNormConfig::new(16, channels).init(&dev);
+        let norm_ad = GroupNormConfig::new(16, channels).init(&ad);
+        for (name, f) in impls {
+            group.bench_function(format!("{name}_forward"), |bench| {
+                bench.iter(|| {
+                    let y = f(&norm, x.clone());
+                    dev.sync().expect("sync");
+                    y
+                })
+            });
+            group.bench_function(format!("{name}_train"), |bench| {
+                bench.iter(|| {
+                    let grads = (f(&norm_ad, x_ad.clone()) * g.clone()).sum().backward();
+                    ad.sync().expect("sync");
+                    grads
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_layers, bench_group_norm);
 criterion_main!(benches);

@@ -11,7 +11,8 @@
 //! which flows, diffusion and VQ models reuse. Every 2-D convolution in the workspace is
 //! [`Conv2d`] (and every transposed one [`ConvTranspose2d`]) from [`conv`]: Burn's layers and
 //! records, computed on flex by deepgen's own batch-parallel im2col + GEMM kernels (a Burn
-//! backend extension with its own backward), and [`silu()`] is fused and vectorised there too.
+//! backend extension with its own backward), and [`silu()`] and [`fused_group_norm`] are fused
+//! and vectorised there too.
 //! Every config implements [`Validate`](deepgen_tensor::Validate) and has `try_init` (a
 //! [`ConfigError`](deepgen_tensor::ConfigError) naming the field) and `init` (panics with it).
 
@@ -23,6 +24,7 @@ pub mod conv_geometry;
 pub mod downsample;
 mod flex_kernels;
 pub mod group_norm;
+pub mod group_norm_kernel;
 pub mod mlp;
 pub mod net;
 pub mod res_block;
@@ -41,6 +43,7 @@ pub use conv_encoder::{ConvEncoder, ConvEncoderConfig};
 pub use conv_geometry::{block_output_padding, block_output_size, block_padding, block_sizes};
 pub use downsample::{Downsample, DownsampleConfig, downsampled_size};
 pub use group_norm::{clamped_groups, validate_groups};
+pub use group_norm_kernel::fused_group_norm;
 pub use mlp::{Mlp, MlpConfig};
 pub use net::{DecoderNet, DecoderNetConfig, EncoderNet, EncoderNetConfig};
 pub use res_block::{ResBlock, ResBlockConfig};

@@ -21,6 +21,7 @@ use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};
 
 use crate::group_norm::{group_norm, validate_groups};
+use crate::group_norm_kernel::fused_group_norm;
 
 /// Configuration of a [`SelfAttention2d`].
 #[derive(Config, Debug)]
@@ -120,9 +121,7 @@ impl SelfAttention2d {
         let n = h * w;
         let (heads, d) = (self.heads, c / self.heads);
         // [B, C, H, W] → [B, N, C]
-        let tokens = self
-            .norm
-            .forward(x.clone())
+        let tokens = fused_group_norm(&self.norm, x.clone())
             .reshape([b, c, n])
             .swap_dims(1, 2);
         // [B, N, C] → [B, heads, N, d]

@@ -37,6 +37,7 @@
 //!   `Tensor::detach` to keep a head's loss out of the trunk.
 
 use crate::conv::Conv2d;
+use crate::group_norm_kernel::fused_group_norm;
 use crate::silu;
 use burn::config::Config;
 use burn::module::Module;
@@ -355,7 +356,8 @@ impl UNetHead {
     /// - features: `[batch, base·mult[0], H, W]` ([`UNet::forward_trunk`])
     /// - output: `[batch, out_channels, H, W]`
     pub fn forward(&self, features: Tensor<4>) -> Tensor<4> {
-        self.conv.forward(silu(self.norm.forward(features)))
+        self.conv
+            .forward(silu(fused_group_norm(&self.norm, features)))
     }
 }
 
@@ -434,7 +436,7 @@ impl UNet {
     /// - output: `[batch, out_channels, H, W]`
     pub fn forward_head(&self, features: Tensor<4>) -> Tensor<4> {
         self.head_conv
-            .forward(silu(self.head_norm.forward(features)))
+            .forward(silu(fused_group_norm(&self.head_norm, features)))
     }
 
     /// The trunk: everything before the output head (see the [module docs](self)).

@@ -9,6 +9,7 @@ mod common;
 mod conv_conformance;
 mod distributions_conformance;
 mod flows_conformance;
+mod group_norm_conformance;
 mod silu_conformance;
 mod vq_conformance;
 mod wgpu_lane;

@@ -1,0 +1,129 @@
+//! GroupNorm conformance: `deepgen_nn::fused_group_norm` (one fused kernel on flex, its own
+//! backward) gives the values and the gradients of the input, γ and β of Burn's
+//! `GroupNorm::forward` on flex and on ndarray, for rank-3 and rank-4 inputs, one group per
+//! channel, several channels per group and one group for all, on inputs whose groups have very
+//! different means and scales. Tolerance: 2e-5 relative to the largest magnitude of each
+//! result (f32; the kernel accumulates its statistics in f64, Burn in f32).
+
+use burn::module::Param;
+use burn::nn::{GroupNorm, GroupNormConfig};
+use burn::tensor::{Device, Tensor, TensorData};
+use deepgen_nn::group_norm_kernel::{fused_group_norm, uses_fused_group_norm};
+use deepgen_tensor::BackendKind;
+
+use crate::common::host;
+
+fn values(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let u = ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0;
+            // Channel blocks of 9 elements get offsets up to 40 and scales up to 5.
+            u * (1.0 + (i / 9 % 5) as f32) + (i / 9 % 4) as f32 * 10.0
+        })
+        .collect()
+}
+
+/// A GroupNorm with non-trivial γ and β on `dev`.
+fn module(groups: usize, channels: usize, dev: &Device) -> GroupNorm {
+    let mut norm = GroupNormConfig::new(groups, channels).init(dev);
+    let gamma: Vec<f32> = (0..channels).map(|c| 0.5 + c as f32 * 0.25).collect();
+    let beta: Vec<f32> = (0..channels).map(|c| c as f32 * 0.1 - 0.3).collect();
+    norm.gamma = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(gamma, [channels]),
+        dev,
+    )));
+    norm.beta = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(beta, [channels]),
+        dev,
+    )));
+    norm
+}
+
+/// Values, then the gradients of `Σ y ⊙ g` in x, γ and β.
+fn run<const D: usize>(
+    shape: [usize; D],
+    groups: usize,
+    dev: &Device,
+    fused: bool,
+) -> [Vec<f32>; 4] {
+    let dev = dev.clone().autodiff();
+    let n: usize = shape.iter().product();
+    let norm = module(groups, shape[1], &dev);
+    let x =
+        Tensor::<D>::from_data(TensorData::new(values(n, 1), shape.to_vec()), &dev).require_grad();
+    let g = Tensor::<D>::from_data(TensorData::new(values(n, 2), shape.to_vec()), &dev);
+    let y = if fused {
+        assert!(
+            uses_fused_group_norm(&norm, &x),
+            "flex must take the fused kernel"
+        );
+        fused_group_norm(&norm, x.clone())
+    } else {
+        norm.forward(x.clone())
+    };
+    let grads = (y.clone() * g).sum().backward();
+    let gamma = norm.gamma.as_ref().unwrap().val();
+    let beta = norm.beta.as_ref().unwrap().val();
+    [
+        host(y),
+        host(x.grad(&grads).unwrap()),
+        host(gamma.grad(&grads).unwrap()),
+        host(beta.grad(&grads).unwrap()),
+    ]
+}
+
+fn assert_close(got: &[Vec<f32>; 4], want: &[Vec<f32>; 4], what: &str) {
+    for (name, (g, w)) in ["y", "dx", "dgamma", "dbeta"]
+        .iter()
+        .zip(got.iter().zip(want))
+    {
+        assert_eq!(g.len(), w.len(), "{what}: {name} length");
+        let scale = w.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in g.iter().zip(w).enumerate() {
+            assert!(
+                (a - b).abs() <= 2e-5 * scale,
+                "{what}: {name}[{i}] {a} vs {b}"
+            );
+        }
+    }
+}
+
+fn check<const D: usize>(shape: [usize; D], groups: usize) {
+    let ndarray = BackendKind::NdArray.device().unwrap();
+    let ours = run(shape, groups, &Device::flex(), true);
+    let what = format!("{shape:?}, {groups} groups");
+    assert_close(
+        &ours,
+        &run(shape, groups, &Device::flex(), false),
+        &format!("{what} vs Burn's flex"),
+    );
+    assert_close(
+        &ours,
+        &run(shape, groups, &ndarray, false),
+        &format!("{what} vs ndarray"),
+    );
+}
+
+#[test]
+fn fused_group_norm_matches_burn_flex_and_ndarray() {
+    check([2, 4, 3, 3], 2);
+    check([3, 6, 2, 5], 6);
+    check([2, 8, 9], 1);
+    check([4, 32, 7, 7], 16);
+}
+
+#[test]
+fn other_backends_and_non_affine_norms_take_burns_path() {
+    let ndarray = BackendKind::NdArray.device().unwrap();
+    let x = Tensor::<4>::zeros([1, 4, 2, 2], &ndarray);
+    assert!(!uses_fused_group_norm(&module(2, 4, &ndarray), &x));
+    let flex = Device::flex();
+    let x = Tensor::<4>::zeros([1, 4, 2, 2], &flex);
+    let plain = GroupNormConfig::new(2, 4).with_affine(false).init(&flex);
+    assert!(!uses_fused_group_norm(&plain, &x));
+    // Burn's result for the non-affine norm: zero-mean groups.
+    let x = Tensor::<4>::from_data(TensorData::new(values(16, 3), [1, 4, 2, 2]), &flex);
+    let y = host(fused_group_norm(&plain, x));
+    let mean: f32 = y[..8].iter().sum::<f32>() / 8.0;
+    assert!(mean.abs() < 1e-5, "{mean}");
+}
