@@ -24,15 +24,18 @@ pub enum BackendKind {
     Wgpu,
     /// `burn-wgpu` pinned to a CPU adapter (e.g. Mesa's lavapipe).
     WgpuCpu,
+    /// `burn-cuda` on the first NVIDIA GPU (CUDA driver loaded at run time).
+    Cuda,
 }
 
 impl BackendKind {
     /// Every backend name accepted by `--device`, in documentation order.
-    pub const ALL: [BackendKind; 4] = [
+    pub const ALL: [BackendKind; 5] = [
         BackendKind::Flex,
         BackendKind::NdArray,
         BackendKind::Wgpu,
         BackendKind::WgpuCpu,
+        BackendKind::Cuda,
     ];
 
     /// The name used on the command line and in `DEEPGEN_DEVICE`.
@@ -42,6 +45,7 @@ impl BackendKind {
             BackendKind::NdArray => "ndarray",
             BackendKind::Wgpu => "wgpu",
             BackendKind::WgpuCpu => "wgpu-cpu",
+            BackendKind::Cuda => "cuda",
         }
     }
 
@@ -51,6 +55,7 @@ impl BackendKind {
             BackendKind::Flex => "flex",
             BackendKind::NdArray => "ndarray",
             BackendKind::Wgpu | BackendKind::WgpuCpu => "wgpu",
+            BackendKind::Cuda => "cuda",
         }
     }
 
@@ -60,6 +65,7 @@ impl BackendKind {
             BackendKind::Flex => cfg!(feature = "flex"),
             BackendKind::NdArray => cfg!(feature = "ndarray"),
             BackendKind::Wgpu | BackendKind::WgpuCpu => cfg!(feature = "wgpu"),
+            BackendKind::Cuda => cfg!(feature = "cuda"),
         }
     }
 
@@ -101,6 +107,10 @@ impl BackendKind {
                 #[cfg(feature = "wgpu")]
                 return Device::wgpu(burn::tensor::DeviceKind::Cpu);
             }
+            BackendKind::Cuda => {
+                #[cfg(feature = "cuda")]
+                return Device::cuda(0);
+            }
         }
         unreachable!("backend {} checked as compiled", self.name())
     }
@@ -130,7 +140,7 @@ impl FromStr for BackendKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
     /// The name is not one of [`BackendKind::ALL`].
-    #[error("unknown device `{given}`: expected one of flex, ndarray, wgpu, wgpu-cpu")]
+    #[error("unknown device `{given}`: expected one of flex, ndarray, wgpu, wgpu-cpu, cuda")]
     Unknown {
         /// What the user typed.
         given: String,

@@ -15,7 +15,7 @@ use crate::schedule::Schedule;
 /// Flags every example accepts. Values left unset take the example's own defaults.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct CommonArgs {
-    /// Backend: flex (default), ndarray, wgpu, wgpu-cpu. Falls back to $DEEPGEN_DEVICE.
+    /// Backend: flex (default), ndarray, wgpu, wgpu-cpu, cuda. Falls back to $DEEPGEN_DEVICE.
     #[arg(long)]
     pub device: Option<String>,
     /// Seed for parameters, shuffling, binarisation and sampling.
