@@ -14,14 +14,31 @@ The same network, data pipeline and optimizer as deepgen's `vae --conv 32,64` wi
   (468 steps);
 * torch.optim.Adam(lr=1e-3); threads: RAYON_NUM_THREADS if set, else the usable CPUs.
 
-Prints one JSON line: {"examples_per_s": ..., "steps": ..., "seconds": ..., "threads": ...}.
-Run: `python3 benches/pytorch/conv_vae_epoch.py [--threads 2] [--epochs 1]`.
+With `--mlp`, the network is instead the MLP VAE of `cargo run --release --example vae` with
+its defaults (examples/vae.rs, `VaeConfig::new()` in crates/deepgen-autoencoders
+models/vae.rs + models/body.rs): encoder 784-512-256-(2*32), decoder 32-256-512-784, ReLU
+between layers, [mu, log sigma] heads, Bernoulli logits; it is benches/pytorch/vae_step.py's
+`Vae` (fused BCE-with-logits), fed the flattened images. Everything else is the same loop
+(batch 128, Adam 1e-3, dynamic binarisation of every batch, reshuffle every epoch).
+
+`--train-images N` uses only the first N images of each epoch's permutation (N // 128 full
+batches, the partial batch dropped; default: all 60 000).
+
+Timing: the training loop only (permutation, batch indexing and binarisation, forward,
+backward, Adam), not the data loading or model construction.
+
+Prints one JSON line: {"examples_per_s": ..., "steps": ..., "seconds": ..., "threads": ...,
+"peak_rss_mib": ...} (peak_rss_mib: the process's peak resident set, ru_maxrss).
+Run: `python3 benches/pytorch/conv_vae_epoch.py [--threads 2] [--epochs 1] [--mlp]
+[--train-images N]`.
 """
 
 import argparse
 import gzip
 import json
 import os
+import resource
+import sys
 import time
 
 import numpy as np
@@ -64,18 +81,37 @@ def main():
                    default=int(os.environ.get("RAYON_NUM_THREADS", len(os.sched_getaffinity(0)))))
     p.add_argument("--data", default="data/mnist")
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--mlp", action="store_true",
+                   help="the MLP VAE of `--example vae` (784-512-256-32) instead of the conv VAE")
+    p.add_argument("--train-images", type=int, default=None,
+                   help="use only the first N images of each epoch's permutation (default all)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     images = torch.from_numpy(read_images(args.data).astype(np.float32) / 255.0)
-    model = ConvVae()
+    n_images = images.shape[0] if args.train_images is None else min(args.train_images,
+                                                                      images.shape[0])
+    if n_images < BATCH:
+        p.error(f"--train-images must be at least the batch size {BATCH}")
+    if args.mlp:
+        sys.dont_write_bytecode = True  # no __pycache__ in the repository
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import vae_step
+
+        model = vae_step.Vae()
+
+        def loss_fn(x):
+            return model.loss(x.reshape(x.shape[0], -1), composed=False)
+    else:
+        model = ConvVae()
+        loss_fn = model.loss
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     steps, start = 0, time.perf_counter()
     for _ in range(args.epochs):
         order = torch.randperm(images.shape[0])
-        for i in range(images.shape[0] // BATCH):
+        for i in range(n_images // BATCH):
             x = torch.bernoulli(images[order[i * BATCH:(i + 1) * BATCH]])
-            loss = model.loss(x)
+            loss = loss_fn(x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -83,7 +119,8 @@ def main():
     seconds = time.perf_counter() - start
     print(json.dumps({"examples_per_s": steps * BATCH / seconds, "steps": steps,
                       "seconds": seconds, "threads": args.threads,
-                      "loss": float(loss), "torch": torch.__version__}))
+                      "loss": float(loss.detach()), "torch": torch.__version__,
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 if __name__ == "__main__":

@@ -77,7 +77,10 @@ Usage (PyTorch is installed only for benchmarks, never in CI):
     python benches/pytorch/ddpm_mnist.py --steps 1872 --ddim-steps 10,50 --samples 1000
 With both --seconds and --steps, training stops at whichever is reached first; with neither,
 1872 steps (deepgen's default 8 epochs of 234 steps). Prints progress every --log-every steps, then one JSON line (also written to
-<out>/result.json); samples go to <out>/samples_ddim_<k>.npy.
+<out>/result.json); samples go to <out>/samples_ddim_<k>.npy. The JSON line's `images_per_s`
+is the training throughput and `peak_rss_mib` the peak resident set at the end of training.
+For a training-speed run only: `--steps N --samples 0 --test-images 0` (no sampling, no test
+loss).
 """
 
 import argparse
@@ -86,6 +89,7 @@ import gzip
 import json
 import math
 import os
+import resource
 import time
 
 import numpy as np
@@ -476,6 +480,8 @@ def main():
         "train_s": round(train_s, 3), "steps": step, "epochs": round(step / per_epoch, 4),
         "images_per_s": round(images_per_s, 3), "final_loss": losses[-1] if losses else None,
         "last_step_loss": last_loss,
+        # the process's peak resident set up to the end of training (before test loss/sampling)
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
     }
 
     if a.test_images > 0:
@@ -494,7 +500,7 @@ def main():
         print(f"test loss (EMA, {n} test images): {result['test_loss']:.5f}", flush=True)
 
     sampling = {}
-    for k in ddim_steps:
+    for k in ddim_steps if a.samples > 0 else []:  # --samples 0: no sampling
         t0 = time.perf_counter()
         g = torch.Generator().manual_seed(a.seed + 2)  # the same x_T for every sampler
         chunks, non_finite = [], 0

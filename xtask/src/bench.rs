@@ -1,4 +1,5 @@
-//! `cargo xtask bench`: the VAE training-step benchmark in Burn and in PyTorch, written up.
+//! `cargo xtask bench`: deepgen against PyTorch on the same machine, written up in
+//! `docs/performance.md`.
 //!
 //! 1. Makes sure a Python with PyTorch exists: `target/pytorch-venv` (created with
 //!    `python3 -m venv`, then `pip install torch numpy` when `import torch` fails there).
@@ -6,18 +7,27 @@
 //!    about two minutes to install here): `pip install --no-deps torch` does not work because
 //!    `libtorch_global_deps.so` links `libcudart` from the `nvidia-*` wheels, and the
 //!    CPU-only wheels are not on PyPI.
-//! 2. Runs `cargo bench --bench vae_step -- --noplot` (criterion) and reads every
-//!    `target/criterion/**/new/estimates.json` written by this run (mean ns per iteration).
-//! 3. Runs `benches/pytorch/vae_step.py --phases` with the same thread count as Burn's
-//!    rayon pool.
-//! 4. Writes `docs/performance.md`: machine, steps/s per backend, PyTorch's, the ratios,
-//!    the phase breakdown and the command. Everything from the line [`KEEP_MARKER`] on is
+//! 2. Side by side ([`crate::side_by_side`]): every step workload of `benches/workloads.rs`
+//!    on flex and ndarray against `benches/pytorch/workloads.py`, and every `epoch_*` row (an
+//!    example's own training loop against the plain PyTorch loop), alternating deepgen and
+//!    PyTorch for `--rounds` rounds, one process per measurement, peak RSS of each.
+//! 3. Runs `cargo bench --bench vae_step -- --noplot` (criterion) and reads every
+//!    `target/criterion/**/new/estimates.json` written by this run (mean ns per iteration),
+//!    then `benches/pytorch/vae_step.py --phases` with the same thread count as Burn's
+//!    rayon pool: the MLP VAE step taken apart.
+//! 4. Writes `docs/performance.md`: machine, the side-by-side tables (median rate of each
+//!    side, the median and range of the per-round ratios, peak memory), the VAE step and
+//!    its phases, and the command. Everything from the line [`KEEP_MARKER`] on is
 //!    hand-written analysis and is carried over unchanged.
 //!
-//! Options: `--features LIST` (passed to `cargo bench`, e.g. `--features wgpu`), `--quick`
-//! (criterion's `--quick`, PyTorch 3 × 1 s: a smoke run, not for committing),
-//! `--python PATH` (a Python that already has torch; skips the venv), `--no-write` (print
-//! the report instead of writing `docs/performance.md`), `--skip-pytorch`.
+//! Options: `--features LIST` (passed to cargo, e.g. `--features wgpu`), `--rounds N`
+//! (default 3), `--seconds S` (timed seconds per step-workload process, default 3),
+//! `--only A,B` (rows whose name contains A or B), `--skip-steps`, `--skip-epochs`,
+//! `--skip-criterion` (the VAE-step criterion section), `--no-ndarray` (flex only),
+//! `--quick` (one round of 1 s, criterion's `--quick`, PyTorch 3 × 1 s: a smoke run, not
+//! for committing), `--python PATH` (a Python that already has torch; skips the venv),
+//! `--no-write` (print the report instead of writing `docs/performance.md`),
+//! `--skip-pytorch`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -26,6 +36,8 @@ use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+
+use crate::side_by_side::{Row, epoch_what};
 
 /// Criterion group of the full training step (see `benches/vae_step.rs`).
 const STEP_GROUP: &str = "vae_step_784-512-256-32_b128";
@@ -58,6 +70,13 @@ struct Options {
     python: Option<PathBuf>,
     write: bool,
     skip_pytorch: bool,
+    rounds: Option<usize>,
+    seconds: Option<f64>,
+    only: Option<Vec<String>>,
+    skip_steps: bool,
+    skip_epochs: bool,
+    skip_criterion: bool,
+    no_ndarray: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -71,6 +90,38 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--quick" => o.quick = true,
             "--no-write" => o.write = false,
             "--skip-pytorch" => o.skip_pytorch = true,
+            "--skip-steps" => o.skip_steps = true,
+            "--skip-epochs" => o.skip_epochs = true,
+            "--skip-criterion" => o.skip_criterion = true,
+            "--no-ndarray" => o.no_ndarray = true,
+            "--rounds" => {
+                let v = it
+                    .next()
+                    .ok_or("`--rounds` needs a value, e.g. `--rounds 3`")?;
+                o.rounds =
+                    Some(v.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
+                        format!("`--rounds` must be a positive integer, got `{v}`")
+                    })?);
+            }
+            "--seconds" => {
+                let v = it
+                    .next()
+                    .ok_or("`--seconds` needs a value, e.g. `--seconds 3`")?;
+                o.seconds = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|x: &f64| x.is_finite() && *x > 0.0)
+                        .ok_or_else(|| {
+                            format!("`--seconds` must be a positive number, got `{v}`")
+                        })?,
+                );
+            }
+            "--only" => {
+                let v = it
+                    .next()
+                    .ok_or("`--only` needs row names, e.g. `--only glow,ddpm`")?;
+                o.only = Some(v.split(',').map(str::to_string).collect());
+            }
             "--features" => {
                 let v = it
                     .next()
@@ -92,7 +143,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             other => {
                 return Err(format!(
                     "unknown argument `{other}` to `cargo xtask bench`; accepted: --features LIST, \
-                     --quick, --python PATH, --no-write, --skip-pytorch"
+                     --rounds N, --seconds S, --only A,B, --skip-steps, --skip-epochs, \
+                     --skip-criterion, --no-ndarray, --quick, --python PATH, --no-write, \
+                     --skip-pytorch"
                 ));
             }
         }
@@ -133,32 +186,64 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
         })
     };
 
-    // (2) criterion.
-    let criterion_dir = target_dir(root).join("criterion");
-    let bench_start = SystemTime::now();
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root).args(["bench", "--bench", "vae_step"]);
-    if let Some(f) = &opts.features {
-        cmd.args(["--features", f]);
+    // (2) side by side.
+    let mut features: Vec<String> = opts
+        .features
+        .iter()
+        .flat_map(|f| f.split(','))
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect();
+    let mut backends = vec!["flex".to_string()];
+    if !opts.no_ndarray {
+        if !features.iter().any(|f| f == "ndarray") {
+            features.push("ndarray".into());
+        }
+        backends.push("ndarray".into());
     }
-    cmd.args(["--", "--noplot"]);
-    if opts.quick {
-        cmd.arg("--quick");
+    if features.iter().any(|f| f == "wgpu") {
+        backends.push("wgpu".into());
     }
-    crate::run(&mut cmd)?;
-    let estimates = read_estimates(&criterion_dir, bench_start)?;
-    if !estimates.keys().any(|k| k.starts_with(STEP_GROUP)) {
-        return Err(format!(
-            "`cargo bench` wrote no {}/{STEP_GROUP}/*/new/estimates.json; did the benchmark run?",
-            criterion_dir.display()
-        ));
-    }
-
-    // (3) PyTorch.
-    let torch = match &python {
-        Some(py) => Some(run_pytorch(root, py, threads, opts.quick)?),
-        None => None,
+    let plan = crate::side_by_side::Plan {
+        rounds: opts.rounds.unwrap_or(if opts.quick { 1 } else { 3 }),
+        seconds: opts.seconds.unwrap_or(if opts.quick { 1.0 } else { 3.0 }),
+        only: opts.only.clone(),
+        steps: !opts.skip_steps,
+        epochs: !opts.skip_epochs,
+        threads,
+        backends,
+        features: (!features.is_empty()).then(|| features.join(",")),
     };
+    let (step_rows, epoch_rows) = crate::side_by_side::run(root, &plan, python.as_deref())?;
+
+    // (3) criterion and the PyTorch step of the MLP VAE, taken apart.
+    let mut estimates = BTreeMap::new();
+    let mut torch = None;
+    if !opts.skip_criterion {
+        let criterion_dir = target_dir(root).join("criterion");
+        let bench_start = SystemTime::now();
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(root).args(["bench", "--bench", "vae_step"]);
+        if let Some(f) = &plan.features {
+            cmd.args(["--features", f]);
+        }
+        cmd.args(["--", "--noplot"]);
+        if opts.quick {
+            cmd.arg("--quick");
+        }
+        crate::run(&mut cmd)?;
+        estimates = read_estimates(&criterion_dir, bench_start)?;
+        if !estimates.keys().any(|k| k.starts_with(STEP_GROUP)) {
+            return Err(format!(
+                "`cargo bench` wrote no {}/{STEP_GROUP}/*/new/estimates.json; did the benchmark run?",
+                criterion_dir.display()
+            ));
+        }
+        torch = match &python {
+            Some(py) => Some(run_pytorch(root, py, threads, opts.quick)?),
+            None => None,
+        };
+    }
 
     // (4) the report.
     let mut command = String::from("cargo xtask bench");
@@ -170,6 +255,10 @@ pub fn bench(root: &Path, args: &[String]) -> Result<(), String> {
     let report = render(&Report {
         machine,
         quick: opts.quick,
+        rounds: plan.rounds,
+        seconds: plan.seconds,
+        step_rows: &step_rows,
+        epoch_rows: &epoch_rows,
         estimates: &estimates,
         torch: torch.as_ref(),
         command,
@@ -410,6 +499,10 @@ fn run_pytorch(root: &Path, python: &Path, threads: usize, quick: bool) -> Resul
 struct Report<'a> {
     machine: Vec<(String, String)>,
     quick: bool,
+    rounds: usize,
+    seconds: f64,
+    step_rows: &'a [Row],
+    epoch_rows: &'a [Row],
     estimates: &'a BTreeMap<String, Estimate>,
     torch: Option<&'a Torch>,
     command: String,
@@ -521,26 +614,140 @@ fn utc_date() -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// A side-by-side table: the rate of every side, each deepgen side's ratio to PyTorch, and
+/// peak memory.
+fn render_rows(s: &mut String, rows: &[Row]) {
+    use std::fmt::Write;
+    let mut sides: Vec<String> = Vec::new();
+    for row in rows {
+        for k in row.sides.keys() {
+            if k != "pytorch" && !sides.contains(k) {
+                sides.push(k.clone());
+            }
+        }
+    }
+    let label = |k: &str| k.strip_prefix("deepgen-").unwrap_or(k).to_string();
+    let mut head = String::from("| workload | unit |");
+    let mut rule = String::from("| --- | --- |");
+    for k in &sides {
+        let _ = write!(head, " deepgen {} |", label(k));
+        rule.push_str(" ---: |");
+    }
+    head.push_str(" PyTorch |");
+    rule.push_str(" ---: |");
+    for k in &sides {
+        let _ = write!(head, " {} ÷ PyTorch |", label(k));
+        rule.push_str(" ---: |");
+    }
+    head.push_str(" peak RSS, MiB (");
+    for k in &sides {
+        let _ = write!(head, "{} / ", label(k));
+    }
+    head.push_str("PyTorch) |");
+    rule.push_str(" ---: |");
+    let _ = writeln!(s, "{head}\n{rule}");
+    let rate = |x: Option<f64>| match x {
+        Some(x) if x >= 1000.0 => format!("{x:.0}"),
+        Some(x) if x >= 10.0 => format!("{x:.1}"),
+        Some(x) => format!("{x:.2}"),
+        None => "–".into(),
+    };
+    for row in rows {
+        let mut line = format!("| `{}` | {} |", row.name, row.unit);
+        for k in &sides {
+            let _ = write!(line, " {} |", rate(row.median(k)));
+        }
+        let _ = write!(line, " {} |", rate(row.median("pytorch")));
+        for k in &sides {
+            let ratios = row.ratios(k);
+            let cell = match crate::side_by_side::median(ratios.clone()) {
+                Some(m) if ratios.len() > 1 => {
+                    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = ratios.iter().copied().fold(0.0, f64::max);
+                    format!("**{m:.2}×** ({lo:.2}–{hi:.2})")
+                }
+                Some(m) => format!("**{m:.2}×**"),
+                None => "–".into(),
+            };
+            let _ = write!(line, " {cell} |");
+        }
+        let mem: Vec<String> = sides
+            .iter()
+            .map(String::as_str)
+            .chain(["pytorch"])
+            .map(|k| row.peak_rss(k).map_or("–".into(), |m| format!("{m:.0}")))
+            .collect();
+        let _ = writeln!(s, "{line} {} |", mem.join(" / "));
+    }
+}
+
 fn render(r: &Report<'_>) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "# Performance\n");
     let _ = writeln!(
         s,
-        "One training step (forward, backward, Adam update) of the 784-512-256-32 MLP VAE \
-         (`deepgen::autoencoders::Vae`, ReLU, Bernoulli decoder, analytic KL) at batch 128, \
-         in Burn (`benches/vae_step.rs`, criterion) and in PyTorch \
-         (`benches/pytorch/vae_step.py`, the same network, loss and `torch.optim.Adam(lr=1e-3)`), \
-         on the same machine in the same run. The sections up to the hand-written analysis are \
-         generated by `{}`; re-run it to refresh them.\n",
+        "deepgen against PyTorch on the same machine in the same run: the workloads of the speed \
+         issue as whole training steps or sampling runs (`benches/workloads.rs` against \
+         `benches/pytorch/workloads.py`), whole epochs of the examples against plain PyTorch \
+         loops, and the MLP VAE step taken apart (criterion). The sections up to the \
+         hand-written analysis are generated by `{}`; re-run it to refresh them.\n",
         r.command
     );
     let _ = writeln!(s, "## Machine\n\n| | |\n| --- | --- |");
     for (k, v) in &r.machine {
         let _ = writeln!(s, "| {k} | {v} |");
     }
-
-    let _ = writeln!(s, "\n## Training steps per second\n");
+    if !r.step_rows.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Workloads, side by side\n\nA training step (forward, backward, Adam update) on a \
+             fixed batch, or a sampling run; items per second. Each cell is the median over {} \
+             round(s); every round runs each side once, in its own process ({} s of timed \
+             iterations after a warm-up), deepgen and PyTorch alternating (the first side \
+             alternates too). Ratio: the median (and range) of the per-round ratios, above 1 \
+             when deepgen is faster. Peak RSS: the largest `VmHWM` of the process over the \
+             rounds (the whole process: libraries, data, model).\n",
+            r.rounds, r.seconds
+        );
+        render_rows(&mut s, r.step_rows);
+    }
+    if !r.epoch_rows.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Whole epochs of the examples\n\nThe example's own training loop (batches, \
+             noise, metrics, all of it: `train_examples_per_s` in its `metrics.jsonl`) against \
+             the plain PyTorch loop with the same network, batch, optimizer and threads; \
+             training images per second, median over {} round(s), alternating as above.\n",
+            r.rounds
+        );
+        render_rows(&mut s, r.epoch_rows);
+        let _ = writeln!(
+            s,
+            "\n| row | deepgen command | PyTorch command | what |\n| --- | --- | --- | --- |"
+        );
+        for row in r.epoch_rows {
+            if let Some((what, ours, theirs)) = epoch_what(&row.name) {
+                let _ = writeln!(s, "| `{}` | `{ours}` | `{theirs}` | {what} |", row.name);
+            }
+        }
+    }
+    if r.estimates.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nProduced by `{}` in {:.0} min.\n",
+            r.command, r.minutes
+        );
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "\n## The MLP VAE step in detail\n\nOne training step (forward, backward, Adam update) \
+         of the 784-512-256-32 MLP VAE (`deepgen::autoencoders::Vae`, ReLU, Bernoulli decoder, \
+         analytic KL) at batch 128, in Burn (`benches/vae_step.rs`, criterion) and in PyTorch \
+         (`benches/pytorch/vae_step.py`, the same network, loss and \
+         `torch.optim.Adam(lr=1e-3)`).\n"
+    );
     let _ = writeln!(
         s,
         "| backend | steps/s | ms/step (95 % CI) | ratio to PyTorch |\n| --- | ---: | ---: | ---: |"
@@ -617,7 +824,7 @@ fn render(r: &Report<'_>) -> String {
         .iter()
         .any(|(p, _)| backends.iter().any(|b| phase(p, b).is_some()))
     {
-        let _ = writeln!(s, "\n## Phases (milliseconds per call)\n");
+        let _ = writeln!(s, "\n### Phases (milliseconds per call)\n");
         let mut head = String::from("| phase | what it runs |");
         let mut rule = String::from("| --- | --- |");
         for b in &backends {
@@ -695,6 +902,73 @@ mod tests {
         let e = parse_args(&["--fast".into()]).unwrap_err();
         assert!(e.contains("--fast"), "{e}");
         assert!(parse_args(&["--features".into()]).is_err());
+    }
+
+    #[test]
+    fn parses_the_side_by_side_options_and_rejects_bad_values() {
+        let args: Vec<String> = [
+            "--rounds",
+            "5",
+            "--seconds",
+            "1.5",
+            "--only",
+            "glow,epoch_ddpm",
+            "--skip-epochs",
+            "--skip-criterion",
+            "--no-ndarray",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let o = parse_args(&args).unwrap();
+        assert_eq!(o.rounds, Some(5));
+        assert_eq!(o.seconds, Some(1.5));
+        assert_eq!(
+            o.only,
+            Some(vec!["glow".to_string(), "epoch_ddpm".to_string()])
+        );
+        assert!(o.skip_epochs && o.skip_criterion && o.no_ndarray && !o.skip_steps);
+        for bad in [
+            ["--rounds", "0"],
+            ["--rounds", "x"],
+            ["--seconds", "-1"],
+            ["--seconds", "nan"],
+        ] {
+            let e = parse_args(&bad.map(String::from)).unwrap_err();
+            assert!(e.contains(bad[0]), "{e}");
+        }
+    }
+
+    #[test]
+    fn report_tables_show_each_side_the_ratios_and_memory() {
+        use crate::side_by_side::Measurement;
+        let m = |per_s, rss| Measurement {
+            per_s,
+            peak_rss_mib: Some(rss),
+        };
+        let mut row = Row {
+            name: "glow_mnist".into(),
+            unit: "training steps".into(),
+            ..Row::default()
+        };
+        row.sides.insert(
+            "deepgen-flex".into(),
+            vec![m(2.0, 600.0), m(2.2, 610.0), m(2.1, 605.0)],
+        );
+        row.sides.insert(
+            "pytorch".into(),
+            vec![m(4.0, 900.0), m(4.0, 905.0), m(3.5, 899.0)],
+        );
+        let mut s = String::new();
+        render_rows(&mut s, &[row]);
+        assert!(
+            s.contains("| deepgen flex | PyTorch | flex ÷ PyTorch |"),
+            "{s}"
+        );
+        // per-round ratios 0.5, 0.55, 0.6: median 0.55, range 0.50–0.60
+        assert!(s.contains("**0.55×** (0.50–0.60)"), "{s}");
+        assert!(s.contains("| 2.10 | 4.00 |"), "{s}");
+        assert!(s.contains("610 / 905 |"), "{s}");
     }
 
     #[test]

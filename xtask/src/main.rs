@@ -1,14 +1,16 @@
 //! Project automation: `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci`: what CI runs (`bash .ci/run`).
-//! - `cargo xtask bench`: the criterion benchmarks on every CPU backend plus the same
-//!   training step in PyTorch (installed into `target/pytorch-venv` if missing), then writes
-//!   `docs/performance.md` with steps/s and the ratio to PyTorch.
+//! - `cargo xtask bench`: every workload and example epoch side by side with the same work in
+//!   PyTorch (installed into `target/pytorch-venv` if missing), alternating the two, plus the
+//!   MLP VAE step's criterion breakdown; writes `docs/performance.md` (rates, ratios, peak
+//!   memory).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod side_by_side;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
             .current_dir(root())),
         Some("bench") => bench::bench(&root(), &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick]>");
+            eprintln!("usage: cargo xtask <ci | bench [--quick] [--only A,B] [--rounds N] …>");
             return ExitCode::from(2);
         }
     };
