@@ -39,7 +39,7 @@ pub struct EpochJob {
     pub name: &'static str,
     /// Example binary name.
     pub example: &'static str,
-    /// The example's flags (an output directory is added).
+    /// The example's flags ([`NO_SAMPLES`] and an output directory are added).
     pub example_args: &'static [&'static str],
     /// Script under `benches/pytorch/`.
     pub script: &'static str,
@@ -49,21 +49,15 @@ pub struct EpochJob {
     pub what: &'static str,
 }
 
+/// Appended to every example's flags: no samples, no Fréchet distance (not training time).
+pub const NO_SAMPLES: [&str; 4] = ["--num-samples", "0", "--fd-samples", "0"];
+
 /// The epoch comparisons.
 pub const EPOCH_JOBS: [EpochJob; 4] = [
     EpochJob {
         name: "epoch_mlp_vae",
         example: "vae",
-        example_args: &[
-            "--epochs",
-            "1",
-            "--num-samples",
-            "0",
-            "--fd-samples",
-            "0",
-            "--eval-nll-k",
-            "0",
-        ],
+        example_args: &["--epochs", "1", "--eval-nll-k", "0"],
         script: "conv_vae_epoch.py",
         script_args: &["--mlp"],
         what: "`vae` (defaults), one epoch: 468 steps of 128",
@@ -71,18 +65,7 @@ pub const EPOCH_JOBS: [EpochJob; 4] = [
     EpochJob {
         name: "epoch_conv_vae",
         example: "vae",
-        example_args: &[
-            "--conv",
-            "32,64",
-            "--epochs",
-            "1",
-            "--num-samples",
-            "0",
-            "--fd-samples",
-            "0",
-            "--eval-nll-k",
-            "0",
-        ],
+        example_args: &["--conv", "32,64", "--epochs", "1", "--eval-nll-k", "0"],
         script: "conv_vae_epoch.py",
         script_args: &[],
         what: "`vae --conv 32,64`, one epoch: 468 steps of 128",
@@ -97,10 +80,6 @@ pub const EPOCH_JOBS: [EpochJob; 4] = [
             "3200",
             "--test-images",
             "64",
-            "--num-samples",
-            "0",
-            "--fd-samples",
-            "0",
         ],
         script: "glow_mnist_epoch.py",
         script_args: &["--train-images", "3200"],
@@ -116,10 +95,6 @@ pub const EPOCH_JOBS: [EpochJob; 4] = [
             "3200",
             "--test-images",
             "64",
-            "--num-samples",
-            "0",
-            "--fd-samples",
-            "0",
             "--nll-images",
             "1",
             "--nll-timesteps",
@@ -502,6 +477,7 @@ pub fn run(
                 let mut cmd = Command::new(exe(&example_exes, "example", job.example)?);
                 cmd.current_dir(root)
                     .args(job.example_args)
+                    .args(NO_SAMPLES)
                     .arg("--out")
                     .arg(&out_dir);
                 let (_, rss) = run_sampled(&mut cmd)?;
@@ -559,7 +535,12 @@ pub fn epoch_what(name: &str) -> Option<(&'static str, String, String)> {
     EPOCH_JOBS.iter().find(|j| j.name == name).map(|j| {
         (
             j.what,
-            format!("{} {}", j.example, j.example_args.join(" ")),
+            format!(
+                "{} {} {}",
+                j.example,
+                j.example_args.join(" "),
+                NO_SAMPLES.join(" ")
+            ),
             format!("benches/pytorch/{} {}", j.script, j.script_args.join(" ")),
         )
     })

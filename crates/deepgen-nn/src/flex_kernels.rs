@@ -46,3 +46,17 @@ pub(crate) fn values(t: &FlexTensor) -> &[f32] {
 pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape.into()))
 }
+
+/// Deterministic test values in [−1, 1) (a multiplicative hash of the index), shared by the
+/// kernels' unit tests.
+#[cfg(test)]
+pub(crate) fn test_values(len: usize, seed: u32) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            let v = (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(seed * 97);
+            (v % 1000) as f32 / 500.0 - 1.0
+        })
+        .collect()
+}

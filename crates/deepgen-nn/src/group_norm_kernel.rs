@@ -367,16 +367,13 @@ pub fn fused_group_norm<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tenso
 mod tests {
     use super::*;
 
-    /// Deterministic test values with a per-channel offset (so groups have different means).
+    /// Test values with an offset every 7 elements (so groups have different means).
     fn data(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                let h = (i as u32)
-                    .wrapping_mul(2_654_435_761)
-                    .wrapping_add(seed * 97);
-                ((h >> 8) % 2001) as f32 / 1000.0 - 1.0 + (i / 7 % 3) as f32
-            })
-            .collect()
+        let mut v = crate::flex_kernels::test_values(len, seed);
+        for (i, x) in v.iter_mut().enumerate() {
+            *x += (i / 7 % 3) as f32;
+        }
+        v
     }
 
     /// The GroupNorm in f64, straight from its definition.

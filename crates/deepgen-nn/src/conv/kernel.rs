@@ -550,16 +550,7 @@ mod tests {
         y
     }
 
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                let v = (i as u32)
-                    .wrapping_mul(2_654_435_761)
-                    .wrapping_add(seed * 97);
-                (v % 1000) as f32 / 500.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::flex_kernels::test_values as values;
 
     fn geometries() -> Vec<Geometry> {
         let mut out = Vec::new();
