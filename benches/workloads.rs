@@ -433,7 +433,14 @@ fn parse_timed(args: &[String]) -> Result<Option<Timed>, String> {
         workload,
         backend,
         seconds: num("--seconds", 2.0)?,
-        repeats: num("--repeats", 3.0)? as usize,
+        repeats: match value("--repeats")? {
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("`--repeats` must be a positive integer, got `{v}`"))?,
+            None => 3,
+        },
         warmup: match value("--warmup")? {
             Some(v) => Some(
                 v.parse()
@@ -477,7 +484,12 @@ fn run_timed(t: &Timed) {
     }
     let mut sorted = rates.clone();
     sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
+    let mid = sorted.len() / 2;
+    let median = if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        0.5 * (sorted[mid - 1] + sorted[mid])
+    };
     let json = serde_json::json!({
         "workload": t.workload,
         "impl": format!("deepgen-{}", t.backend.name()),
@@ -491,24 +503,59 @@ fn run_timed(t: &Timed) {
     println!("{json}");
 }
 
-/// Criterion: one group per workload, one function per backend.
-///
-/// Workloads not excluded by criterion's name filter (the first argument that is not a flag;
-/// matched here as a substring of the group name, so that filtered-out models are not built).
+/// Criterion's flags that take a value (their values are not name filters).
+const CRITERION_VALUE_FLAGS: [&str; 14] = [
+    "--save-baseline",
+    "--baseline",
+    "--baseline-lenient",
+    "--load-baseline",
+    "--measurement-time",
+    "--warm-up-time",
+    "--sample-size",
+    "--nresamples",
+    "--noise-threshold",
+    "--confidence-level",
+    "--significance-level",
+    "--profile-time",
+    "--output-format",
+    "--color",
+];
+
+/// Criterion's name filter: the first argument that is neither a flag nor a flag's value.
+fn name_filter(args: &[String]) -> Option<&str> {
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if CRITERION_VALUE_FLAGS.contains(&a.as_str()) {
+            skip = true;
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
+}
+
+/// Criterion: one group per workload, one function per backend. A workload × backend that the
+/// name filter excludes (matched here as a substring of `workload/backend`) is not built, so
+/// that a filtered run does not construct and warm up every model.
 fn criterion_benches(c: &mut Criterion, args: &[String]) {
-    let filter = args.iter().find(|a| !a.starts_with('-'));
+    let filter = name_filter(args);
     for name in WORKLOADS {
-        if let Some(f) = filter {
-            let group = f.split('/').next().unwrap_or(f);
-            if !name.contains(group) {
-                continue;
-            }
+        let kinds: Vec<BackendKind> = backends()
+            .into_iter()
+            .filter(|k| filter.is_none_or(|f| format!("{name}/{}", k.name()).contains(f)))
+            .collect();
+        if kinds.is_empty() {
+            continue;
         }
         let mut group = c.benchmark_group(name);
         group.sample_size(10);
         group.measurement_time(Duration::from_secs(5));
         group.warm_up_time(Duration::from_secs(1));
-        for kind in backends() {
+        for kind in kinds {
             let device = kind.device().expect("compiled backend");
             let mut w = build(name, &device);
             w.run_iter();

@@ -679,6 +679,16 @@ fn render_rows(s: &mut String, rows: &[Row]) {
             .collect();
         let _ = writeln!(s, "{line} {} |", mem.join(" / "));
     }
+    let failures: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r.failures.iter().map(move |f| format!("`{}` {f}", r.name)))
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(s, "\nRuns that failed (left out of the cells above):\n");
+        for f in failures {
+            let _ = writeln!(s, "- {f}");
+        }
+    }
 }
 
 fn render(r: &Report<'_>) -> String {
@@ -951,14 +961,18 @@ mod tests {
             unit: "training steps".into(),
             ..Row::default()
         };
-        row.sides.insert(
-            "deepgen-flex".into(),
-            vec![m(2.0, 600.0), m(2.2, 610.0), m(2.1, 605.0)],
-        );
-        row.sides.insert(
-            "pytorch".into(),
-            vec![m(4.0, 900.0), m(4.0, 905.0), m(3.5, 899.0)],
-        );
+        for (round, (ours, theirs)) in [
+            (m(2.0, 600.0), m(4.0, 900.0)),
+            (m(2.2, 610.0), m(4.0, 905.0)),
+            (m(2.1, 605.0), m(3.5, 899.0)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            row.record("deepgen-flex", round, Ok(ours));
+            row.record("pytorch", round, Ok(theirs));
+        }
+        row.record("deepgen-flex", 3, Err("exit status 1".into()));
         let mut s = String::new();
         render_rows(&mut s, &[row]);
         assert!(
@@ -969,6 +983,10 @@ mod tests {
         assert!(s.contains("**0.55×** (0.50–0.60)"), "{s}");
         assert!(s.contains("| 2.10 | 4.00 |"), "{s}");
         assert!(s.contains("610 / 905 |"), "{s}");
+        assert!(
+            s.contains("- `glow_mnist` deepgen-flex, round 4: exit status 1"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -123,22 +123,42 @@ pub struct Measurement {
     pub peak_rss_mib: Option<f64>,
 }
 
-/// Every measurement of one row, by side (`deepgen-flex`, `deepgen-ndarray`, `pytorch`), in
-/// round order.
+/// Every measurement of one row, by side (`deepgen-flex`, `deepgen-ndarray`, `pytorch`) and
+/// round, and the runs that failed.
 #[derive(Debug, Default, Clone)]
 pub struct Row {
     /// Workload name.
     pub name: String,
     /// What one item is.
     pub unit: String,
-    /// Side → measurements, one per round.
-    pub sides: BTreeMap<String, Vec<Measurement>>,
+    /// Side → round → measurement.
+    pub sides: BTreeMap<String, BTreeMap<usize, Measurement>>,
+    /// `side, round N: error` of every run that failed (the others are kept).
+    pub failures: Vec<String>,
 }
 
 impl Row {
+    /// Records the result of `side` in `round`.
+    pub fn record(&mut self, side: &str, round: usize, result: Result<Measurement, String>) {
+        match result {
+            Ok(m) => {
+                self.sides
+                    .entry(side.to_string())
+                    .or_default()
+                    .insert(round, m);
+            }
+            Err(e) => {
+                eprintln!("warning: {} {side}, round {round}: {e}", self.name);
+                let first = e.lines().next().unwrap_or_default();
+                self.failures
+                    .push(format!("{side}, round {}: {first}", round + 1));
+            }
+        }
+    }
+
     /// Median of `side`'s rates.
     pub fn median(&self, side: &str) -> Option<f64> {
-        median(self.sides.get(side)?.iter().map(|m| m.per_s).collect())
+        median(self.sides.get(side)?.values().map(|m| m.per_s).collect())
     }
 
     /// Per-round ratios `side / pytorch` (rounds where both ran).
@@ -146,14 +166,16 @@ impl Row {
         let (Some(a), Some(b)) = (self.sides.get(side), self.sides.get("pytorch")) else {
             return Vec::new();
         };
-        a.iter().zip(b).map(|(a, b)| a.per_s / b.per_s).collect()
+        a.iter()
+            .filter_map(|(round, a)| b.get(round).map(|b| a.per_s / b.per_s))
+            .collect()
     }
 
     /// Largest peak RSS of `side` over the rounds, MiB.
     pub fn peak_rss(&self, side: &str) -> Option<f64> {
         self.sides
             .get(side)?
-            .iter()
+            .values()
             .filter_map(|m| m.peak_rss_mib)
             .reduce(f64::max)
     }
@@ -210,11 +232,21 @@ pub fn run_sampled(cmd: &mut Command) -> Result<(String, Option<f64>), String> {
     let stderr = err.join().unwrap_or_default();
     if !status.success() {
         return Err(format!(
-            "{cmd:?} failed with {status}:\n{}",
-            tail(&stderr, 40)
+            "{cmd:?} failed with {status}:\n{}\n{}",
+            tail(&stdout, 10),
+            tail(&stderr, 30)
         ));
     }
     Ok((stdout, peak.map(|k| k / 1024.0)))
+}
+
+/// The larger of two optional peak-memory readings (the sampled one can miss the last 50 ms;
+/// a process's own report, where it prints one, cannot).
+fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// `VmHWM` of a `/proc/<pid>/status` text, KiB.
@@ -267,7 +299,7 @@ pub fn examples_per_s(metrics: &Path) -> Result<f64, String> {
 }
 
 /// One measurement of one side: its name and result.
-type SideRun<'a> = Box<dyn FnMut() -> Result<(String, Measurement), String> + 'a>;
+type SideRun<'a> = (String, Box<dyn FnMut() -> Result<Measurement, String> + 'a>);
 
 /// What [`run`] compares.
 #[derive(Debug, Clone)]
@@ -407,75 +439,77 @@ pub fn run(
             for b in &plan.backends {
                 let exe = bench_exe.clone().expect("built above");
                 let (name, b, seconds) = (row.name.clone(), b.clone(), seconds.clone());
-                sides.push(Box::new(move || {
-                    let mut cmd = Command::new(&exe);
-                    cmd.current_dir(root).args([
-                        "--timed",
-                        &name,
-                        "--backend",
-                        &b,
-                        "--seconds",
-                        &seconds,
-                        "--repeats",
-                        "1",
-                    ]);
-                    let (out, rss) = run_sampled(&mut cmd)?;
-                    let v = last_json(&out, "benches/workloads.rs")?;
-                    let per_s = field(&v, "per_s_median", "benches/workloads.rs")?;
-                    Ok((
-                        format!("deepgen-{b}"),
-                        Measurement {
-                            per_s,
-                            peak_rss_mib: rss,
-                        },
-                    ))
-                }));
-            }
-            if let Some(py) = python {
-                let (name, seconds, threads) = (row.name.clone(), seconds.clone(), threads.clone());
-                let py = py.to_path_buf();
-                let torch = Box::new(move || {
-                    let mut cmd = Command::new(&py);
-                    cmd.current_dir(root)
-                        .arg("benches/pytorch/workloads.py")
-                        .args([
-                            "--workload",
+                let side = format!("deepgen-{b}");
+                sides.push((
+                    side,
+                    Box::new(move || {
+                        let mut cmd = Command::new(&exe);
+                        cmd.current_dir(root).args([
+                            "--timed",
                             &name,
+                            "--backend",
+                            &b,
                             "--seconds",
                             &seconds,
                             "--repeats",
                             "1",
-                            "--threads",
-                            &threads,
                         ]);
-                    let (out, rss) = run_sampled(&mut cmd)?;
-                    let v = last_json(&out, "benches/pytorch/workloads.py")?;
-                    let per_s = field(&v, "per_s_median", "benches/pytorch/workloads.py")?;
-                    Ok((
-                        "pytorch".to_string(),
-                        Measurement {
+                        let (out, rss) = run_sampled(&mut cmd)?;
+                        let v = last_json(&out, "benches/workloads.rs")?;
+                        let per_s = field(&v, "per_s_median", "benches/workloads.rs")?;
+                        Ok(Measurement {
                             per_s,
-                            peak_rss_mib: rss,
-                        },
-                    ))
-                });
+                            peak_rss_mib: larger(rss, v["peak_rss_mib"].as_f64()),
+                        })
+                    }),
+                ));
+            }
+            if let Some(py) = python {
+                let (name, seconds, threads) = (row.name.clone(), seconds.clone(), threads.clone());
+                let py = py.to_path_buf();
+                let torch: SideRun<'_> = (
+                    "pytorch".to_string(),
+                    Box::new(move || {
+                        let mut cmd = Command::new(&py);
+                        cmd.current_dir(root)
+                            .arg("benches/pytorch/workloads.py")
+                            .args([
+                                "--workload",
+                                &name,
+                                "--seconds",
+                                &seconds,
+                                "--repeats",
+                                "1",
+                                "--threads",
+                                &threads,
+                            ]);
+                        let (out, rss) = run_sampled(&mut cmd)?;
+                        let v = last_json(&out, "benches/pytorch/workloads.py")?;
+                        let per_s = field(&v, "per_s_median", "benches/pytorch/workloads.py")?;
+                        Ok(Measurement {
+                            per_s,
+                            peak_rss_mib: larger(rss, v["peak_rss_mib"].as_f64()),
+                        })
+                    }),
+                );
                 if torch_first {
                     sides.insert(0, torch);
                 } else {
                     sides.push(torch);
                 }
             }
-            for side in &mut sides {
-                let (k, m) = side()?;
-                row.sides.entry(k).or_default().push(m);
+            for (side, run) in &mut sides {
+                let result = run();
+                row.record(side, round, result);
             }
         }
         for (row, job) in epochs.iter_mut().zip(&epoch_jobs) {
-            let deepgen = |row: &mut Row| -> Result<(), String> {
+            let deepgen = || -> Result<Measurement, String> {
                 let out_dir = scratch.join(format!("{}-{round}", job.name));
                 let _ = fs::remove_dir_all(&out_dir);
                 let mut cmd = Command::new(exe(&example_exes, "example", job.example)?);
                 cmd.current_dir(root)
+                    .args(["--device", "flex"])
                     .args(job.example_args)
                     .args(NO_SAMPLES)
                     .arg("--out")
@@ -483,16 +517,12 @@ pub fn run(
                 let (_, rss) = run_sampled(&mut cmd)?;
                 let per_s = examples_per_s(&out_dir.join("metrics.jsonl"))?;
                 let _ = fs::remove_dir_all(&out_dir);
-                row.sides
-                    .entry("deepgen-flex".into())
-                    .or_default()
-                    .push(Measurement {
-                        per_s,
-                        peak_rss_mib: rss,
-                    });
-                Ok(())
+                Ok(Measurement {
+                    per_s,
+                    peak_rss_mib: rss,
+                })
             };
-            let torch = |row: &mut Row, py: &Path| -> Result<(), String> {
+            let torch = |py: &Path| -> Result<Measurement, String> {
                 let script = format!("benches/pytorch/{}", job.script);
                 let mut cmd = Command::new(py);
                 cmd.current_dir(root)
@@ -504,25 +534,21 @@ pub fn run(
                 // `ddpm_mnist.py` calls it `images_per_s`.
                 let per_s = field(&v, "examples_per_s", &script)
                     .or_else(|_| field(&v, "images_per_s", &script))?;
-                row.sides
-                    .entry("pytorch".into())
-                    .or_default()
-                    .push(Measurement {
-                        per_s,
-                        peak_rss_mib: rss,
-                    });
-                Ok(())
+                Ok(Measurement {
+                    per_s,
+                    peak_rss_mib: larger(rss, v["peak_rss_mib"].as_f64()),
+                })
             };
             match python {
                 Some(py) if torch_first => {
-                    torch(row, py)?;
-                    deepgen(row)?;
+                    row.record("pytorch", round, torch(py));
+                    row.record("deepgen-flex", round, deepgen());
                 }
                 Some(py) => {
-                    deepgen(row)?;
-                    torch(row, py)?;
+                    row.record("deepgen-flex", round, deepgen());
+                    row.record("pytorch", round, torch(py));
                 }
-                None => deepgen(row)?,
+                None => row.record("deepgen-flex", round, deepgen()),
             }
         }
     }
@@ -571,11 +597,23 @@ mod tests {
             peak_rss_mib: Some(rss),
         };
         let mut row = Row::default();
-        row.sides
-            .insert("deepgen-flex".into(), vec![m(10.0, 100.0), m(12.0, 90.0)]);
-        row.sides
-            .insert("pytorch".into(), vec![m(20.0, 300.0), m(24.0, 310.0)]);
+        row.record("deepgen-flex", 0, Ok(m(10.0, 100.0)));
+        row.record("deepgen-flex", 1, Ok(m(12.0, 90.0)));
+        row.record("deepgen-flex", 2, Ok(m(99.0, 1.0)));
+        row.record("pytorch", 0, Ok(m(20.0, 300.0)));
+        row.record("pytorch", 1, Ok(m(24.0, 310.0)));
+        row.record("pytorch", 2, Err("killed\nmore".into()));
+        // Round 2 has no PyTorch result: no ratio for it.
         assert_eq!(row.ratios("deepgen-flex"), vec![0.5, 0.5]);
+        assert_eq!(row.failures, vec!["pytorch, round 3: killed".to_string()]);
+        assert_eq!(row.median("deepgen-flex"), Some(12.0));
+        assert_eq!(larger(Some(1.0), Some(2.0)), Some(2.0));
+        assert_eq!(larger(None, Some(2.0)), Some(2.0));
+        let mut row = Row::default();
+        row.record("deepgen-flex", 0, Ok(m(10.0, 100.0)));
+        row.record("deepgen-flex", 1, Ok(m(12.0, 90.0)));
+        row.record("pytorch", 0, Ok(m(20.0, 300.0)));
+        row.record("pytorch", 1, Ok(m(24.0, 310.0)));
         assert_eq!(row.median("deepgen-flex"), Some(11.0));
         assert_eq!(row.peak_rss("deepgen-flex"), Some(100.0));
         assert_eq!(row.peak_rss("pytorch"), Some(310.0));

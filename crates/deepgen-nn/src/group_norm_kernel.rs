@@ -328,7 +328,12 @@ impl<C: CheckpointStrategy> CpuGroupNorm for Autodiff<Flex, C> {
 /// Whether [`fused_group_norm`] runs the fused kernel for `norm` on `x` (else Burn's
 /// `GroupNorm::forward`).
 pub fn uses_fused_group_norm<const D: usize>(norm: &GroupNorm, x: &Tensor<D>) -> bool {
-    D >= 3 && norm.affine && norm.gamma.is_some() && norm.beta.is_some() && flex_kernels::applies(x)
+    D >= 3
+        && x.shape().num_elements() > 0
+        && norm.affine
+        && norm.gamma.is_some()
+        && norm.beta.is_some()
+        && flex_kernels::applies(x)
 }
 
 /// `norm.forward(x)`, fused on flex (see the module docs).

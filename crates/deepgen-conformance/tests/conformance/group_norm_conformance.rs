@@ -2,7 +2,8 @@
 //! backward) gives the values and the gradients of the input, γ and β of Burn's
 //! `GroupNorm::forward` on flex and on ndarray, for rank-3 and rank-4 inputs, one group per
 //! channel, several channels per group and one group for all, on inputs whose groups have very
-//! different means and scales. Tolerance: 2e-5 relative to the largest magnitude of each
+//! different means and scales; also with an input that needs no gradient (only γ and β get
+//! one) and on a device without autodiff. Tolerance: 2e-5 relative to the largest magnitude of each
 //! result (f32; the kernel accumulates its statistics in f64, Burn in f32).
 
 use burn::module::Param;
@@ -17,7 +18,7 @@ fn values(n: usize, seed: usize) -> Vec<f32> {
     (0..n)
         .map(|i| {
             let u = ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0;
-            // Channel blocks of 9 elements get offsets up to 40 and scales up to 5.
+            // Channel blocks of 9 elements get offsets up to 30 and scales up to 5.
             u * (1.0 + (i / 9 % 5) as f32) + (i / 9 % 4) as f32 * 10.0
         })
         .collect()
@@ -110,6 +111,49 @@ fn fused_group_norm_matches_burn_flex_and_ndarray() {
     check([3, 6, 2, 5], 6);
     check([2, 8, 9], 1);
     check([4, 32, 7, 7], 16);
+}
+
+/// γ and β gradients with an input that does not require one, and values on a plain device.
+#[test]
+fn untracked_inputs_and_plain_devices_match_burn() {
+    let shape = [2, 8, 3, 3];
+    let n: usize = shape.iter().product();
+    let grads_of = |fused: bool| {
+        let dev = Device::flex().autodiff();
+        let norm = module(4, 8, &dev);
+        let x = Tensor::<4>::from_data(TensorData::new(values(n, 1), shape.to_vec()), &dev);
+        let g = Tensor::<4>::from_data(TensorData::new(values(n, 2), shape.to_vec()), &dev);
+        let y = if fused {
+            fused_group_norm(&norm, x.clone())
+        } else {
+            norm.forward(x.clone())
+        };
+        let grads = (y * g).sum().backward();
+        assert!(x.grad(&grads).is_none(), "x did not ask for a gradient");
+        [
+            host(norm.gamma.as_ref().unwrap().val().grad(&grads).unwrap()),
+            host(norm.beta.as_ref().unwrap().val().grad(&grads).unwrap()),
+        ]
+    };
+    let (ours, burns) = (grads_of(true), grads_of(false));
+    for (a, b) in ours.iter().zip(&burns) {
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 2e-5 * scale, "{x} vs {y}");
+        }
+    }
+    let dev = Device::flex();
+    let norm = module(4, 8, &dev);
+    let x = Tensor::<4>::from_data(TensorData::new(values(n, 5), shape.to_vec()), &dev);
+    assert!(uses_fused_group_norm(&norm, &x));
+    let (a, b) = (
+        host(fused_group_norm(&norm, x.clone())),
+        host(norm.forward(x)),
+    );
+    let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 2e-5 * scale, "plain device: {x} vs {y}");
+    }
 }
 
 #[test]
