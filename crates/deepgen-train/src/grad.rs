@@ -21,7 +21,10 @@
 //! The norm costs **one device→host transfer**: the sum of squares of each
 //! gradient is reduced on the device to a one-element tensor, those (and a
 //! one-element NaN/Inf probe per gradient) are concatenated on the device and read
-//! back together, and the per-tensor partial sums are added on the host in `f64`.
+//! back together, and the per-tensor partial sums are added on the host in `f64`. A
+//! gradient whose f32 sum of squares overflows (finite elements beyond ~1.8e19, seen when a
+//! Glow training diverged) is measured again with its largest magnitude factored out, so the
+//! norm stays finite and the clip still applies (a second read, only then).
 //! The clip factor is then applied on the device with `mul_scalar`. The same read
 //! gives [`GradStats::non_finite`], the path of the first parameter whose gradient
 //! holds a NaN or ±∞, so the loop can skip the step and say where it blew up.
@@ -436,6 +439,37 @@ impl GradTransforms {
             .iter()
             .position(|p| *p != 0.0)
             .map(|i| paths[i].clone());
+        let mut ss = ss.to_vec();
+        // Finite gradients whose f32 sum of squares overflowed (elements beyond ~1.8e19, or
+        // a sum beyond 3.4e38): measure those again with the largest magnitude factored out,
+        // so the norm (and with it the clip) stays finite. A second read, only when it happens.
+        let overflowed: Vec<usize> = (0..num_grads)
+            .filter(|&i| !ss[i].is_finite() && probe[i] == 0.0)
+            .collect();
+        if !overflowed.is_empty() {
+            let mut pass = RescalePass {
+                seen: HashSet::new(),
+                grads: &mut grads,
+                index: 0,
+                wanted: overflowed.iter().copied().collect(),
+                parts: Vec::new(),
+            };
+            module.visit(&mut pass);
+            let parts = pass.parts;
+            let host: Vec<f64> = Tensor::cat(
+                parts
+                    .iter()
+                    .flat_map(|(m, s)| [m.clone(), s.clone()])
+                    .collect(),
+                0,
+            )
+            .into_data()
+            .try_into_vec_as::<f64>()
+            .expect("a float tensor converts to f64 on the host");
+            for (&i, pair) in overflowed.iter().zip(host.chunks(2)) {
+                ss[i] = pair[0] * pair[0] * pair[1];
+            }
+        }
         let global_norm = ss.iter().sum::<f64>().sqrt();
 
         let mut clip_scale = 1.0;
@@ -523,6 +557,40 @@ impl ModuleVisitor for FirstPass<'_> {
         self.sum_squares.push(wide(grad.clone()).square().sum());
         self.paths.push(path);
         self.grads.register::<D>(param.id, grad);
+    }
+}
+
+/// The rare second pass: for the gradients at `wanted` (their order in the first pass),
+/// `max |g|` and `Σ (g / max |g|)²` on the device, so that `‖g‖² = max² · Σ` can be formed in
+/// f64 on the host without the f32 overflow of `Σ g²`.
+struct RescalePass<'a> {
+    seen: HashSet<ParamId>,
+    grads: &'a mut GradientsParams,
+    index: usize,
+    wanted: HashSet<usize>,
+    parts: Vec<(Tensor<1>, Tensor<1>)>,
+}
+
+impl ModuleVisitor for RescalePass<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if !self.seen.insert(param.id) {
+            return;
+        }
+        let Some(grad) = self.grads.get::<D>(param.id) else {
+            return;
+        };
+        let i = self.index;
+        self.index += 1;
+        if !self.wanted.contains(&i) {
+            return;
+        }
+        let grad = match grad.dtype() {
+            DType::F16 | DType::BF16 => grad.cast(FloatDType::F32),
+            _ => grad,
+        };
+        let max = grad.clone().abs().max();
+        let scaled = (grad / max.clone().unsqueeze()).square().sum();
+        self.parts.push((max, scaled));
     }
 }
 

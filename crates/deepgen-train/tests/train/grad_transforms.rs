@@ -108,6 +108,32 @@ fn global_norm_clip_scales_every_gradient_by_max_over_norm() {
     assert!((norm(&[&w, &b]) - max_norm).abs() < 1e-6);
 }
 
+/// Gradients of ~5e20: finite in f32, but their squares overflow f32 (the state a diverging
+/// Glow training reached). The norm must still be finite and the clip must still apply.
+#[test]
+fn global_norm_survives_an_f32_overflow_of_the_sum_of_squares() {
+    let ad = device();
+    let layer = LinearConfig::new(3, 2).init(&ad);
+    let big = X.map(|row| row.map(|v| v * 1e20));
+    let loss = layer.forward(Tensor::<2>::from_data(big, &ad)).sum();
+    let grads = GradientsParams::from_grads(loss.backward(), &layer);
+    let (grads, stats) = GradTransforms::new()
+        .with_global_norm(1.0)
+        .unwrap()
+        .apply(&layer, grads);
+    // sqrt(2·(25+49+81)·1e40 + 2·4) = 1.760681686165901e21 (Python 3.11 math.sqrt)
+    let want = 1.760681686165901e21;
+    assert!(
+        (stats.global_norm / want - 1.0).abs() < 1e-6,
+        "global norm {}",
+        stats.global_norm
+    );
+    assert_eq!(stats.non_finite, None);
+    assert!((stats.clip_scale - 1.0 / want).abs() < 1e-6 / want);
+    let (w, b) = weight_and_bias(&layer, &grads);
+    assert!((norm(&[&w, &b]) - 1.0).abs() < 1e-5, "clipped norm");
+}
+
 #[test]
 fn global_norm_clip_leaves_small_gradients_alone() {
     let (layer, grads) = linear_and_grads();
