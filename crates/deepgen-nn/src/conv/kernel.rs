@@ -6,9 +6,10 @@
 //! memory order) gives the `[C_out, Ho·Wo]` output of that image in place. The backward pass
 //! reuses the same patch matrix: `dW += dY_b · colsᵀ` (a transposed operand through strides, no
 //! copy) and `dX_b = col2im(Wᵀ · dY_b)`. Images are independent, so the batch runs on rayon with
-//! a single-threaded GEMM per image (each thread keeps its own patch buffer and its own `dW`
-//! partial sum); when the batch is smaller than the thread pool, images run one after the other
-//! and the GEMM itself uses every thread.
+//! a single-threaded GEMM per image; when the batch is smaller than the thread pool, images run
+//! one after the other and the GEMM itself uses every thread. The weight and bias gradients are
+//! summed over at most 8 groups of consecutive images fixed by the batch size, then over the
+//! groups in order, so the result is the same to the bit for every thread count (tested).
 //!
 //! Why not Burn's own flex convolution: it converts the whole input to NHWC on the calling thread
 //! before the parallel part starts, and its weight gradient is a convolution whose kernel is the
@@ -311,7 +312,10 @@ pub(crate) struct Grads {
     pub bias: Option<Vec<f32>>,
 }
 
-/// Per-thread state of the backward pass: patch buffers and partial sums of `dW` and `db`.
+/// Groups of consecutive images whose `dW`, `db` are summed separately (see [`backward`]).
+const SUM_GROUPS: usize = 8;
+
+/// Per-group state of the backward pass: patch buffers and partial sums of `dW` and `db`.
 struct Partial {
     cols: Vec<f32>,
     dcols: Vec<f32>,
@@ -414,34 +418,59 @@ pub(crate) fn backward(
         }
     };
 
-    let mut dx = want_x.then(|| vec![0.0f32; g.batch * image]);
-    let partial = if batch_parallel(g.batch) {
-        let init = || Partial::new(g, want_w, want_b);
-        match dx.as_mut() {
-            Some(dx) => dx
-                .par_chunks_mut(image.max(1))
-                .enumerate()
-                .fold(init, |mut p, (b, dx_b)| {
-                    one(b, Some(dx_b), &mut p, Parallelism::None);
-                    p
-                })
-                .reduce(init, Partial::merge),
-            None => (0..g.batch)
-                .into_par_iter()
-                .fold(init, |mut p, b| {
-                    one(b, None, &mut p, Parallelism::None);
-                    p
-                })
-                .reduce(init, Partial::merge),
-        }
-    } else {
+    // The batch is cut into at most `SUM_GROUPS` groups of consecutive images whose bounds depend
+    // on the batch size alone; each group sums its images' `dW`, `db` in image order, and the
+    // groups' sums are added in group order. The floating-point additions therefore happen in
+    // one fixed order whatever the thread count or rayon's work stealing, so a seeded training
+    // run gives the same bits every time (a fold/reduce over rayon's splits did not).
+    let group = g.batch.div_ceil(SUM_GROUPS).max(1);
+    let run_group = |gi: usize, dx_g: Option<&mut [f32]>, par: Parallelism| {
         let mut p = Partial::new(g, want_w, want_b);
-        for b in 0..g.batch {
-            let dx_b = dx.as_mut().map(|dx| &mut dx[b * image..(b + 1) * image]);
-            one(b, dx_b, &mut p, Parallelism::Rayon(0));
+        let lo = gi * group;
+        match dx_g {
+            Some(dx_g) => {
+                for (j, dx_b) in dx_g.chunks_mut(image.max(1)).enumerate() {
+                    one(lo + j, Some(dx_b), &mut p, par);
+                }
+            }
+            None => {
+                for b in lo..(lo + group).min(g.batch) {
+                    one(b, None, &mut p, par);
+                }
+            }
         }
         p
     };
+    let groups = g.batch.div_ceil(group);
+    let mut dx = want_x.then(|| vec![0.0f32; g.batch * image]);
+    let partials: Vec<Partial> = if batch_parallel(g.batch) {
+        match dx.as_mut() {
+            Some(dx) if image > 0 => dx
+                .par_chunks_mut(group * image)
+                .enumerate()
+                .map(|(gi, dx_g)| run_group(gi, Some(dx_g), Parallelism::None))
+                .collect(),
+            _ => (0..groups)
+                .into_par_iter()
+                .map(|gi| run_group(gi, None, Parallelism::None))
+                .collect(),
+        }
+    } else {
+        match dx.as_mut() {
+            Some(dx) if image > 0 => dx
+                .chunks_mut(group * image)
+                .enumerate()
+                .map(|(gi, dx_g)| run_group(gi, Some(dx_g), Parallelism::Rayon(0)))
+                .collect(),
+            _ => (0..groups)
+                .map(|gi| run_group(gi, None, Parallelism::Rayon(0)))
+                .collect(),
+        }
+    };
+    let partial = partials
+        .into_iter()
+        .reduce(Partial::merge)
+        .unwrap_or_else(|| Partial::new(g, want_w, want_b));
     Grads {
         x: dx,
         weight: want_w.then_some(partial.dw),
@@ -645,6 +674,43 @@ mod tests {
             let only_w = backward(&g, &x, &w, &dy, [false, true, false]);
             assert!(only_w.x.is_none() && only_w.bias.is_none());
             assert_close(only_w.weight.as_ref().unwrap(), &dw, "dw alone", &g);
+        }
+    }
+
+    /// The gradients do not depend on the thread count (nor on rayon's work stealing): the
+    /// same bits from pools of 1, 2, 3 and 5 threads, for batches below, at and above the
+    /// number of summation groups.
+    #[test]
+    fn backward_is_the_same_to_the_bit_for_every_thread_count() {
+        let options = ConvOptions::new([1; 2], [1; 2], [1; 2], 1);
+        for batch in [1, 3, 8, 21] {
+            let g = Geometry::new([batch, 3, 9, 9], [5, 3, 3, 3], &options);
+            let x = values(g.batch * g.image_len(), 7);
+            let w = values(g.c_out * g.k(), 8);
+            let dy = values(g.batch * g.c_out * g.n(), 9);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a thread pool");
+                let grads = pool.install(|| backward(&g, &x, &w, &dy, [true, true, true]));
+                [grads.x, grads.weight, grads.bias].map(|v| {
+                    v.expect("asked for")
+                        .iter()
+                        .map(|f| f.to_bits())
+                        .collect::<Vec<_>>()
+                })
+            };
+            let reference = run(1);
+            for threads in [2, 3, 5] {
+                let got = run(threads);
+                for (what, (a, b)) in ["dx", "dw", "db"].iter().zip(reference.iter().zip(&got)) {
+                    assert!(
+                        a == b,
+                        "batch {batch}, {threads} threads: {what} differs from 1 thread"
+                    );
+                }
+            }
         }
     }
 
