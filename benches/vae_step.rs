@@ -36,11 +36,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use deepgen::autoencoders::{Vae, VaeConfig};
 use deepgen::tensor::BackendKind;
+use deepgen::train::FusedAdamConfig;
 
 /// Batch size of every benchmark here (and of the PyTorch script).
 const BATCH: usize = 128;
@@ -76,7 +77,7 @@ fn setup(kind: BackendKind) -> (Device, Vae, ModuleOptimizer, Tensor<2>) {
     let ad = device.autodiff();
     ad.seed(0);
     let model = VaeConfig::new().init(&ad);
-    let optim = AdamConfig::new().init();
+    let optim = FusedAdamConfig::new().init();
     let x = Tensor::<2>::random([BATCH, INPUT], Distribution::Bernoulli(0.3), &ad);
     (ad, model, optim, x)
 }

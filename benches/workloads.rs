@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput};
 use deepgen::autoencoders::models::body::{ConvBodyConfig, WithBody};
@@ -52,7 +52,7 @@ use deepgen::flows::{
 };
 use deepgen::nn::UNetConfig;
 use deepgen::tensor::{BackendKind, HostRng};
-use deepgen::train::{StepContext, Task};
+use deepgen::train::{FusedAdamConfig, StepContext, Task};
 
 /// Every workload, in table order.
 const WORKLOADS: [&str; 8] = [
@@ -109,7 +109,7 @@ impl<T: Task> TrainStep<T> {
         Self {
             task,
             model: Some(model),
-            optim: AdamConfig::new().init(),
+            optim: FusedAdamConfig::new().init(),
             batch,
             device,
             lr,

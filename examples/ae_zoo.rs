@@ -20,13 +20,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use burn::optim::AdamConfig;
 use clap::Parser;
 use deepgen::autoencoders::ae::task::{CONTRACTION_WEIGHT, K_SCHEDULE, SPARSITY_WEIGHT};
 use deepgen::autoencoders::ae::{AeKind, AeTask, AutoencoderConfig, CodeActivation};
 use deepgen::data::Mnist;
 use deepgen::tensor::output::{save_image_grid, write_file_atomic};
 use deepgen::tensor::select_device;
+use deepgen::train::FusedAdamConfig;
 use deepgen::train::{
     CommonArgs, EvalReport, Run, RunDefaults, Schedule, TrainError, exit_on_error,
 };
@@ -227,7 +227,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         run.trainer = trainer;
         let start = Instant::now();
-        let report = run.fit(&mut task, model, AdamConfig::new().init())?;
+        let report = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
         let wall_s = start.elapsed().as_secs_f64();
 
         let plain = run.eval_device();

@@ -31,7 +31,6 @@
 
 use std::rc::Rc;
 
-use burn::optim::AdamConfig;
 use clap::Parser;
 use deepgen::autoencoders::cvae_task::{ConditionalAccuracy, CvaeTask};
 use deepgen::autoencoders::{BodyConfig, ClassCode, CvaeConfig};
@@ -39,6 +38,7 @@ use deepgen::data::{Binarization, Mnist};
 use deepgen::eval::MnistEvaluator;
 use deepgen::eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
 use deepgen::tensor::output::{save_image_grid, write_npy_f32, write_npy_i64};
+use deepgen::train::FusedAdamConfig;
 use deepgen::train::{
     CommonArgs, EvalReport, RunDefaults, Schedule, Task as _, TrainError, exit_on_error, run::Run,
 };
@@ -173,7 +173,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .num_samples(classes * args.grid_cols)
         .weight_schedule("beta", args.beta.clone())
         .weight_schedule("alpha", args.alpha.clone());
-    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let fitted = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
     let elbo = fitted.last_metric("test_elbo").unwrap_or(f64::NAN);
     let test_acc = fitted.last_metric("test_accuracy").unwrap_or(f64::NAN);
     println!(

@@ -11,8 +11,8 @@
 use std::error::Error;
 
 use burn::nn::activation::ActivationConfig;
-use burn::optim::AdamConfig;
 use deepgen_data::{Binarization, Mnist};
+use deepgen_train::FusedAdamConfig;
 use deepgen_train::{
     CommonArgs, EvalReport, ReportValue, Run, RunDefaults, RunError, Schedule, TrainError,
 };
@@ -205,7 +205,7 @@ impl VaeFamilyArgs {
         mnist: &Mnist,
         extra: &[(&str, ReportValue)],
     ) -> Result<RunEval, Box<dyn Error>> {
-        let fitted = run.fit(task, model, AdamConfig::new().init())?;
+        let fitted = run.fit(task, model, FusedAdamConfig::new().init())?;
         let get = |name: &str| fitted.last_metric(name).unwrap_or(f64::NAN);
         println!(
             "test ELBO {:.2} nats (recon {:.2}, KL {:.2})",

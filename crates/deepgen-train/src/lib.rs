@@ -13,10 +13,11 @@
 //! uninterrupted one. [`cli`] holds the flags every example shares; [`run`] is the driver every
 //! example runs (device → trainer → fit → evaluation → `eval.json`); [`report`] writes the
 //! after-training `eval.json`; [`json`] is how every JSON file here stores NaN and ±∞;
-//! [`allocator`] keeps freed tensor memory in the process for the examples (glibc tuning).
+//! [`allocator`] keeps freed tensor memory in the process for the examples (glibc tuning);
+//! [`adam`] is the optimizer the examples use, Burn's Adam fused into one loop on flex.
 //! Configuration errors use deepgen-tensor's [`Validate`](deepgen_tensor::Validate) style.
 //!
-//! Source files: `allocator.rs`, `task.rs` ([`Task`], [`StepContext`], [`StepOutput`]), `samples.rs`
+//! Source files: `adam.rs` ([`FusedAdam`]), `allocator.rs`, `task.rs` ([`Task`], [`StepContext`], [`StepOutput`]), `samples.rs`
 //! ([`Samples`]), `trainer.rs` ([`Trainer`], [`FitReport`]), `checkpoint.rs`, `metrics.rs`,
 //! `schedule.rs`, `grad.rs`, `ema.rs`, `progress.rs`, `cli.rs`, `run.rs`, `report.rs`, `json.rs`,
 //! `error.rs` ([`TrainError`]).
@@ -27,6 +28,7 @@
 //! `labels.npy` (when samples carry labels), `metrics.jsonl`, `loss.png`, `checkpoint/`, and
 //! `eval.json` when the example writes an [`report::EvalReport`].
 
+pub mod adam;
 pub mod allocator;
 pub mod checkpoint;
 pub mod cli;
@@ -43,6 +45,7 @@ pub mod schedule;
 mod task;
 mod trainer;
 
+pub use adam::{FusedAdam, FusedAdamConfig};
 pub use cli::{CommonArgs, exit_on_error};
 pub use error::TrainError;
 pub use report::{EvalReport, ReportValue};

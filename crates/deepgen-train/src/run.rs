@@ -16,7 +16,7 @@
 //! })?;
 //! run.announce("MNIST from data/mnist (60000 train / 10000 test)");
 //! // build `task` and `model` on `run.device` with `run.batch_size` …
-//! let fitted = run.fit(&mut task, model, burn::optim::AdamConfig::new().init())?;
+//! let fitted = run.fit(&mut task, model, deepgen_train::FusedAdamConfig::new().init())?;
 //! let mut report = EvalReport::new();
 //! fitted.push_last(&mut report, &["test_loss"]);
 //! // … evaluate `fitted.eval_model()` on `run.eval_device()`, push more entries …

@@ -63,13 +63,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::AdamConfig;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_data::{BatchPlan, EpochBatches, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
 use deepgen_nn::UNetConfig;
 use deepgen_tensor::output::{write_image_samples, write_npy_i64};
 use deepgen_tensor::{HostRng, Stream, Validate};
+use deepgen_train::FusedAdamConfig;
 use deepgen_train::checkpoint::CheckpointDir;
 use deepgen_train::grad::GradTransforms;
 use deepgen_train::{
@@ -1258,7 +1258,7 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
     let out = run.out_dir();
     write_config(&out, &config, common.resume)?;
 
-    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let fitted = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
     let model = fitted.eval_model();
     let device = run.eval_device();
     let mut report = EvalReport::new();

@@ -31,11 +31,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::AdamConfig;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_data::ToyDensity;
 use deepgen_tensor::output::{save_scatter_plot, write_npy_f32};
 use deepgen_tensor::{HostRng, Stream};
+use deepgen_train::FusedAdamConfig;
 use deepgen_train::{
     CommonArgs, EvalReport, PointSamples, Run, RunDefaults, Samples, Schedule, StepContext,
     StepOutput, Task, TrainError,
@@ -560,7 +560,7 @@ pub fn run(common: &CommonArgs, args: &Ddpm2dArgs) -> Result<(), Box<dyn Error>>
     write_config(&out, &config.to_string(), common.resume)?;
 
     let started = Instant::now();
-    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let fitted = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
     let fit_s = started.elapsed().as_secs_f64();
     let model = fitted.eval_model();
     let device = run.eval_device();

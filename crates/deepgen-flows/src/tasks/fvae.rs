@@ -15,11 +15,11 @@
 
 use std::error::Error;
 
-use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor};
 use deepgen_data::{Mnist, MnistSplit};
 use deepgen_distributions::noise;
 use deepgen_tensor::{HostRng, Stream};
+use deepgen_train::FusedAdamConfig;
 use deepgen_train::{
     CommonArgs, EvalReport, ImageSamples, Run, RunDefaults, Samples, Schedule, StepContext,
     StepOutput, Task, TrainError,
@@ -279,7 +279,7 @@ pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
         task.num_train_batches(),
         run.batch_size
     ));
-    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let fitted = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
     let model = fitted.eval_model();
     let device = run.eval_device();
     let mut report = EvalReport::new();

@@ -41,12 +41,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::{BatchPlan, EpochBatches, Mnist, MnistSplit};
 use deepgen_eval::MnistEvaluator;
 use deepgen_tensor::output::write_image_samples;
 use deepgen_tensor::{ConfigError, HostRng, Stream};
+use deepgen_train::FusedAdamConfig;
 use deepgen_train::grad::GradTransforms;
 use deepgen_train::json::same_config_json;
 use deepgen_train::{
@@ -659,7 +659,7 @@ pub fn run(
     let out = run.out_dir();
     write_config(&out, &config, common.resume)?;
 
-    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let fitted = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
     let model = fitted.eval_model();
     let device = run.eval_device();
     let mut report = EvalReport::new();

@@ -41,12 +41,12 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::ToyDensity;
 use deepgen_distributions::standard_normal_log_prob;
 use deepgen_tensor::output::{heatmap_cell_centers, save_density_heatmap};
 use deepgen_tensor::{ConfigError, HostRng, Stream};
+use deepgen_train::FusedAdamConfig;
 use deepgen_train::{
     CommonArgs, EvalReport, PointSamples, Run, RunDefaults, Samples, Schedule, StepContext,
     StepOutput, Task, TrainError,
@@ -605,7 +605,7 @@ pub fn run(common: &CommonArgs, args: &ToyFlowArgs) -> Result<(), Box<dyn Error>
     std::fs::write(&config_path, config.to_json()).map_err(|e| TrainError::io(&config_path, e))?;
 
     let started = Instant::now();
-    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let fitted = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
     let fit_s = started.elapsed().as_secs_f64();
     let model = fitted.eval_model();
     let device = run.eval_device();

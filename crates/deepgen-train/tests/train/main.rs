@@ -9,6 +9,7 @@ mod cli_args;
 mod common;
 mod ema_shadow;
 mod eval_report;
+mod fused_adam;
 mod grad_transforms;
 mod run_driver;
 mod schedule_values;

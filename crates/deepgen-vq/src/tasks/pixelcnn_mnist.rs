@@ -37,9 +37,9 @@ use std::error::Error;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::AdamConfig;
 use deepgen_data::{Mnist, MnistSplit, static_binarized};
 use deepgen_tensor::{Stream, Validate};
+use deepgen_train::FusedAdamConfig;
 use deepgen_train::{CommonArgs, EvalReport, Run, RunDefaults, Schedule, Task, TrainError};
 
 use crate::pixelcnn::GatedPixelCnnConfig;
@@ -207,7 +207,7 @@ pub fn run(common: &CommonArgs, args: &PixelCnnMnistArgs) -> Result<(), Box<dyn 
         .map_err(|e| TrainError::io(&config_path, e))?;
 
     let started = Instant::now();
-    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let fitted = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
     let wall = started.elapsed().as_secs_f64();
     let model = fitted.eval_model();
     let device = run.eval_device();

@@ -22,12 +22,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::AdamConfig;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_data::{Binarization, Mnist, MnistSplit, images_tensor_4d};
 use deepgen_eval::MnistEvaluator;
 use deepgen_tensor::output::{save_image_grid, save_line_plot, write_npy_f32, write_npy_i64};
 use deepgen_tensor::{HostRng, Stream};
+use deepgen_train::FusedAdamConfig;
 use deepgen_train::json::same_config_json;
 use deepgen_train::{
     CommonArgs, EvalReport, ImageSamples, Run, RunDefaults, Samples, Schedule, TrainError, Trainer,
@@ -400,7 +400,7 @@ fn train_prior(
         .plot_metrics(vec!["train_nll".into(), "test_nll".into()])
         .plot_labels("PixelCNN prior over code maps: NLL", "nats per code map");
     let started = Instant::now();
-    let fitted = trainer.fit(&mut task, model, AdamConfig::new().init(), &run.device)?;
+    let fitted = trainer.fit(&mut task, model, FusedAdamConfig::new().init(), &run.device)?;
     let wall = started.elapsed().as_secs_f64();
     let model = fitted.eval_model();
     let nll = match fitted.last_metric("test_nll") {
@@ -537,7 +537,7 @@ fn train_autoencoder<M: VqModel + 'static>(
         task.recon_scale()
     );
     let started = Instant::now();
-    let fitted = run.fit(&mut task, model, AdamConfig::new().init())?;
+    let fitted = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
     let wall = started.elapsed().as_secs_f64();
     let model = fitted.eval_model();
     let device = run.eval_device();
