@@ -16,6 +16,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_tensor::numerics::host::lgamma;
 use deepgen_tensor::rng::HostRng;
+use rayon::prelude::*;
 
 /// ln |S^{m−1}| = ln(2 π^{m/2} / Γ(m/2)), the log surface area of the unit sphere
 /// in `Rᵐ`, in f64 on the host (via deepgen-tensor's `lgamma`).
@@ -108,6 +109,42 @@ pub fn tangent_embed_with_sine(w: Tensor<1>, sine: Tensor<1>, v: Tensor<2>) -> T
 /// If `dim == 0`.
 pub fn uniform_directions(rng: &mut HostRng, batch: usize, dim: usize) -> Vec<f64> {
     assert!(dim > 0, "uniform_directions: `dim` must be ≥ 1");
+    // Blocks of rows: the random bits of a block are drawn in order on this thread (cheap),
+    // then its rows are formed on rayon's threads (the logs, square roots and cosines of the
+    // normals are most of the cost). Every row is the same function of the same bits as in the
+    // one-thread loop below, so the output is identical to the bit; only a zero-norm row (which
+    // would have to be redrawn, shifting the stream) sends the whole draw back to that loop.
+    let start = rng.clone();
+    let mut out = vec![0.0f64; batch * dim];
+    let mut bits = Vec::new();
+    for block in out.chunks_mut(DIRECTION_BLOCK_ROWS * dim) {
+        bits.clear();
+        bits.extend((0..2 * block.len()).map(|_| rng.next_u64()));
+        let all_finite = block
+            .par_chunks_mut(dim)
+            .zip(bits.par_chunks(2 * dim))
+            .map(|(row, bits)| {
+                for (r, ab) in row.iter_mut().zip(bits.chunks_exact(2)) {
+                    *r = HostRng::normal_from_bits(ab[0], ab[1]);
+                }
+                let norm = row.iter().map(|r| r * r).sum::<f64>().sqrt();
+                row.iter_mut().for_each(|r| *r /= norm);
+                norm > 0.0 && norm.is_finite()
+            })
+            .reduce(|| true, |a, b| a && b);
+        if !all_finite {
+            *rng = start;
+            return uniform_directions_serial(rng, batch, dim);
+        }
+    }
+    out
+}
+
+/// Rows per block of [`uniform_directions`] (bounds its buffer of random bits).
+const DIRECTION_BLOCK_ROWS: usize = 2048;
+
+/// [`uniform_directions`] one row after the other, redrawing a zero-norm row.
+fn uniform_directions_serial(rng: &mut HostRng, batch: usize, dim: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(batch * dim);
     let mut row = vec![0.0f64; dim];
     for _ in 0..batch {
@@ -133,4 +170,29 @@ pub fn uniform_sphere_noise(rng: &mut HostRng, shape: [usize; 2], device: &Devic
         .map(|x| x as f32)
         .collect();
     Tensor::from_data(TensorData::new(v, shape), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blocked, multi-threaded draw equals the one-row-at-a-time loop to the bit and leaves
+    /// the generator in the same state (several blocks, a partial block, `dim = 1`, nothing).
+    #[test]
+    fn blocked_directions_equal_the_serial_loop() {
+        for (batch, dim) in [(0, 3), (1, 1), (7, 1), (5000, 7), (2049, 64)] {
+            let mut a = HostRng::seed_from_u64(11);
+            let mut b = a.clone();
+            let fast = uniform_directions(&mut a, batch, dim);
+            let slow = uniform_directions_serial(&mut b, batch, dim);
+            assert_eq!(fast.len(), batch * dim);
+            assert!(
+                fast.iter()
+                    .zip(&slow)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "[{batch}, {dim}]: values differ"
+            );
+            assert_eq!(a, b, "[{batch}, {dim}]: generator states differ");
+        }
+    }
 }

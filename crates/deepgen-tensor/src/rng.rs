@@ -163,8 +163,18 @@ impl HostRng {
     /// Standard normal draw (Box–Muller; one of the pair is discarded to keep
     /// the state a pure function of the number of calls).
     pub fn normal(&mut self) -> f64 {
-        let u1 = self.uniform_open();
-        let u2 = self.uniform();
+        let a = self.next_u64();
+        let b = self.next_u64();
+        Self::normal_from_bits(a, b)
+    }
+
+    /// The [`normal`](Self::normal) draw made of two consecutive outputs `a`, `b` of
+    /// [`next_u64`](Self::next_u64) (`u₁ ∈ (0, 1)` from `a`, `u₂ ∈ [0, 1)` from `b`), so that
+    /// callers can draw the bits in order and evaluate the transcendental part elsewhere — on
+    /// other threads — with the same result to the bit.
+    pub fn normal_from_bits(a: u64, b: u64) -> f64 {
+        let u1 = ((a >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
+        let u2 = (b >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
