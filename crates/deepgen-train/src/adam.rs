@@ -169,17 +169,18 @@ impl StepScalars {
     }
 }
 
-/// [`StepScalars::update`] over slices of equal length, the `first` branch hoisted out of the
-/// loop.
+/// A stretch of a parameter, its gradient and its two moments (equal lengths).
+struct Chunk<'a> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+}
+
+/// [`StepScalars::update`] over a [`Chunk`], the `first` branch hoisted out of the loop.
 #[inline(always)]
-fn update_loop(
-    s: &StepScalars,
-    p: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    first: bool,
-) {
+fn update_loop(s: &StepScalars, c: Chunk<'_>, first: bool) {
+    let Chunk { p, g, m, v } = c;
     if first {
         for (((p, g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
             *p = s.update(*p, *g, m, v, true);
@@ -191,58 +192,47 @@ fn update_loop(
     }
 }
 
-/// [`update_loop`] compiled for AVX-512 (16 lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn update_loop_avx512(
-    s: &StepScalars,
-    p: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    first: bool,
-) {
-    update_loop(s, p, g, m, v, first)
+/// `$name`: [`update_loop`] compiled with the target feature `$feature`, so the loop is
+/// vectorised with that instruction set.
+macro_rules! update_loop_with {
+    ($name:ident, $feature:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        fn $name(s: &StepScalars, c: Chunk<'_>, first: bool) {
+            update_loop(s, c, first)
+        }
+    };
 }
 
-/// [`update_loop`] compiled for AVX2 (8 lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn update_loop_avx2(
-    s: &StepScalars,
-    p: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    first: bool,
-) {
-    update_loop(s, p, g, m, v, first)
-}
+update_loop_with!(
+    update_loop_avx512,
+    "avx512f",
+    "[`update_loop`] compiled for AVX-512 (16 lanes)."
+);
+update_loop_with!(
+    update_loop_avx2,
+    "avx2",
+    "[`update_loop`] compiled for AVX2 (8 lanes)."
+);
 
 /// [`update_loop`] with the widest vectors the CPU has (picked at run time, as flex does).
 /// Vector `sqrt`, division, multiplication and addition are IEEE-exact like their scalar
 /// forms, and Rust never contracts `a·b + c` into a fused multiply-add, so every width gives
 /// the same bits.
-fn update_slices(
-    s: &StepScalars,
-    p: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    first: bool,
-) {
+fn update_slices(s: &StepScalars, c: Chunk<'_>, first: bool) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F (checked on the line above).
-            return unsafe { update_loop_avx512(s, p, g, m, v, first) };
+            return unsafe { update_loop_avx512(s, c, first) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked on the line above).
-            return unsafe { update_loop_avx2(s, p, g, m, v, first) };
+            return unsafe { update_loop_avx2(s, c, first) };
         }
     }
-    update_loop(s, p, g, m, v, first)
+    update_loop(s, c, first)
 }
 
 /// Whether `t` is an `f32` tensor on a flex device without autodiff (where the loop applies).
@@ -310,7 +300,7 @@ impl FusedAdam {
                 values_mut(&mut v, n),
             );
             let run = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-                update_slices(&s, p, g, m, v, first)
+                update_slices(&s, Chunk { p, g, m, v }, first)
             };
             if n >= PARALLEL_MIN {
                 p.par_chunks_mut(CHUNK)
@@ -403,13 +393,15 @@ mod tests {
                 f(&mut p, &mut m, &mut v);
                 [p, m, v].map(|x| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
             };
-            let plain = run(&|p, m, v| update_loop(&s, p, &g, m, v, first));
-            let picked = run(&|p, m, v| update_slices(&s, p, &g, m, v, first));
+            let plain = run(&|p, m, v| update_loop(&s, Chunk { p, g: &g, m, v }, first));
+            let picked = run(&|p, m, v| update_slices(&s, Chunk { p, g: &g, m, v }, first));
             assert_eq!(plain, picked, "time {time}: the run-time pick");
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: AVX2 is supported (checked above).
-                let avx2 = run(&|p, m, v| unsafe { update_loop_avx2(&s, p, &g, m, v, first) });
+                let avx2 = run(&|p, m, v| unsafe {
+                    update_loop_avx2(&s, Chunk { p, g: &g, m, v }, first)
+                });
                 assert_eq!(plain, avx2, "time {time}: AVX2");
             }
             assert!(plain[0] != p0.iter().map(|f| f.to_bits()).collect::<Vec<_>>());
