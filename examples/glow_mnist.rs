@@ -5,10 +5,15 @@
 //! cargo run --release --example glow_mnist -- --resume          # continue runs/glow_mnist/
 //! # continue the same run on a GPU, toward the paper's 1.05 bits/dim (same architecture flags):
 //! cargo run --release --features wgpu,fusion --example glow_mnist -- --device wgpu --resume --epochs 100
-//! # a larger model from scratch on a GPU:
+//! # a larger model from scratch on a GPU, with the bounded couplings long runs need:
 //! cargo run --release --features wgpu,fusion --example glow_mnist -- --device wgpu --steps 16 \
-//!     --hidden 512 --batch-size 128 --epochs 200 --out runs/glow_mnist_gpu
+//!     --hidden 512 --batch-size 128 --epochs 200 --scale sigmoid --shift-bound 5 \
+//!     --out runs/glow_mnist_gpu
 //! ```
+//!
+//! For more than about five epochs use `--scale sigmoid --shift-bound 5` (each coupling then
+//! grows no element by more than 5): with the default `exp` scale a 16-epoch run diverged in
+//! epoch 6, while the bounded variant trained 16 epochs without an outlier (docs/results.md).
 //!
 //! Architecture: `--levels` levels (28×28 allows 2: 1×28×28 → 4×14×14 → 8×7×7), each a squeeze
 //! and `--steps` steps of ActNorm · invertible 1×1 convolution (LU-decomposed) · affine
