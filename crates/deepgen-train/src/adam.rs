@@ -268,7 +268,8 @@ fn values_mut(t: &mut FlexTensor, n: usize) -> &mut [f32] {
 }
 
 impl FusedAdam {
-    /// The fused step; `None` hands everything back for Burn's update.
+    /// The fused step (the caller has checked that every tensor is an `f32` flex tensor of
+    /// the parameter's shape).
     fn fused_step<const D: usize>(
         &self,
         lr: LearningRate,
@@ -315,9 +316,7 @@ impl FusedAdam {
         let momentum = AdaptiveMomentumState::new(time, tensor_of(m), tensor_of(v));
         (tensor_of(p), AdamState::new(momentum))
     }
-}
 
-impl FusedAdam {
     /// Whether a step on `param` (a parameter as the optimizer sees it: without autodiff)
     /// runs the fused loop; `false` means Burn's update (another backend or dtype, AMSGrad,
     /// weight decay).

@@ -443,28 +443,24 @@ pub(crate) fn backward(
     };
     let groups = g.batch.div_ceil(group);
     let mut dx = want_x.then(|| vec![0.0f32; g.batch * image]);
-    let partials: Vec<Partial> = if batch_parallel(g.batch) {
-        match dx.as_mut() {
-            Some(dx) if image > 0 => dx
-                .par_chunks_mut(group * image)
-                .enumerate()
-                .map(|(gi, dx_g)| run_group(gi, Some(dx_g), Parallelism::None))
-                .collect(),
-            _ => (0..groups)
+    // One `dX` slice per group (none when the input gradient is not asked for).
+    let partials: Vec<Partial> = {
+        let slices: Vec<Option<&mut [f32]>> = match dx.as_mut() {
+            Some(dx) if image > 0 => dx.chunks_mut(group * image).map(Some).collect(),
+            _ => (0..groups).map(|_| None).collect(),
+        };
+        if batch_parallel(g.batch) {
+            slices
                 .into_par_iter()
-                .map(|gi| run_group(gi, None, Parallelism::None))
-                .collect(),
-        }
-    } else {
-        match dx.as_mut() {
-            Some(dx) if image > 0 => dx
-                .chunks_mut(group * image)
                 .enumerate()
-                .map(|(gi, dx_g)| run_group(gi, Some(dx_g), Parallelism::Rayon(0)))
-                .collect(),
-            _ => (0..groups)
-                .map(|gi| run_group(gi, None, Parallelism::Rayon(0)))
-                .collect(),
+                .map(|(gi, dx_g)| run_group(gi, dx_g, Parallelism::None))
+                .collect()
+        } else {
+            slices
+                .into_iter()
+                .enumerate()
+                .map(|(gi, dx_g)| run_group(gi, dx_g, Parallelism::Rayon(0)))
+                .collect()
         }
     };
     let partial = partials
