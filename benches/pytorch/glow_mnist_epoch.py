@@ -7,7 +7,7 @@ The model is workloads.py's `Glow`, deepgen's default `glow_mnist` flow (example
 crates/deepgen-flows image_flows.rs `GlowConfig`, multiscale.rs, actnorm.rs, inv_conv.rs,
 coupling/, conditioner/conv.rs, squeeze.rs, preprocess.rs): 2 levels x 8 steps, hidden 128, LU
 1x1 convolutions, learned split prior, affine couplings with scale exp(3 tanh(s/3)), logit
-(alpha = 0.05) input; 599 852 parameters. The loop is deepgen-train's trainer.rs with the
+(alpha = 0.05) input; 433 868 parameters. The loop is deepgen-train's trainer.rs with the
 settings of crates/deepgen-flows tasks/image.rs `run`:
 
 * each epoch a fresh permutation of the 60 000 training images, of which the first

@@ -43,20 +43,18 @@ scaled to [-1, 1]), t and noise for the U-Net; 100 000 random unit mean directio
 
 Details that follow deepgen rather than the papers (see each class):
 
-* RealNVP (`realnvp_2d`): deepgen's vector coupling feeds the whole 2-vector, with the
-  transformed half zeroed, to a 2-64-64-4 MLP and applies the affine map to every element
-  before selecting the transformed ones (`couple` in coupling/mod.rs); realnvp_2d.py's
-  couplings (1-64-64-2 on the conditioning half) compute the same family of maps with less
-  work, so this file subclasses its `RealNVP` (keeping its `log_prob`) with deepgen's
-  coupling. 36 896 parameters.
+* RealNVP (`realnvp_2d`): realnvp_2d.py's `RealNVP` with 8 couplings of hidden 64, 64: since
+  2026-12-05 deepgen's split couplings (`couple_split` in coupling/mod.rs) are the same maps
+  (1-64-64-2 MLP on the conditioning half, soft-clamped affine map on the other half).
+  35 344 parameters.
 * Glow (`glow_mnist`): logit(alpha = 0.05) preprocessing with its log-det; per level a squeeze
   and 8 x (ActNorm, LU 1x1 conv, affine coupling with scale exp(3 tanh(s/3))); the channel-
-  wise coupling's conditioner reads all C channels with the transformed half zeroed
-  (3x3 C->128, ReLU, 1x1 128->128, ReLU, 3x3 128->2C zero-initialised) and the map is
-  applied to every element, then masked; after level 1 the last half of the channels is
-  factored out under a learned prior (zero-initialised 3x3 conv kept->2*factored, the same
-  affine map with scale exp(5 tanh(s/5))); the latent is put back together (concatenate,
-  unsqueeze) and scored under N(0, I). 599 852 parameters.
+  wise coupling's conditioner reads the first C/2 channels (3x3 C/2->128, ReLU, 1x1 128->128,
+  ReLU, 3x3 128->2*(C/2) zero-initialised) and the affine map transforms the last C/2; after
+  level 1 the last half of the channels is factored out under a learned prior
+  (zero-initialised 3x3 conv kept->2*factored, the same affine map with scale
+  exp(5 tanh(s/5))); the latent is put back together (concatenate, unsqueeze) and scored under
+  N(0, I). 433 868 parameters.
 * DDIM: `DdimConfig::new(50)`'s defaults: Leading spacing (t = 980, 960, ..., 0), eta 0,
   no clipping of x0_hat, alpha_bar = 1 after the last step; x_T ~ N(0, I) drawn each
   iteration (as benches/workloads.rs does).
@@ -97,7 +95,7 @@ WORKLOADS = ["mlp_vae", "iwae_net", "conv_vae", "realnvp_2d", "glow_mnist", "ddp
              "ddim_50", "vmf_sample"]
 
 ADAM_EPS = 1e-5  # Burn's AdamConfig::new()
-GLOW_PARAMS = 599_852  # printed by `cargo run --release --example glow_mnist`
+GLOW_PARAMS = 433_868  # printed by `cargo run --release --example glow_mnist`
 UNET_PARAMS = 280_177  # printed by `cargo run --release --example ddpm_mnist`
 HALF_LN_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -130,8 +128,13 @@ def conv_vae_params(latent=32):
 
 
 def realnvp_params(layers=8, hidden=(64, 64), d=2):
-    # deepgen's VectorCoupling: MLP d -> hidden... -> 2*d (affine: 2 parameters per element).
-    return layers * mlp_params((d, *hidden, 2 * d))
+    # deepgen's VectorCoupling (halves): MLP on the kept half -> hidden... -> 2 parameters per
+    # transformed feature (affine); layers alternate which half is kept.
+    n = 0
+    for i in range(layers):
+        kept = d - d // 2 if i % 2 == 1 else d // 2
+        n += mlp_params((kept, *hidden, 2 * (d - kept)))
+    return n
 
 
 def glow_params(c=1, levels=2, steps=8, hidden=128):
@@ -142,7 +145,8 @@ def glow_params(c=1, levels=2, steps=8, hidden=128):
         c *= 4
         actnorm = 2 * c
         lu = 2 * c * c + c  # lower, upper (full c x c matrices), log|s|
-        coupling = conv(c, hidden, 3) + conv(hidden, hidden, 1) + conv(hidden, 2 * c, 3)
+        kept = c // 2  # channel-wise split: the conditioner reads C/2, transforms C - C/2
+        coupling = conv(kept, hidden, 3) + conv(hidden, hidden, 1) + conv(hidden, 2 * (c - kept), 3)
         n += steps * (actnorm + lu + coupling)
         if i + 1 < levels:
             n += conv(c - c // 2, 2 * (c // 2), 3)  # learned split prior
@@ -182,46 +186,14 @@ class MlpVae(vae_step.Vae):
 # ------------------------------------------------------------------------------- RealNVP (toy 2-D)
 
 
-def couple(x, transformed, params, bound):
-    """deepgen's `couple` with the soft-clamped affine map (coupling/mod.rs,
-    elementwise/affine.rs): params hold [s | t] parameter-major along axis 1; the map
-    y = x*exp(b*tanh(s/b)) + t is applied to every element, the transformed ones are
-    selected, and the log-det sums log-scales of the transformed elements only."""
+def affine_all(x, params, bound):
+    """deepgen's `couple_all` with the soft-clamped affine map (coupling/mod.rs,
+    elementwise/affine.rs): params hold [s | t] parameter-major along axis 1; every element is
+    mapped, y = x*exp(b*tanh(s/b)) + t, and the log-det sums all log-scales."""
     c = x.shape[1]
     s, t = params[:, :c], params[:, c:]
     log_scale = torch.tanh(s / bound) * bound
-    y = x * log_scale.exp() + t
-    out = torch.where(transformed, y, x)
-    ladj = torch.where(transformed, log_scale, log_scale.new_zeros(())).flatten(1).sum(1)
-    return out, ladj
-
-
-class MaskedCoupling(nn.Module):
-    """deepgen's `VectorCoupling` (halves mask, `reverse` alternating): the conditioner MLP
-    reads the whole vector with the transformed half zeroed, d -> hidden -> 2d, ReLU, last
-    layer zero-initialised (`MlpConditionerConfig`, zero_init_output = true)."""
-
-    def __init__(self, reverse, hidden=(64, 64), d=2, bound=3.0):
-        super().__init__()
-        self.bound = bound
-        self.net = mlp_act((d, *hidden, 2 * d), nn.ReLU)
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
-        mask = torch.arange(d) >= d // 2
-        self.register_buffer("transformed", (mask != reverse).view(1, d))
-
-    def forward(self, x):  # data -> latent: (z, ln|det J|)
-        params = self.net(x.masked_fill(self.transformed, 0.0))
-        return couple(x, self.transformed, params, self.bound)
-
-
-class DeepgenRealNVP(realnvp_2d.RealNVP):
-    """realnvp_2d.py's RealNVP (its `log_prob`: standard-normal base + sum of log-dets) with
-    deepgen's couplings (`CouplingFlowConfig::realnvp(2, layers).with_hidden(hidden)`)."""
-
-    def __init__(self, n=8, hidden=(64, 64)):
-        nn.Module.__init__(self)
-        self.layers = nn.ModuleList([MaskedCoupling(i % 2 == 1, hidden) for i in range(n)])
+    return x * log_scale.exp() + t, log_scale.flatten(1).sum(1)
 
 
 # ------------------------------------------------------------------------------------------ Glow
@@ -287,30 +259,32 @@ class InvConv1x1Lu(nn.Module):
 
 
 class GlowCoupling(nn.Module):
-    """coupling/image.rs with the channel-wise mask (transformed: channels >= C/2, no
-    `reverse` in Glow) and conditioner/conv.rs: 3x3 C -> hidden, ReLU, 1x1 hidden -> hidden,
-    ReLU, 3x3 hidden -> 2C (zero-initialised), on the input with the transformed channels
-    zeroed; the affine map with scale exp(b*tanh(s/b)), b = 3."""
+    """coupling/image.rs with the channel-wise split (kept: channels < C/2, transformed: the
+    rest; no `reverse` in Glow) and conditioner/conv.rs: 3x3 C/2 -> hidden, ReLU, 1x1 hidden ->
+    hidden, ReLU, 3x3 hidden -> 2*(C - C/2) (zero-initialised), on the kept channels; the affine
+    map with scale exp(b*tanh(s/b)), b = 3, on the transformed ones (`couple_split`)."""
 
     def __init__(self, c, hidden=128, bound=3.0):
         super().__init__()
         self.bound = bound
-        self.conv_in = nn.Conv2d(c, hidden, 3, padding=1)
+        self.kept = c // 2
+        self.conv_in = nn.Conv2d(self.kept, hidden, 3, padding=1)
         self.conv_mid = nn.Conv2d(hidden, hidden, 1)
-        self.conv_out = nn.Conv2d(hidden, 2 * c, 3, padding=1)
+        self.conv_out = nn.Conv2d(hidden, 2 * (c - self.kept), 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
-        self.register_buffer("transformed", (torch.arange(c) >= c // 2).view(1, c, 1, 1))
 
     def forward(self, x):
-        h = F.relu(self.conv_in(x.masked_fill(self.transformed, 0.0)))
+        kept, changed = x[:, : self.kept], x[:, self.kept :]
+        h = F.relu(self.conv_in(kept))
         params = self.conv_out(F.relu(self.conv_mid(h)))
-        return couple(x, self.transformed, params, self.bound)
+        y, ladj = affine_all(changed, params, self.bound)
+        return torch.cat([kept, y], 1), ladj
 
 
 class SplitPrior(nn.Module):
     """multiscale.rs `SplitPrior`: eps = z2*exp(b*tanh(s/b)) + t with [s | t] =
-    conv3x3(kept) (zero-initialised), b = 5, through `couple` with an all-true mask."""
+    conv3x3(kept) (zero-initialised), b = 5, through `couple_all`."""
 
     def __init__(self, kept, factored, bound=5.0):
         super().__init__()
@@ -318,10 +292,9 @@ class SplitPrior(nn.Module):
         self.conv = nn.Conv2d(kept, 2 * factored, 3, padding=1)
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
-        self.register_buffer("all", torch.ones(1, 1, 1, 1, dtype=torch.bool))
 
     def forward(self, z2, kept):
-        return couple(z2, self.all, self.conv(kept), self.bound)
+        return affine_all(z2, self.conv(kept), self.bound)
 
 
 class Squeeze(nn.Module):
@@ -639,7 +612,7 @@ def build(name, data_dir):
         x = binarised(data_dir, 128).reshape(128, 1, 28, 28)
         w = TrainStep(model, lambda: model.loss(x))
     elif name == "realnvp_2d":
-        model = DeepgenRealNVP(8, (64, 64))
+        model = realnvp_2d.RealNVP(8, 64)
         assert count(model) == realnvp_params(8, (64, 64)), count(model)
         x = 2.0 * torch.randn(512, 2)  # N(0, 4 I), drawn once
         w = TrainStep(model, lambda: -model.log_prob(x).mean())

@@ -17,7 +17,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Initializer, PaddingConfig2d};
-use burn::tensor::{Bool, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 use deepgen_nn::conv::{Conv2d, Conv2dConfig};
 use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};
@@ -25,7 +25,7 @@ use deepgen_tensor::{ConfigError, Validate};
 use crate::actnorm::ActNorm;
 use crate::bijection::{Bijection, chain_forward, chain_inverse, check_context, zero_ladj};
 use crate::conditioner::conv::with_context_channels;
-use crate::coupling::{ImageCoupling, couple};
+use crate::coupling::{ImageCoupling, couple_all};
 use crate::density::NormalizingFlow;
 use crate::elementwise::{Affine, AffineScale};
 use crate::inv_conv::{InvConv1x1, InvConv1x1Lu};
@@ -224,8 +224,7 @@ impl SplitPrior {
         let params = self
             .conv
             .forward(with_context_channels(kept.clone(), context));
-        let all = Tensor::<4, Bool>::full(dims, true, &z2.device());
-        couple(z2, all, params, &self.affine, inverse)
+        couple_all(z2, params, &self.affine, inverse)
     }
 
     /// `(ε, ln|det ∂ε/∂z₂|)` given the kept half.

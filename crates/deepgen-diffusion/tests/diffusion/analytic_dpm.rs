@@ -13,6 +13,7 @@ const GAMMA: [f64; 10] = [0.83, 0.76, 0.69, 0.62, 0.55, 0.48, 0.41, 0.34, 0.27, 
 
 #[test]
 fn variances_match_the_authors_code() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     let ts = DdpmConfig::new(10).init(&s).timesteps().to_vec();
     assert_eq!(ts, [900, 800, 700, 600, 500, 400, 300, 200, 100, 0]);
@@ -89,6 +90,7 @@ fn variances_match_the_authors_code() {
 /// optimal variance lies between Ho et al.'s two choices `β̃` and `β`.
 #[test]
 fn optimal_variance_lies_within_the_bounds() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     let mut rng = HostRng::seed_from_u64(9);
     let ab = s.alpha_bar();
@@ -151,6 +153,7 @@ fn optimal_variance_lies_within_the_bounds() {
 /// For the DDIM family it is `λ² + c²·s²β̄_r/(ᾱ_r s² + β̄_r)` (the posterior variance of x₀).
 #[test]
 fn gaussian_data_closed_form() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     let ab = s.alpha_bar();
     for sd in [0.1, 0.5, 1.0] {
@@ -201,6 +204,7 @@ fn gaussian_data_closed_form() {
 
 #[test]
 fn clipping_of_covariance_and_first_step() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     let ts = [900usize, 500, 100, 10, 0];
     // Γ > 1: the covariance clips to 0, σ² = λ² (β̃ for DDPM); Γ ≪ 0: it clips to
@@ -240,6 +244,7 @@ fn clipping_of_covariance_and_first_step() {
 
 #[test]
 fn variances_plug_into_the_samplers() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     let ddpm = DdpmConfig::new(10).init(&s);
     let v = AnalyticDpmConfig::new()
@@ -258,6 +263,7 @@ fn variances_plug_into_the_samplers() {
 
 #[test]
 fn bad_arguments_are_rejected() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     let c = AnalyticDpmConfig::new();
     assert_eq!(c.variances(&s, &[5, 3], &[0.5]).unwrap_err().field, "gamma");

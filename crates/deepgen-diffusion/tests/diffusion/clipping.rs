@@ -15,6 +15,7 @@ const XS: [f64; 15] = [
 /// is taken over everything but the batch axis.
 #[test]
 fn dynamic_threshold_matches_diffusers() {
+    let _serial = crate::common::serial();
     let dev = device();
     let expected = [
         0.2,
@@ -46,6 +47,7 @@ fn dynamic_threshold_matches_diffusers() {
 
 #[test]
 fn fixed_clip_and_off() {
+    let _serial = crate::common::serial();
     let dev = device();
     let x = || tensor(&XS, [3, 5], &dev);
     assert_eq!(host(SampleClipping::Off.apply(x())), host(x()));

@@ -18,6 +18,7 @@ fn field<T>(r: Result<T, ConfigError>) -> String {
 
 #[test]
 fn noise_schedule_config() {
+    let _serial = crate::common::serial();
     let c = NoiseScheduleConfig::new;
     assert!(c().validate().is_ok());
     assert_eq!(field(c().with_num_timesteps(0).try_init()), "num_timesteps");
@@ -60,11 +61,13 @@ fn noise_schedule_config() {
 #[test]
 #[should_panic(expected = "NoiseScheduleConfig.num_timesteps: must be at least 1, got 0")]
 fn init_panics_with_the_field() {
+    let _serial = crate::common::serial();
     NoiseScheduleConfig::new().with_num_timesteps(0).init();
 }
 
 #[test]
 fn sampler_configs() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     // DDIM
     assert!(DdimConfig::new(50).try_init(&s).is_ok());
@@ -145,6 +148,7 @@ fn sampler_configs() {
 
 #[test]
 fn loss_and_analytic_configs() {
+    let _serial = crate::common::serial();
     assert!(LossWeighting::Uniform.validate().is_ok());
     assert!(LossWeighting::MinSnr { gamma: 5.0 }.validate().is_ok());
     for gamma in [0.0, -1.0, f64::INFINITY] {
@@ -164,6 +168,7 @@ fn loss_and_analytic_configs() {
 
 #[test]
 fn configs_round_trip_through_json() {
+    let _serial = crate::common::serial();
     // Burn's Config derive: what a run saves is what it loads.
     let c = DdimConfig::new(25)
         .with_eta(0.3)

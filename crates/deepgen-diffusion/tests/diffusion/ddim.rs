@@ -29,6 +29,7 @@ fn one_step(config: DdimConfig, index: usize, dev: &burn::tensor::Device) -> Vec
 /// Linear T = 1000, leading spacing with n = 10, step 3 goes from t = 600 to t = 500.
 #[test]
 fn one_step_matches_diffusers() {
+    let _serial = crate::common::serial();
     let base = || DdimConfig::new(10);
     for (name, dev) in devices() {
         // golden.py: DDIM_ETA0_EPS
@@ -116,6 +117,7 @@ fn one_step_matches_diffusers() {
 
 #[test]
 fn eta_zero_is_deterministic_and_eta_one_is_ddpm() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let ddim = DdimConfig::new(10).init(&s);
@@ -163,6 +165,7 @@ fn eta_zero_is_deterministic_and_eta_one_is_ddpm() {
 /// to `x_T` and decoding back returns `x` (to f32 rounding), and the last step gives `x*`.
 #[test]
 fn inversion_round_trips_with_an_exact_model() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let x_star = [0.3, -0.6, 0.9, 0.1];
@@ -215,6 +218,7 @@ fn inversion_round_trips_with_an_exact_model() {
 
 #[test]
 fn inversion_from_clean_data_is_the_forward_ddim_map() {
+    let _serial = crate::common::serial();
     // From the clean level with an ε-model that ignores x (ε̂ ≡ e), inverting the last step gives
     // √ᾱ x + √(1 − ᾱ) e at the lowest kept timestep: add_noise.
     let dev = device();
@@ -236,6 +240,7 @@ fn inversion_from_clean_data_is_the_forward_ddim_map() {
 /// (checked on every sample); with 1000 steps it carries `N(0, 1)` to nearly `N(μ, s²)`.
 #[test]
 fn gaussian_data_deterministic_map() {
+    let _serial = crate::common::serial();
     let dev = device();
     let sched = linear_1000();
     let (mu, sd) = (0.7, 0.4);
@@ -267,6 +272,7 @@ fn gaussian_data_deterministic_map() {
 
 #[test]
 fn explicit_timesteps_are_any_subsequence() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let ddim = DdimConfig::new(1)

@@ -34,6 +34,7 @@ fn one_step(config: DdpmConfig, index: usize) -> Vec<f64> {
 /// Linear T = 1000, leading spacing with n = 10, step 3 goes from t = 600 to t = 500.
 #[test]
 fn one_step_matches_diffusers() {
+    let _serial = crate::common::serial();
     let base = || DdpmConfig::new(10);
     // golden.py: DDPM_SMALL_EPS
     assert_close(
@@ -121,6 +122,7 @@ fn one_step_matches_diffusers() {
 /// `space_timesteps`); the full chain has the schedule's own β̃_t and β_t.
 #[test]
 fn respaced_variances_come_from_the_kept_alpha_bars() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     for variance in [DdpmVariance::FixedSmall, DdpmVariance::FixedLarge] {
         let ddpm = DdpmConfig::new(10)
@@ -169,6 +171,7 @@ fn respaced_variances_come_from_the_kept_alpha_bars() {
 /// chain's fixed-small variance is slightly below `s²`, fixed-large slightly above.
 #[test]
 fn gaussian_data_is_recovered() {
+    let _serial = crate::common::serial();
     let dev = device();
     let sched = linear_1000();
     let (mu, sd) = (0.7, 0.4);
@@ -240,6 +243,7 @@ fn gaussian_data_is_recovered() {
 
 #[test]
 fn with_variances_replaces_sigma() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     let ddpm = DdpmConfig::new(4).init(&s);
     let v = [0.5, 0.25, 0.125, 0.0];

@@ -17,6 +17,7 @@ fn toy_eps(x: Tensor<2>, t: usize) -> Tensor<2> {
 
 #[test]
 fn trajectories_match_diffusers() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     // golden.py: DPM_TOY_FINAL (linspace, n = 5: 999, 749, 500, 250, 0) and
@@ -62,6 +63,7 @@ fn trajectories_match_diffusers() {
 
 #[test]
 fn state_carries_the_previous_prediction() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let solver = DpmSolverConfig::new(5).init(&s);
@@ -98,6 +100,7 @@ fn state_carries_the_previous_prediction() {
 /// DDIM with the same steps.
 #[test]
 fn second_order_beats_ddim_on_gaussian_data() {
+    let _serial = crate::common::serial();
     let dev = device();
     let sched = linear_1000();
     let (mu, sd) = (0.7, 0.4);

@@ -7,6 +7,7 @@ use deepgen_tensor::HostRng;
 
 #[test]
 fn tiny_point_sets_match_the_hand_computation() {
+    let _serial = crate::common::serial();
     // One point each, 5 apart: 2·5 − 0 − 0.
     assert!((energy_distance(&[0.0, 0.0], &[3.0, 4.0], 2) - 10.0).abs() < 1e-12);
     // X = {(0,0), (2,0)}, Y = {(0,0)}: between (0 + 2)/2 = 1, within X (0+2+2+0)/4 = 1,
@@ -36,6 +37,7 @@ fn normals(n: usize, mean: f64, rng: &mut HostRng) -> Vec<f64> {
 
 #[test]
 fn two_draws_of_one_normal_score_near_zero_and_shifted_ones_the_closed_form() {
+    let _serial = crate::common::serial();
     // X ~ N(0, 1), Y ~ N(1, 1) in one dimension: X − Y ~ N(−1, 2), E|N(μ, s²)| =
     // s√(2/π) e^{−μ²/2s²} + μ erf(μ/(s√2)), so 2E|X−Y| − E|X−X'| − E|Y−Y'| =
     // (4/√π)(e^{−1/4} − 1) + 2 erf(1/2) = 0.5418065793059574 (Python's math.erf). The
@@ -66,5 +68,6 @@ fn two_draws_of_one_normal_score_near_zero_and_shifted_ones_the_closed_form() {
 #[test]
 #[should_panic(expected = "whole points")]
 fn ragged_input_panics() {
+    let _serial = crate::common::serial();
     energy_distance(&[0.0, 1.0, 2.0], &[0.0, 0.0], 2);
 }

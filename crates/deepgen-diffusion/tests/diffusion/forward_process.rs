@@ -8,6 +8,7 @@ use crate::common::{assert_close, device, host, linear_1000, normals, tensor, ti
 
 #[test]
 fn add_noise_matches_the_reference() {
+    let _serial = crate::common::serial();
     // golden.py: X_T = √ᾱ x0 + √(1 − ᾱ) ε at t = [10, 500, 990].
     let dev = device();
     let s = linear_1000();
@@ -27,6 +28,7 @@ fn add_noise_matches_the_reference() {
 
 #[test]
 fn add_noise_broadcasts_over_images() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let mut rng = HostRng::seed_from_u64(1);
@@ -52,6 +54,7 @@ fn add_noise_broadcasts_over_images() {
 
 #[test]
 fn q_sample_moments_are_the_marginal() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let ts = [3usize, 700];
@@ -94,6 +97,7 @@ fn q_sample_moments_are_the_marginal() {
 /// `var·(√α_t x_t/β_t + √ᾱ_{t−1} x_0/(1 − ᾱ_{t−1}))`.
 #[test]
 fn posterior_is_bayes_rule() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let ts = [1usize, 2, 100, 999];
@@ -120,6 +124,7 @@ fn posterior_is_bayes_rule() {
 
 #[test]
 fn posterior_at_t0_is_the_data_with_clipped_log_variance() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let post = s.q_posterior(
@@ -136,6 +141,7 @@ fn posterior_at_t0_is_the_data_with_clipped_log_variance() {
 #[test]
 #[should_panic(expected = "the batch has 2 samples but t has 3 timesteps")]
 fn add_noise_checks_the_batch() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let x = tensor(&[0.0; 4], [2, 2], &dev);

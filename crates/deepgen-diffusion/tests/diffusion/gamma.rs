@@ -12,6 +12,7 @@ use deepgen_tensor::HostRng;
 
 #[test]
 fn gamma_of_the_exact_model_of_gaussian_data_matches_the_closed_form() {
+    let _serial = crate::common::serial();
     let dev = device();
     let schedule = NoiseScheduleConfig::new().with_num_timesteps(100).init();
     let s = 0.5;
@@ -60,6 +61,7 @@ fn key(step: u64) -> GammaKey {
 
 #[test]
 fn cache_round_trip_reuse_and_staleness() {
+    let _serial = crate::common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("gamma.json");
     let calls = Cell::new(0usize);

@@ -41,6 +41,7 @@ fn inputs(b: usize, device: &Device) -> (burn::tensor::Tensor<4>, Vec<usize>, Ve
 
 #[test]
 fn guided_output_is_the_formula_and_w_zero_is_the_conditional_prediction() {
+    let _serial = crate::common::serial();
     let dev = device();
     dev.seed(4);
     let model = conditional_model(&dev);
@@ -109,6 +110,7 @@ fn guided_output_is_the_formula_and_w_zero_is_the_conditional_prediction() {
 
 #[test]
 fn a_conditional_model_with_heads_takes_labels_through_trunk_and_heads() {
+    let _serial = crate::common::serial();
     let dev = device();
     dev.seed(5);
     let model = DiffusionModelConfig::new(
@@ -176,6 +178,7 @@ fn a_conditional_model_with_heads_takes_labels_through_trunk_and_heads() {
 
 #[test]
 fn label_dropout_replaces_the_expected_fraction() {
+    let _serial = crate::common::serial();
     let labels: Vec<usize> = (0..100_000).map(|i| i % 10).collect();
     for (p, seed) in [(0.1, 1u64), (0.2, 2), (0.5, 3)] {
         let mut rng = HostRng::seed_from_u64(seed);
@@ -201,6 +204,7 @@ fn label_dropout_replaces_the_expected_fraction() {
 
 #[test]
 fn class_conditional_config_errors_name_the_field() {
+    let _serial = crate::common::serial();
     let unet = || {
         UNetConfig::new(1, [SIDE, SIDE])
             .with_base_channels(4)
@@ -234,6 +238,7 @@ struct Cli {
 
 #[test]
 fn sample_labels_are_the_class_or_balanced() {
+    let _serial = crate::common::serial();
     let cli = Cli::parse_from(["x", "--class-conditional", "--class", "3"]);
     assert_eq!(cli.ddpm.sample_labels(4), vec![3; 4]);
     let cli = Cli::parse_from(["x", "--class-conditional"]);
@@ -247,6 +252,7 @@ fn sample_labels_are_the_class_or_balanced() {
 
 #[test]
 fn a_tiny_class_conditional_run_writes_labels_and_accuracy_and_guards_its_checkpoint() {
+    let _serial = crate::common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let out_s = out.to_str().unwrap().to_string();

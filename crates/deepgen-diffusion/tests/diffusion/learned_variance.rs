@@ -47,6 +47,7 @@ fn host_variance(head: CovarianceHead, step: &AnalyticStep, e: f64, h: f64) -> f
 
 #[test]
 fn variances_follow_the_formula_and_reduce_to_lambda_for_an_exact_mean() {
+    let _serial = crate::common::serial();
     let dev = device();
     let ab = schedule().alpha_bar().to_vec();
     for head in CovarianceHead::ALL {
@@ -111,6 +112,7 @@ fn variances_follow_the_formula_and_reduce_to_lambda_for_an_exact_mean() {
 
 #[test]
 fn the_step_onto_the_lowest_timestep_is_clipped_to_pixel_bins() {
+    let _serial = crate::common::serial();
     let dev = device();
     for head in CovarianceHead::ALL {
         let s = sampler(head, 0.0, 5, Some(2.0));
@@ -132,6 +134,7 @@ fn the_step_onto_the_lowest_timestep_is_clipped_to_pixel_bins() {
 
 #[test]
 fn one_step_with_injected_noise_equals_a_host_recomputation() {
+    let _serial = crate::common::serial();
     let dev = device();
     let sched = schedule();
     let ab = sched.alpha_bar().to_vec();
@@ -174,6 +177,7 @@ fn one_step_with_injected_noise_equals_a_host_recomputation() {
 
 #[test]
 fn ddim_needs_the_clean_final_level() {
+    let _serial = crate::common::serial();
     let e = LearnedVarianceSampler::ddim(
         CovarianceHead::ResidualMoment,
         &DdimConfig::new(5).with_set_alpha_to_one(false),

@@ -69,6 +69,7 @@ fn ctx() -> StepContext {
 
 #[test]
 fn training_loss_equals_an_independent_recomputation() {
+    let _serial = crate::common::serial();
     let dev = device();
     let train = synthetic(16, 1);
     for (prediction, weighting) in [
@@ -140,6 +141,7 @@ fn training_loss_equals_an_independent_recomputation() {
 
 #[test]
 fn test_loss_and_bound_do_not_depend_on_the_chunk_size() {
+    let _serial = crate::common::serial();
     let dev = device();
     let model = tiny_model(Prediction::Epsilon, &dev);
     let task = MnistDiffusionTask::new(synthetic(16, 1), synthetic(7, 2), 4, T, 3)
@@ -169,6 +171,7 @@ fn params(model: &DiffusionModel) -> Vec<f64> {
 
 #[test]
 fn resume_reproduces_an_uninterrupted_run() {
+    let _serial = crate::common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let fit = |dir: &std::path::Path, epochs: usize, resume: bool| {
         let ad = device().autodiff();
@@ -219,6 +222,7 @@ struct Cli {
 
 #[test]
 fn attention_flag_accepts_a_list_an_empty_string_or_none() {
+    let _serial = crate::common::serial();
     use deepgen_diffusion::tasks::mnist::SizeList;
     let parse = |v: &str| Cli::try_parse_from(["ddpm_mnist", "--attention", v]);
     assert_eq!(
@@ -239,6 +243,7 @@ fn attention_flag_accepts_a_list_an_empty_string_or_none() {
 
 #[test]
 fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
+    let _serial = crate::common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let out_s = out.to_str().unwrap().to_string();
@@ -376,6 +381,7 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
 
 #[test]
 fn model_config_errors_name_the_field() {
+    let _serial = crate::common::serial();
     let e = DiffusionModelConfig::new(
         UNetConfig::new(1, [8, 8])
             .with_out_channels(Some(2))
@@ -395,6 +401,7 @@ fn model_config_errors_name_the_field() {
 
 #[test]
 fn covariance_head_losses_equal_a_host_recomputation() {
+    let _serial = crate::common::serial();
     let dev = device();
     dev.seed(9);
     let model = tiny_config(Prediction::Epsilon)
@@ -462,6 +469,7 @@ fn grads_of<M: Module>(m: &M, grads: &burn::tensor::Gradients) -> Vec<Option<Vec
 
 #[test]
 fn covariance_head_losses_reach_only_the_heads() {
+    let _serial = crate::common::serial();
     // The heads see detached trunk features and a detached ε̂: the U-Net (trunk and ε head)
     // gets exactly the denoising loss's gradients, and the heads get gradients of their own.
     let dev = device().autodiff();
@@ -508,6 +516,7 @@ fn covariance_head_losses_reach_only_the_heads() {
 
 #[test]
 fn the_task_refuses_a_sampler_whose_head_the_model_lacks() {
+    let _serial = crate::common::serial();
     let dev = device();
     let task = MnistDiffusionTask::new(synthetic(8, 1), synthetic(4, 2), 4, T, 3).unwrap();
     let plain = tiny_model(Prediction::Epsilon, &dev);

@@ -17,6 +17,7 @@ fn schedule(kind: BetaSchedule, t: usize) -> NoiseSchedule {
 
 #[test]
 fn linear_matches_improved_ddpm() {
+    let _serial = crate::common::serial();
     // golden.py: LIN_BETA_0_500_999, LIN_AB_0_499_999 (np.linspace in float64, cumprod).
     let s = linear_1000();
     let b = s.betas();
@@ -39,6 +40,7 @@ fn linear_matches_improved_ddpm() {
 
 #[test]
 fn linear_is_scaled_by_1000_over_t() {
+    let _serial = crate::common::serial();
     // golden.py: LIN100_BETA_0_99, LIN100_AB_99 (scale = 1000/T as in improved-DDPM).
     let s = schedule(BetaSchedule::linear(), 100);
     assert_close(
@@ -53,6 +55,7 @@ fn linear_is_scaled_by_1000_over_t() {
 
 #[test]
 fn cosine_matches_diffusers_betas_for_alpha_bar() {
+    let _serial = crate::common::serial();
     // golden.py: COS_AB at t = [0, 1, 10, 100, 250, 500, 750, 900, 998, 999], COS_BETA_0_999.
     let s = schedule(BetaSchedule::cosine(), 1000);
     let ts = [0, 1, 10, 100, 250, 500, 750, 900, 998, 999];
@@ -80,6 +83,7 @@ fn cosine_matches_diffusers_betas_for_alpha_bar() {
 /// `t = 0`.
 #[test]
 fn cosine_is_the_float_formula_at_every_t() {
+    let _serial = crate::common::serial();
     let f = |tau: f64| {
         let c = ((tau + 0.008) / 1.008 * FRAC_PI_2).cos();
         c * c
@@ -106,6 +110,7 @@ fn cosine_is_the_float_formula_at_every_t() {
 
 #[test]
 fn sigmoid_matches_lucidrains() {
+    let _serial = crate::common::serial();
     // golden.py: SIG_BETA_0_500_999, SIG_AB_0_500_998 (sigmoid_beta_schedule in float64).
     let s = schedule(BetaSchedule::sigmoid(), 1000);
     assert_close(
@@ -131,6 +136,7 @@ fn sigmoid_matches_lucidrains() {
 
 #[test]
 fn posterior_tables_match_improved_ddpm() {
+    let _serial = crate::common::serial();
     // golden.py: POST_VAR, POST_LOGVAR, POST_C1, POST_C2 at t = [0, 1, 500, 999].
     let s = linear_1000();
     let at = |term| {
@@ -189,6 +195,7 @@ fn posterior_tables_match_improved_ddpm() {
 
 #[test]
 fn invariants_of_every_schedule() {
+    let _serial = crate::common::serial();
     let kinds = [
         (BetaSchedule::linear(), 0.02),
         (BetaSchedule::cosine(), COSINE_MAX_BETA),
@@ -251,6 +258,7 @@ fn invariants_of_every_schedule() {
 
 #[test]
 fn gather_picks_each_samples_value_on_device() {
+    let _serial = crate::common::serial();
     let s = linear_1000();
     let dev = device();
     let t = [0usize, 999, 500, 1];
@@ -273,6 +281,7 @@ fn gather_picks_each_samples_value_on_device() {
 
 #[test]
 fn from_betas_rejects_betas_outside_the_unit_interval() {
+    let _serial = crate::common::serial();
     assert!(NoiseSchedule::from_betas(vec![0.1, 0.2]).is_ok());
     let e = NoiseSchedule::from_betas(vec![0.1, 1.0]).unwrap_err();
     assert_eq!(e.field, "betas[1]");

@@ -7,6 +7,7 @@ use deepgen_diffusion::Spacing;
 /// trailing 999…99 by 100.
 #[test]
 fn spacings_match_diffusers() {
+    let _serial = crate::common::serial();
     let cases: [(Spacing, usize, usize, &[usize]); 12] = [
         (
             Spacing::Linspace,
@@ -102,6 +103,7 @@ fn spacings_match_diffusers() {
 
 #[test]
 fn leading_takes_the_steps_offset() {
+    let _serial = crate::common::serial();
     // golden.py: TS_LEADING_1000_10_OFFSET1 (Stable Diffusion's steps_offset = 1).
     let got = Spacing::Leading
         .checked_timesteps("Test", 1000, 10, 1)
@@ -115,6 +117,7 @@ fn leading_takes_the_steps_offset() {
 
 #[test]
 fn full_chain_is_every_timestep() {
+    let _serial = crate::common::serial();
     for s in [Spacing::Linspace, Spacing::Leading, Spacing::Trailing] {
         let v = s.checked_timesteps("Test", 50, 50, 0).unwrap();
         assert_eq!(v, (0..50).rev().collect::<Vec<_>>(), "{s:?}");
@@ -123,6 +126,7 @@ fn full_chain_is_every_timestep() {
 
 #[test]
 fn bad_step_counts_are_rejected() {
+    let _serial = crate::common::serial();
     for s in [
         Spacing::Linspace,
         Spacing::Leading,

@@ -20,6 +20,7 @@ const V: [f64; 6] = [
 
 #[test]
 fn targets_are_noise_sample_and_velocity() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let target = |p: Prediction| {
@@ -38,6 +39,7 @@ fn targets_are_noise_sample_and_velocity() {
 /// For each target: the exact output at `x_t` converts back to `x₀`, `ε` and `v`.
 #[test]
 fn every_target_converts_to_every_other() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let mut rng = HostRng::seed_from_u64(7);
@@ -90,6 +92,7 @@ fn every_target_converts_to_every_other() {
 
 #[test]
 fn min_snr_weights_per_target() {
+    let _serial = crate::common::serial();
     // golden.py: MINSNR_EPS, MINSNR_X0, MINSNR_V with γ = 5 at t = [0, 100, 500, 999].
     let s = linear_1000();
     let w = LossWeighting::MinSnr { gamma: 5.0 };
@@ -153,6 +156,7 @@ fn min_snr_weights_per_target() {
 
 #[test]
 fn weights_gather_on_device() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let w = LossWeighting::MinSnr { gamma: 5.0 };
@@ -168,6 +172,7 @@ fn weights_gather_on_device() {
 
 #[test]
 fn denoising_loss_is_the_weighted_mean_square_error() {
+    let _serial = crate::common::serial();
     let dev = device();
     let s = linear_1000();
     let ts = [0usize, 500];

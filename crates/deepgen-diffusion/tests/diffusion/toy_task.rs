@@ -15,6 +15,7 @@ use deepgen_train::{CommonArgs, Schedule, Trainer};
 
 #[test]
 fn mlp_denoiser_shapes_and_config_errors() {
+    let _serial = crate::common::serial();
     let dev = device();
     let model = MlpDenoiserConfig::new(2)
         .with_hidden(vec![16, 16])
@@ -46,6 +47,7 @@ fn mlp_denoiser_shapes_and_config_errors() {
 
 #[test]
 fn a_short_run_lowers_the_test_loss() {
+    let _serial = crate::common::serial();
     // 8 gaussians, T = 100, 400 steps of 256 fresh points at a constant 2e-3.
     let tmp = tempfile::tempdir().unwrap();
     let ad = device().autodiff();
@@ -84,6 +86,7 @@ struct Cli {
 
 #[test]
 fn a_tiny_end_to_end_run_writes_samples_and_energy_distances() {
+    let _serial = crate::common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let out_s = out.to_str().unwrap().to_string();

@@ -80,6 +80,7 @@ fn schedule_50() -> NoiseSchedule {
 
 #[test]
 fn exact_model_of_a_one_point_dataset_matches_the_closed_form() {
+    let _serial = crate::common::serial();
     let dev = device();
     let schedule = schedule_50();
     let c_vals = image_levels();
@@ -189,6 +190,7 @@ fn exact_model_of_a_one_point_dataset_matches_the_closed_form() {
 
 #[test]
 fn monte_carlo_estimate_agrees_with_the_full_sum_within_its_standard_error() {
+    let _serial = crate::common::serial();
     let dev = device();
     let schedule = NoiseScheduleConfig::new().with_num_timesteps(100).init();
     // Gaussian data N(0, s²) quantised to 8 bits, and the exact ε-model of the unquantised
@@ -274,6 +276,7 @@ fn monte_carlo_estimate_agrees_with_the_full_sum_within_its_standard_error() {
 
 #[test]
 fn discretized_decoder_and_kl_helpers() {
+    let _serial = crate::common::serial();
     let dev = device();
     // Interior bin, off-centre mean; lower and upper edge bins.
     let x = [0.2, -1.0, 1.0];
@@ -328,6 +331,7 @@ fn head_with_moment<'a>(
 
 #[test]
 fn pixel_variances_of_the_exact_one_point_model_match_the_closed_form() {
+    let _serial = crate::common::serial();
     let dev = device();
     let schedule = schedule_50();
     let c_vals = image_levels();
@@ -385,6 +389,7 @@ fn pixel_variances_of_the_exact_one_point_model_match_the_closed_form() {
 
 #[test]
 fn equal_pixel_variances_give_the_scalar_bound() {
+    let _serial = crate::common::serial();
     // An imperfect model (ε̂ shrunk towards 0) so that every KL term is non-zero; a head whose
     // residual moment is 1 − Γ(t) in every pixel makes the per-pixel variances Analytic-DPM's.
     let dev = device();

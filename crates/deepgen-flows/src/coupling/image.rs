@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};
 
-use super::{ImageMask, couple};
+use super::{ImageMask, couple, couple_split, split_blocks};
 use crate::bijection::Bijection;
 use crate::conditioner::{ImageConditioner, ImageConditionerKind};
 use crate::elementwise::{CouplingBijection, ElementwiseBijection};
@@ -64,9 +64,18 @@ impl ImageCouplingConfig {
     /// A [`ConfigError`] naming the invalid field.
     pub fn try_init(&self, device: &Device) -> Result<ImageCoupling, ConfigError> {
         self.validate()?;
+        // A channel-wise split feeds the conditioner the conditioning channels only and asks it
+        // for the transformed channels' parameters only (see the module docs).
+        let (inputs, transformed) = match self.mask {
+            ImageMask::ChannelWise => {
+                let ((_, kept), (_, changed)) = split_blocks(self.channels, self.reverse);
+                (kept, changed)
+            }
+            ImageMask::Checkerboard => (self.channels, self.channels),
+        };
         let conditioner = self.conditioner.try_init(
-            self.channels,
-            self.bijection.num_params() * self.channels,
+            inputs,
+            self.bijection.num_params() * transformed,
             self.hidden_channels,
             self.context_dim,
             self.zero_init_output,
@@ -93,6 +102,8 @@ impl ImageCouplingConfig {
 /// A coupling layer on `[B, C, H, W]`; see the [coupling module docs](crate::coupling).
 #[derive(Module, Debug)]
 pub struct ImageCoupling {
+    /// Channel-wise: `[x_cond | context planes] → [B, P·C_t, H, W]` (`x_cond` the
+    /// conditioning channels, `C_t` the number of transformed ones); checkerboard:
     /// `[x ⊙ (1 − m) | context planes] → [B, P·C, H, W]`.
     pub conditioner: ImageConditioner,
     /// The elementwise bijection (configuration, not recorded).
@@ -121,6 +132,15 @@ impl ImageCoupling {
             "ImageCoupling: input has {c} channels, the layer {}",
             self.channels
         );
+        if self.mask == ImageMask::ChannelWise {
+            return couple_split(
+                x,
+                self.reverse,
+                |kept| self.conditioner.forward(kept, context),
+                &self.bijection,
+                inverse,
+            );
+        }
         let transformed = self
             .mask
             .transformed([c, h, w], self.reverse, &x.device())

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor};
 use deepgen_tensor::config::all_positive;
 use deepgen_tensor::{ConfigError, Validate};
 
-use super::{VectorMask, couple};
+use super::{VectorMask, couple, couple_split, split_blocks};
 use crate::bijection::Bijection;
 use crate::conditioner::{MlpConditioner, MlpConditionerConfig};
 use crate::elementwise::{CouplingBijection, ElementwiseBijection};
@@ -67,9 +67,18 @@ impl VectorCouplingConfig {
     /// A [`ConfigError`] naming the invalid field.
     pub fn try_init(&self, device: &Device) -> Result<VectorCoupling, ConfigError> {
         self.validate()?;
+        // Halves: the conditioner reads the conditioning half only and predicts the
+        // transformed half's parameters only (see the module docs).
+        let (inputs, transformed) = match self.mask {
+            VectorMask::Halves => {
+                let ((_, kept), (_, changed)) = split_blocks(self.dim, self.reverse);
+                (kept, changed)
+            }
+            VectorMask::Alternating => (self.dim, self.dim),
+        };
         let conditioner = MlpConditionerConfig::new(
-            self.dim,
-            self.bijection.num_params() * self.dim,
+            inputs,
+            self.bijection.num_params() * transformed,
             self.hidden.clone(),
         )
         .with_context_dim(self.context_dim)
@@ -97,7 +106,8 @@ impl VectorCouplingConfig {
 /// A coupling layer on `[B, D]`; see the [coupling module docs](crate::coupling).
 #[derive(Module, Debug)]
 pub struct VectorCoupling {
-    /// `[x ⊙ (1 − m) | context] → [B, P·D]`.
+    /// Halves: `[x_cond | context] → [B, P·D_t]` (`x_cond` the conditioning half, `D_t` the
+    /// transformed features); alternating: `[x ⊙ (1 − m) | context] → [B, P·D]`.
     pub conditioner: MlpConditioner,
     /// The elementwise bijection (configuration, not recorded).
     #[module(skip)]
@@ -124,6 +134,15 @@ impl VectorCoupling {
             "VectorCoupling: input has {d} features, the layer {}",
             self.dim
         );
+        if self.mask == VectorMask::Halves {
+            return couple_split(
+                x,
+                self.reverse,
+                |kept| self.conditioner.forward(kept, context),
+                &self.bijection,
+                inverse,
+            );
+        }
         let transformed = self
             .mask
             .transformed(d, self.reverse, &x.device())

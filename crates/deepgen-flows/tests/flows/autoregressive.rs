@@ -17,6 +17,7 @@ fn points(n: usize, d: usize) -> Vec<f64> {
 
 #[test]
 fn jacobian_is_triangular_in_the_made_order() {
+    let _serial = crate::common::serial();
     let ad = Device::flex().autodiff();
     let d = 5;
     for (order, name) in [
@@ -60,6 +61,7 @@ fn jacobian_is_triangular_in_the_made_order() {
 
 #[test]
 fn zero_initialised_layer_is_the_identity() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     for bij in [
         CouplingBijection::spline(6, 3.0),
@@ -75,6 +77,7 @@ fn zero_initialised_layer_is_the_identity() {
 
 #[test]
 fn config_errors_name_the_field() {
+    let _serial = crate::common::serial();
     use deepgen_tensor::Validate;
     let e = AutoregressiveConfig::new(1).validate().unwrap_err();
     assert_eq!(
@@ -90,6 +93,7 @@ fn config_errors_name_the_field() {
 
 #[test]
 fn af_prior_is_a_normalizing_flow() {
+    let _serial = crate::common::serial();
     use deepgen_flows::{AfPriorConfig, NormalizingFlow};
     use deepgen_tensor::HostRng;
     let dev = Device::flex();

@@ -12,6 +12,7 @@ fn at(e: ConfigError) -> String {
 
 #[test]
 fn made_config_names_the_bad_field() {
+    let _serial = crate::common::serial();
     let ok = MadeConfig::new(3, vec![4, 4], 2);
     assert_eq!(ok.validate(), Ok(()));
     let cases = [
@@ -43,6 +44,7 @@ fn made_config_names_the_bad_field() {
 
 #[test]
 fn ar_step_config_names_the_bad_field() {
+    let _serial = crate::common::serial();
     let ok = ArStepConfig::new(2, vec![8]);
     assert_eq!(ok.validate(), Ok(()));
     let cases = [
@@ -69,6 +71,7 @@ fn ar_step_config_names_the_bad_field() {
 
 #[test]
 fn stack_configs_name_their_own_fields() {
+    let _serial = crate::common::serial();
     let iaf = IafFlowConfig::new(2, 2, vec![8]);
     assert_eq!(iaf.validate(), Ok(()));
     for (cfg, field) in [
@@ -111,6 +114,7 @@ fn stack_configs_name_their_own_fields() {
 
 #[test]
 fn try_init_returns_the_error_and_init_panics_with_it() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     assert_eq!(
         at(ArStepConfig::new(2, vec![8])

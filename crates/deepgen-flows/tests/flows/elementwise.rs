@@ -118,6 +118,7 @@ fn eval(
 
 #[test]
 fn spline_matches_an_independent_host_implementation() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let n = 64;
     let p = params(n, 1);
@@ -173,6 +174,7 @@ fn spline_matches_an_independent_host_implementation() {
 
 #[test]
 fn spline_golden_values() {
+    let _serial = crate::common::serial();
     // Parameters chosen by hand (not random): bin sizes 1:2:3:2:1 (softmax of ln), heights
     // reversed, interior derivative raw values giving slopes around 1.
     let dev = Device::flex();
@@ -203,6 +205,7 @@ fn spline_golden_values() {
 
 #[test]
 fn spline_is_identity_outside_and_at_zero_parameters() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let x = [-1e6, -7.0, -2.0001, 2.0001, 5.0, 1e6];
     let p = params(x.len(), 2);
@@ -226,6 +229,7 @@ fn spline_is_identity_outside_and_at_zero_parameters() {
 
 #[test]
 fn spline_ladj_matches_the_autodiff_derivative() {
+    let _serial = crate::common::serial();
     // The map is elementwise, so ∂(Σ y)/∂x_i = dy_i/dx_i: an exact (f32) derivative to compare
     // the closed-form ladj with, in both directions. (Finite differences are not used: with
     // bins as narrow as 2B·1e-3 the third derivative is large and a central stencil across a
@@ -264,6 +268,7 @@ fn spline_ladj_matches_the_autodiff_derivative() {
 
 #[test]
 fn spline_has_no_nan_values_or_gradients_at_extremes() {
+    let _serial = crate::common::serial();
     let ad = Device::flex().autodiff();
     let x = [-1e6, -B, -B + 1e-7, 0.0, B - 1e-7, B, 1e6, 3.0];
     let p = params(x.len(), 4);
@@ -297,6 +302,7 @@ fn spline_has_no_nan_values_or_gradients_at_extremes() {
 
 #[test]
 fn affine_and_additive_round_trip_with_exact_ladj() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let mut rng = HostRng::seed_from_u64(5);
     let n = 50;
@@ -332,6 +338,7 @@ fn affine_and_additive_round_trip_with_exact_ladj() {
 
 #[test]
 fn bounded_shift_is_c_tanh_of_the_raw_shift_and_leaves_the_ladj_alone() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let mut rng = HostRng::seed_from_u64(15);
     let n = 40;
@@ -376,6 +383,7 @@ fn bounded_shift_is_c_tanh_of_the_raw_shift_and_leaves_the_ladj_alone() {
 
 #[test]
 fn sigmoid_gated_matches_the_iaf_update_and_round_trips() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let mut rng = HostRng::seed_from_u64(6);
     let n = 50;
@@ -424,6 +432,7 @@ fn sigmoid_gated_matches_the_iaf_update_and_round_trips() {
 
 #[test]
 fn invalid_spline_configs_name_the_field() {
+    let _serial = crate::common::serial();
     let e = RationalQuadraticSpline::new()
         .with_bins(1)
         .validate()
@@ -443,6 +452,7 @@ fn invalid_spline_configs_name_the_field() {
 
 #[test]
 fn logit_transform_is_finite_at_zero_and_one() {
+    let _serial = crate::common::serial();
     let ad = Device::flex().autodiff();
     let t = LogitTransform::new(0.05);
     let x = tensor_r(

@@ -22,6 +22,7 @@ fn points(n: usize, m: usize, scale: f64, seed: u64) -> Vec<f64> {
 
 #[test]
 fn two_d_flow_densities_integrate_to_one() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let g = 200;
     let (lo, hi) = (-6.0, 6.0);
@@ -59,6 +60,7 @@ fn two_d_flow_densities_integrate_to_one() {
 
 #[test]
 fn every_parameter_receives_a_gradient() {
+    let _serial = crate::common::serial();
     let ad = Device::flex().autodiff();
     let mut rng = HostRng::seed_from_u64(2);
     let ctx = tensor_r(&points(4, 3, 1.0, 3), [4, 3], &ad);
@@ -129,6 +131,7 @@ fn every_parameter_receives_a_gradient() {
 
 #[test]
 fn actnorm_data_dependent_init_standardises_each_channel() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let (n, c, h, w) = (8, 3, 4, 4);
     let mut rng = HostRng::seed_from_u64(7);
@@ -192,6 +195,7 @@ fn actnorm_flags(flow: &MultiScaleFlow) -> Vec<bool> {
 
 #[test]
 fn actnorm_initialisation_is_saved_and_never_repeated_after_loading() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     dev.seed(9);
     let u: Vec<f64> = points(6, 16, 1.0, 10)
@@ -244,6 +248,7 @@ fn actnorm_initialisation_is_saved_and_never_repeated_after_loading() {
 
 #[test]
 fn sampling_temperature_and_the_distribution_view() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     dev.seed(12);
     let flow = perturb(
@@ -296,6 +301,7 @@ fn sampling_temperature_and_the_distribution_view() {
 
 #[test]
 fn bits_per_dim_and_dequantisation() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     // ln p(x) = D·ln 256 − 3·D·ln 2 ⇒ 3 bits/dim.
     let d = 784usize;
@@ -319,6 +325,7 @@ fn bits_per_dim_and_dequantisation() {
 
 #[test]
 fn vector_flows_survive_a_record_round_trip() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     dev.seed(15);
     let cfg = CouplingFlowConfig::spline(3, 3, 4, 2.0)

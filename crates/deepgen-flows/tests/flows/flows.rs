@@ -160,6 +160,7 @@ const CUSTOM: [usize; D] = [2, 0, 4, 1, 3];
 
 #[test]
 fn iaf_step_ladj_is_ln_det_jacobian_and_triangular() {
+    let _serial = crate::common::serial();
     for (order, context_dim) in [
         (MadeOrder::Natural, 0),
         (MadeOrder::Custom(CUSTOM.to_vec()), 0),
@@ -179,6 +180,7 @@ fn iaf_step_ladj_is_ln_det_jacobian_and_triangular() {
 
 #[test]
 fn maf_step_ladj_is_ln_det_jacobian_and_triangular() {
+    let _serial = crate::common::serial();
     for (order, context_dim) in [
         (MadeOrder::Natural, 0),
         (MadeOrder::Custom(CUSTOM.to_vec()), C),
@@ -228,6 +230,7 @@ fn prior(dev: &Device, d: usize) -> AfPrior {
 
 #[test]
 fn stack_ladj_is_ln_det_jacobian() {
+    let _serial = crate::common::serial();
     check_ladj(
         "IAF stack ×3",
         &|dev| Box::new(iaf_stack(dev)),
@@ -289,6 +292,7 @@ fn check_inverse(what: &str, build: &Build, with_context: bool, volume_preservin
 
 #[test]
 fn inverse_undoes_forward_and_negates_ladj() {
+    let _serial = crate::common::serial();
     for act in [ActivationConfig::Relu, ActivationConfig::Tanh] {
         let cfg = iaf(MadeOrder::Custom(CUSTOM.to_vec()), C).with_activation(act.clone());
         check_inverse(
@@ -333,6 +337,7 @@ fn inverse_undoes_forward_and_negates_ladj() {
 
 #[test]
 fn context_moves_every_coordinate_of_an_iaf_step() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     dev.seed(50);
     let step = iaf(MadeOrder::Reversed, C).init_iaf(&dev);
@@ -350,6 +355,7 @@ fn context_moves_every_coordinate_of_an_iaf_step() {
 
 #[test]
 fn defaults_start_near_the_identity() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     dev.seed(60);
     let mut rng = HostRng::seed_from_u64(61);
@@ -403,6 +409,7 @@ fn box_mass(p: &AfPrior, dev: &Device, lo: [f64; 2], hi: [f64; 2], m: usize) -> 
 
 #[test]
 fn af_prior_is_a_normalised_density_consistent_with_its_sampler() {
+    let _serial = crate::common::serial();
     for (name, dev) in devices() {
         dev.seed(70);
         let p = prior(&dev, 2);
@@ -445,6 +452,7 @@ fn af_prior_is_a_normalised_density_consistent_with_its_sampler() {
 
 #[test]
 fn sampling_path_log_density_equals_log_prob() {
+    let _serial = crate::common::serial();
     for (name, dev) in devices() {
         dev.seed(80);
         let p = prior(&dev, D);
@@ -476,6 +484,7 @@ fn sampling_path_log_density_equals_log_prob() {
 
 #[test]
 fn af_prior_learns_a_correlated_gaussian() {
+    let _serial = crate::common::serial();
     // Data: N(0, [[1, ρ], [ρ, 1]]), ρ = 0.9. Its entropy (the best achievable NLL) is
     // ln(2πe) + ½ ln(1 − ρ²) = 2.837877 − 0.830366 = 2.007511 nats; N(0, I) would score
     // ln(2π) + 1 = 2.837877. One MAF step can represent it exactly (x₂ | x₁ is Gaussian with
@@ -524,6 +533,7 @@ fn bytes_round_trip<M: Module>(m: &M) -> ModuleRecord {
 
 #[test]
 fn stacks_and_prior_survive_a_record_round_trip() {
+    let _serial = crate::common::serial();
     let src = Device::flex();
     src.seed(100);
     let mut rng = HostRng::seed_from_u64(101);
@@ -562,6 +572,7 @@ fn stacks_and_prior_survive_a_record_round_trip() {
 
 #[test]
 fn a_fresh_stack_differs_before_loading() {
+    let _serial = crate::common::serial();
     // Guards the round-trip test: two inits with different seeds really differ.
     let dev = Device::flex();
     dev.seed(1);

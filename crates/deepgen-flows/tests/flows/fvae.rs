@@ -32,6 +32,7 @@ fn images(n: usize, dev: &Device) -> Tensor<4> {
 
 #[test]
 fn elbo_terms_match_an_independent_computation() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let model = perturb(config().init(&dev), 0.3);
     let x = images(2, &dev);
@@ -68,6 +69,7 @@ fn elbo_terms_match_an_independent_computation() {
 
 #[test]
 fn importance_weighted_bound_is_at_least_the_mean_single_sample_bound() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let model = perturb(config().init(&dev), 0.3);
     let x = images(2, &dev);
@@ -99,6 +101,7 @@ fn importance_weighted_bound_is_at_least_the_mean_single_sample_bound() {
 
 #[test]
 fn every_parameter_gets_a_gradient_and_samples_are_finite() {
+    let _serial = crate::common::serial();
     let ad = Device::flex().autodiff();
     let model = perturb(config().init(&ad), 0.3);
     let x = images(3, &ad);
@@ -114,6 +117,7 @@ fn every_parameter_gets_a_gradient_and_samples_are_finite() {
 
 #[test]
 fn config_errors_name_the_field() {
+    let _serial = crate::common::serial();
     use deepgen_tensor::Validate;
     let e = config().with_latent_dim(0).validate().unwrap_err();
     assert_eq!((e.config, e.field.as_str()), ("FVaeConfig", "latent_dim"));
@@ -126,6 +130,7 @@ fn config_errors_name_the_field() {
 
 #[test]
 fn task_test_bpd_is_the_elbo_in_bits_per_dim_with_fixed_noise() {
+    let _serial = crate::common::serial();
     use deepgen_distributions::noise;
     use deepgen_flows::tasks::fvae::FVaeTask;
     use deepgen_flows::tasks::image::pixel_levels;
@@ -184,6 +189,7 @@ fn task_test_bpd_is_the_elbo_in_bits_per_dim_with_fixed_noise() {
 /// the Fréchet distances and the label statistics, `samples_t0.7.npy` the images in [0, 1].
 #[test]
 fn fvae_run_scores_its_samples_in_eval_json() {
+    let _serial = crate::common::serial();
     use clap::Parser;
     use deepgen_flows::tasks::fvae::{FVaeArgs, run};
     use deepgen_train::CommonArgs;
@@ -246,6 +252,7 @@ fn fvae_run_scores_its_samples_in_eval_json() {
 /// (and zeroes) non-finite values.
 #[test]
 fn sample_pixels_chunks_clamps_and_counts_non_finite_values() {
+    let _serial = crate::common::serial();
     use deepgen_flows::tasks::image::sample_pixels;
 
     let dev = Device::flex();

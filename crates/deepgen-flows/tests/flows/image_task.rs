@@ -98,6 +98,7 @@ fn reference_bpd(flow: &MultiScaleFlow, test: &MnistSplit, n: usize, seed: u64) 
 
 #[test]
 fn test_bpd_matches_an_independent_computation() {
+    let _serial = crate::common::serial();
     let device = Device::flex();
     let seed = 7;
     let test = synthetic(11, 2);
@@ -145,6 +146,7 @@ fn test_bpd_matches_an_independent_computation() {
 
 #[test]
 fn bpd_summary_exposes_a_single_absurd_image() {
+    let _serial = crate::common::serial();
     // One image at 1.5e9 bits/dim (what a two-hour Glow did to MNIST test image 7016) makes the
     // mean meaningless; the median, the max, its index and the count above 8 show it.
     let mut bpd = vec![1.4, 1.5, 1.6, 1.45, 1.55, 1.5e9, 9.0, 1.5];
@@ -196,6 +198,7 @@ const GLOW_2H_CONFIG: &str = r#"{"Glow": {
 
 #[test]
 fn a_config_written_before_an_optional_field_existed_still_matches() {
+    let _serial = crate::common::serial();
     let glow = |bound: Option<f64>| {
         ImageFlowConfig::Glow(
             GlowConfig::new([1, 28, 28])
@@ -218,6 +221,7 @@ fn a_config_written_before_an_optional_field_existed_still_matches() {
 
 #[test]
 fn dequantised_batches_stay_in_their_pixel_bins() {
+    let _serial = crate::common::serial();
     let device = Device::flex();
     let train = synthetic(40, 3);
     let mut task = MnistFlowTask::new(train.clone(), synthetic(4, 4), 16, 5).unwrap();
@@ -278,6 +282,7 @@ fn trainer(out: &std::path::Path, epochs: usize) -> Trainer {
 
 #[test]
 fn a_short_fit_lowers_test_bpd_and_writes_image_samples() {
+    let _serial = crate::common::serial();
     let ad = Device::flex().autodiff();
     let plain = ad.clone().without_autodiff();
     let seed = 3;
@@ -309,6 +314,7 @@ fn a_short_fit_lowers_test_bpd_and_writes_image_samples() {
 
 #[test]
 fn resume_reproduces_the_uninterrupted_run() {
+    let _serial = crate::common::serial();
     let ad = Device::flex().autodiff();
     let seed = 11;
     let task = || MnistFlowTask::new(synthetic(48, 8), synthetic(12, 9), 16, seed).unwrap();

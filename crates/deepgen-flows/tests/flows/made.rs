@@ -94,6 +94,7 @@ fn check_autoregressive(
 
 #[test]
 fn autoregressive_property_full_jacobian() {
+    let _serial = crate::common::serial();
     let orders = [
         MadeOrder::Natural,
         MadeOrder::Reversed,
@@ -126,6 +127,7 @@ fn autoregressive_property_full_jacobian() {
 
 #[test]
 fn no_hidden_layer_and_tiny_dimensions() {
+    let _serial = crate::common::serial();
     let ad = Device::flex().autodiff();
     ad.seed(4);
     let made = MadeConfig::new(D, vec![], P)
@@ -152,6 +154,7 @@ fn no_hidden_layer_and_tiny_dimensions() {
 
 #[test]
 fn context_changes_every_output() {
+    let _serial = crate::common::serial();
     for (name, dev) in devices() {
         dev.seed(6);
         let made = config(MadeOrder::Reversed, ActivationConfig::Tanh, C).init(&dev);
@@ -178,6 +181,7 @@ fn context_changes_every_output() {
 #[test]
 #[should_panic(expected = "called without a context")]
 fn missing_context_panics() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let made = config(MadeOrder::Natural, ActivationConfig::Relu, C).init(&dev);
     let _ = made.forward(Tensor::zeros([2, D], &dev), None);
@@ -186,6 +190,7 @@ fn missing_context_panics() {
 #[test]
 #[should_panic(expected = "not a permutation")]
 fn bad_order_panics() {
+    let _serial = crate::common::serial();
     let _ = config(
         MadeOrder::Custom(vec![0, 1, 1, 3, 4]),
         ActivationConfig::Relu,
@@ -203,6 +208,7 @@ fn masks(made: &Made) -> Vec<Vec<bool>> {
 
 #[test]
 fn optimizer_never_touches_the_masks() {
+    let _serial = crate::common::serial();
     let ad = Device::flex().autodiff();
     ad.seed(8);
     // tanh: no unit can die, so every allowed dependence is still there after training.
@@ -237,6 +243,7 @@ fn round_trip(made: &Made) -> ModuleRecord {
 
 #[test]
 fn record_round_trip_restores_weights_masks_and_order() {
+    let _serial = crate::common::serial();
     let mut rng = HostRng::seed_from_u64(5);
     let x: Vec<f64> = (0..B * D).map(|_| rng.normal()).collect();
     let h: Vec<f64> = (0..B * C).map(|_| rng.normal()).collect();
@@ -277,6 +284,7 @@ fn record_round_trip_restores_weights_masks_and_order() {
 
 #[test]
 fn record_of_another_shape_is_refused() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let made = config(MadeOrder::Natural, ActivationConfig::Relu, 0).init(&dev);
     let other = MadeConfig::new(D, vec![8, 12], P).init(&dev);

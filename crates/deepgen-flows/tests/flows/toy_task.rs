@@ -36,6 +36,7 @@ fn std_normal_log_pdf(p: [f64; 2]) -> f64 {
 
 #[test]
 fn identity_flow_test_nll_is_the_standard_normal_nll() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     dev.seed(3);
     // Zero-initialised conditioners and scaling: every flow below starts as the identity.
@@ -83,6 +84,7 @@ fn eight_gaussians_log_pdf(x: [f64; 2]) -> f64 {
 
 #[test]
 fn true_nll_matches_the_analytic_values() {
+    let _serial = crate::common::serial();
     // Checkerboard: uniform on 8 black squares of side 2 (FFJORD's board on [−4, 4)²), so the
     // density is 1/32 on its support and the true NLL of any of its points is ln 32 ≈ 3.4657
     // (not ln 8: the squares are 2 × 2).
@@ -159,6 +161,7 @@ fn untimed(r: &MetricsRecord) -> Vec<(String, f64)> {
 
 #[test]
 fn short_fit_learns_and_is_reproducible() {
+    let _serial = crate::common::serial();
     // Before training: the identity-like flow (ActNorm not yet initialised) on 8 gaussians.
     let dev = Device::flex();
     dev.seed(5);
@@ -215,6 +218,7 @@ fn short_fit_learns_and_is_reproducible() {
 
 #[test]
 fn training_batches_are_fresh_and_seeded() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let mut task = ToyFlowTask::new(ToyDensity::Checkerboard, 32, 4, 0).unwrap();
     let draw = |task: &mut ToyFlowTask| {
@@ -235,6 +239,7 @@ fn training_batches_are_fresh_and_seeded() {
 
 #[test]
 fn flow_kinds_parse_and_build() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     for kind in ToyFlowKind::ALL {
         assert_eq!(kind.name().parse::<ToyFlowKind>().unwrap(), kind);

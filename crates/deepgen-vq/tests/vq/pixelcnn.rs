@@ -109,6 +109,7 @@ fn perturbations(x: &[i64], k: usize) -> (Vec<i64>, Vec<usize>) {
 
 #[test]
 fn logits_never_depend_on_the_current_or_later_positions() {
+    let _serial = crate::common::serial();
     let dev = device();
     let (h, w, k) = (5, 6, 3);
     for (kernel, cond) in [
@@ -154,6 +155,7 @@ fn logits_never_depend_on_the_current_or_later_positions() {
 
 #[test]
 fn every_earlier_position_reaches_every_later_one() {
+    let _serial = crate::common::serial();
     // 4×4, kernel 3 (reach p = 1 per layer): the horizontal stack reaches 2 columns left in
     // the first layer and one more per layer (3 = the whole row after 2 layers); the vertical
     // stack reaches l + 1 rows up and l + 1 columns aside through layer l's link, so the 3 rows
@@ -188,6 +190,7 @@ fn every_earlier_position_reaches_every_later_one() {
 
 #[test]
 fn log_prob_is_the_sum_of_picked_log_softmax() {
+    let _serial = crate::common::serial();
     let dev = device();
     let (n, h, w, k) = (3, 4, 5, 4);
     for cond in [Cond::None, Cond::Class] {
@@ -220,6 +223,7 @@ fn log_prob_is_the_sum_of_picked_log_softmax() {
 
 #[test]
 fn tiny_temperature_is_greedy_decoding() {
+    let _serial = crate::common::serial();
     let dev = device();
     let (n, h, w, k) = (3, 4, 5, 3);
     for cond in [Cond::None, Cond::Class, Cond::Spatial] {
@@ -258,6 +262,7 @@ fn tiny_temperature_is_greedy_decoding() {
 
 #[test]
 fn samples_are_symbols_and_reproducible() {
+    let _serial = crate::common::serial();
     let dev = device();
     let k = 4;
     let m = model(k, 5, 2, Cond::None, &dev);
@@ -277,6 +282,7 @@ fn samples_are_symbols_and_reproducible() {
 
 #[test]
 fn the_class_changes_the_logits() {
+    let _serial = crate::common::serial();
     let dev = device();
     let m = model(3, 3, 2, Cond::Class, &dev);
     let x = vec![1i64; 2 * 3 * 3];
@@ -290,6 +296,7 @@ fn the_class_changes_the_logits() {
 
 #[test]
 fn save_and_load_give_identical_logits() {
+    let _serial = crate::common::serial();
     let dev = device();
     let dir = tempfile::tempdir().unwrap();
     let config = GatedPixelCnnConfig::new(3)
@@ -330,6 +337,7 @@ fn save_and_load_give_identical_logits() {
 
 #[test]
 fn adam_overfits_one_batch() {
+    let _serial = crate::common::serial();
     let dev = device().autodiff();
     dev.seed(3);
     let (n, h, w, k) = (8, 6, 6, 3);
@@ -366,6 +374,7 @@ const FACTOR: f32 = 10.0;
 
 #[test]
 fn invalid_configs_name_the_field() {
+    let _serial = crate::common::serial();
     let check = |c: GatedPixelCnnConfig, field: &str| {
         let e = c.validate().expect_err(field);
         assert_eq!(e.config, "GatedPixelCnnConfig");

@@ -62,6 +62,7 @@ fn brute_nearest(z: &[f64], e: &[f64], d: usize, cosine: bool) -> Vec<i64> {
 
 #[test]
 fn nearest_code_matches_a_brute_force_loop() {
+    let _serial = crate::common::serial();
     let device = device();
     let mut rng = HostRng::seed_from_u64(3);
     let (n, k, d) = (200, 13, 5);
@@ -83,6 +84,7 @@ fn nearest_code_matches_a_brute_force_loop() {
 
 #[test]
 fn quantized_values_losses_and_straight_through_gradient() {
+    let _serial = crate::common::serial();
     let device = device().autodiff();
     let mut rng = HostRng::seed_from_u64(4);
     let (n, k, d) = (40, 6, 3);
@@ -130,6 +132,7 @@ fn quantized_values_losses_and_straight_through_gradient() {
 
 #[test]
 fn only_gradient_codebooks_receive_gradients() {
+    let _serial = crate::common::serial();
     let device = device().autodiff();
     let mut rng = HostRng::seed_from_u64(5);
     let (n, k, d) = (30, 4, 2);
@@ -169,6 +172,7 @@ fn only_gradient_codebooks_receive_gradients() {
 
 #[test]
 fn ema_update_matches_hand_computation() {
+    let _serial = crate::common::serial();
     let device = device();
     let (k, d) = (3, 2);
     let (decay, eps) = (0.9, 1e-3);
@@ -231,6 +235,7 @@ fn ema_update_matches_hand_computation() {
 
 #[test]
 fn dead_codes_are_reseeded_from_encoder_outputs_after_n_steps() {
+    let _serial = crate::common::serial();
     let device = device();
     let (k, d) = (4, 2);
     let mut q = VectorQuantizerConfig::new(k, d)
@@ -283,6 +288,7 @@ fn dead_codes_are_reseeded_from_encoder_outputs_after_n_steps() {
 
 #[test]
 fn kmeans_finds_separated_cluster_centres() {
+    let _serial = crate::common::serial();
     let device = device();
     let mut rng = HostRng::seed_from_u64(11);
     let centres = [[5.0, 0.0], [-5.0, 3.0], [0.0, -6.0]];
@@ -323,6 +329,7 @@ fn kmeans_finds_separated_cluster_centres() {
 
 #[test]
 fn usage_statistics() {
+    let _serial = crate::common::serial();
     let device = device();
     let mut u = CodeUsage::new(4);
     u.add(Tensor::<1, burn::tensor::Int>::from_data(
@@ -345,6 +352,7 @@ fn usage_statistics() {
 
 #[test]
 fn config_validation_names_the_field() {
+    let _serial = crate::common::serial();
     let cases = [
         (VectorQuantizerConfig::new(1, 4), "num_codes"),
         (VectorQuantizerConfig::new(8, 0), "code_dim"),

@@ -61,6 +61,7 @@ fn model(k: usize, classes: usize, cond: Option<usize>, dev: &Device) -> GatedPi
 
 #[test]
 fn inconsistent_maps_are_rejected() {
+    let _serial = crate::common::serial();
     let e = SymbolMaps::new(vec![0; 15], 1, H, W, None, None, 0).unwrap_err();
     assert!(
         matches!(
@@ -109,6 +110,7 @@ fn inconsistent_maps_are_rejected() {
 
 #[test]
 fn the_task_checks_the_alphabet_and_the_splits() {
+    let _serial = crate::common::serial();
     let mut bad = symbols(4, 3, 1);
     bad[2 * H * W + 5] = 3;
     let train = SymbolMaps::new(bad, 4, H, W, None, None, 0).unwrap();
@@ -177,6 +179,7 @@ fn the_task_checks_the_alphabet_and_the_splits() {
 
 #[test]
 fn models_that_do_not_fit_the_data_are_rejected() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let task = SymbolMapTask::new(plain(4, 3, 1), plain(2, 3, 2), 3, 2, 0).unwrap();
     let e = task.check_model(&model(4, 0, None, &dev)).unwrap_err();
@@ -238,6 +241,7 @@ fn models_that_do_not_fit_the_data_are_rejected() {
 
 #[test]
 fn evaluate_is_finite_deterministic_and_the_mean_nll() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     for (train, test, classes, cond) in [
         (plain(6, 3, 1), plain(5, 3, 2), 0, None),
@@ -277,6 +281,7 @@ fn evaluate_is_finite_deterministic_and_the_mean_nll() {
 
 #[test]
 fn training_through_the_loop_lowers_the_test_nll_and_writes_samples() {
+    let _serial = crate::common::serial();
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
     let k = 3;

@@ -72,6 +72,7 @@ fn bars(n: usize, seed: u64) -> MnistSplit {
 
 #[test]
 fn code_maps_have_the_documented_shapes() {
+    let _serial = crate::common::serial();
     let device = device();
     let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
     for (down, side) in [(2, 7), (1, 14)] {
@@ -130,6 +131,7 @@ fn get(m: &[(String, f64)], name: &str) -> f64 {
 
 #[test]
 fn a_short_run_lowers_the_reconstruction_error_and_uses_the_codebook() {
+    let _serial = crate::common::serial();
     let dir = tempfile::tempdir().unwrap();
     let model = small_vqvae(2, &device().autodiff());
     let (before, after) = train_briefly(model, 3, dir.path());
@@ -157,6 +159,7 @@ fn a_short_run_lowers_the_reconstruction_error_and_uses_the_codebook() {
 
 #[test]
 fn kmeans_initialisation_runs_in_the_first_step_hook() {
+    let _serial = crate::common::serial();
     let device = device().autodiff();
     let model = small_vqvae(2, &device);
     let mut task = VqTask::<VqVae>::new(bars(64, 3), bars(16, 4), 32, 1).unwrap();
@@ -176,6 +179,7 @@ fn kmeans_initialisation_runs_in_the_first_step_hook() {
 
 #[test]
 fn save_and_load_keep_the_codebook_and_its_statistics() {
+    let _serial = crate::common::serial();
     let device = device();
     let model = small_vqvae(2, &device);
     let z = Tensor::<2>::random([50, 4], Distribution::Normal(0.0, 1.0), &device);

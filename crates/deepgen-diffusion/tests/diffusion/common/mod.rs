@@ -6,6 +6,15 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepgen_diffusion::{NoiseSchedule, NoiseScheduleConfig};
 use deepgen_tensor::rng::HostRng;
 
+/// Burn's flex (and ndarray) backend has one process-wide RNG: `device.seed(s)`, `Trainer::fit`'s
+/// per-epoch reseeding and every random initialisation go through it, so tests running in
+/// parallel threads interleave their draws and a seeded test (same seed → same numbers, resume =
+/// uninterrupted run) fails now and then. Every test of this binary holds this lock.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The default test device (flex).
 pub fn device() -> Device {
     Device::flex()

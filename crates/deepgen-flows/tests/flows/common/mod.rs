@@ -5,8 +5,19 @@
 
 pub mod bij;
 
+use std::sync::{Mutex, MutexGuard};
+
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_tensor::rng::HostRng;
+
+/// Burn's flex (and ndarray) backend has one process-wide RNG: `device.seed(s)` and every
+/// random initialisation go through it, so tests running in parallel threads interleave their
+/// draws, and a seeded test (same seed → same metrics, resume = uninterrupted run) fails now
+/// and then. Every test of this binary holds this lock for its whole body.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The two CPU backends, by name (ndarray is deprecated in Burn 0.22 but still the
 /// independent second implementation to compare against).
