@@ -67,7 +67,7 @@ const WORKLOADS: [&str; 8] = [
 ];
 
 /// Parameters of `glow_mnist`'s default Glow (printed by the example).
-const GLOW_PARAMS: usize = 599_852;
+const GLOW_PARAMS: usize = 433_868;
 /// Parameters of `ddpm_mnist`'s default U-Net (printed by the example).
 const UNET_PARAMS: usize = 280_177;
 

@@ -9,7 +9,8 @@
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_nn::conv::{
-    conv_transpose2d, conv2d, uses_deepgen_kernel, uses_deepgen_transpose_kernel,
+    conv_transpose2d, conv2d, runs_as_transposed, uses_deepgen_kernel,
+    uses_deepgen_transpose_kernel,
 };
 use deepgen_tensor::BackendKind;
 
@@ -56,6 +57,17 @@ fn cases() -> Vec<Case> {
         case(2, 3, 4, [5, 6], [2, 3], 1, [(1, 0), (1, 1)], 1, true), // PixelCNN vertical
         case(2, 3, 4, [5, 6], [1, 3], 1, [(0, 0), (2, 0)], 1, true), // PixelCNN horizontal
         case(3, 2, 2, [3, 3], [3, 3], 1, p(0, 0), 1, true), // valid: 1×1 output
+        // Fewer outputs than inputs, stride 1: computed as a transposed convolution.
+        case(3, 12, 4, [7, 6], [3, 3], 1, p(1, 1), 1, true), // Glow conditioner's output
+        case(1, 8, 2, [5, 5], [3, 3], 1, p(1, 1), 1, false), // batch 1
+        case(2, 6, 3, [6, 5], [5, 5], 1, p(2, 2), 1, true),  // 5×5
+        case(2, 5, 2, [6, 6], [3, 3], 1, p(0, 0), 1, true),  // valid (transposed padding 2)
+        case(2, 6, 3, [6, 7], [3, 3], 1, p(2, 2), 1, true),  // padding k − 1 (transposed 0)
+        case(2, 5, 3, [6, 6], [3, 2], 1, [(1, 1), (0, 0)], 1, true), // non-square kernel
+        // … but not with asymmetric padding, a stride or a dilation (the im2col route).
+        case(2, 6, 2, [5, 6], [2, 3], 1, [(1, 0), (1, 1)], 1, true),
+        case(2, 6, 2, [7, 7], [3, 3], 2, p(1, 1), 1, true),
+        case(2, 6, 2, [9, 9], [3, 3], 1, p(2, 2), 2, true),
     ]
 }
 
@@ -83,6 +95,21 @@ fn run(case: &Case, dev: &Device, deepgen: bool) -> Vec<Vec<f32>> {
         assert!(
             uses_deepgen_kernel(&x, &w, &options),
             "flex must take the deepgen kernel"
+        );
+        // The transposed route exactly where its conditions hold (see `runs_as_transposed`).
+        let symmetric = case.padding.iter().all(|&(a, b)| a == b);
+        let expected = case.stride == 1
+            && case.dilation == 1
+            && symmetric
+            && case.kernel[0] * case.kernel[1] > 1
+            && case.c_out < case.c_in;
+        assert_eq!(
+            runs_as_transposed(&x, &w, &options).is_some(),
+            expected,
+            "transposed route for c_in {} → c_out {}, kernel {:?}",
+            case.c_in,
+            case.c_out,
+            case.kernel
         );
     }
     let y = if deepgen {

@@ -13,6 +13,15 @@
 //! computes the weight gradient as a convolution whose kernel is the entire output-gradient
 //! image; on the 2-core machine the examples train on, one core idled for much of every Glow and
 //! U-Net step (docs/performance.md has the profiles and the before/after timings).
+//!
+//! A stride-1 convolution with fewer output than input channels (the last layer of a Glow
+//! coupling's conditioner, 128 → 4; a decoder's output layer) runs as the transposed
+//! convolution of the spatially flipped, transposed kernel (`padding k − 1 − p`, the same
+//! map): its patch matrices are built from the few-channel side (`C_out·kh·kw` rows instead of
+//! `C_in·kh·kw`), so the forward pass needs no im2col of the wide input and the input gradient
+//! is one GEMM instead of a rank-`C_out` update of the wide patch matrix followed by col2im
+//! (see [`runs_as_transposed`]).
+//!
 //! `DEEPGEN_CONV=burn` in the environment sends every convolution to Burn's kernels instead
 //! (for comparisons, or if a bug is suspected here). The conformance test
 //! (`tests/conformance/conv_conformance.rs`) checks values and every gradient against Burn's
@@ -55,6 +64,35 @@ pub fn uses_deepgen_transpose_kernel(
         && kernel::Geometry::transposed(x.dims(), weight.dims(), options).is_some()
 }
 
+/// The options of the transposed convolution that computes [`conv2d`] for these operands with
+/// the flipped, transposed kernel, when deepgen's kernel runs it that way: stride 1, dilation 1,
+/// symmetric padding `p ≤ k − 1` per dimension, a kernel larger than 1×1 and fewer output than
+/// input channels (see the module docs). `conv2d(x, w, p) = conv_transpose2d(x, flip(w)ᵀ,
+/// k − 1 − p)`: output pixel `i` of both reads inputs `i − p … i − p + k − 1`, the transposed
+/// one with the taps in reverse order.
+pub fn runs_as_transposed(
+    x: &Tensor<4>,
+    weight: &Tensor<4>,
+    options: &ConvOptions<2>,
+) -> Option<ConvTransposeOptions<2>> {
+    let [c_out, c_in, kh, kw] = weight.dims();
+    let k = [kh, kw];
+    let symmetric = (0..2).all(|i| {
+        let (p0, p1) = options.padding[i];
+        p0 == p1 && p0 < k[i]
+    });
+    let fits = uses_deepgen_kernel(x, weight, options)
+        && options.stride == [1, 1]
+        && options.dilation == [1, 1]
+        && symmetric
+        && kh * kw > 1
+        && c_out < c_in;
+    fits.then(|| {
+        let padding = [0, 1].map(|i| k[i] - 1 - options.padding[i].0);
+        ConvTransposeOptions::new([1, 1], padding, [0, 0], [1, 1], 1)
+    })
+}
+
 /// Applies a 2-D convolution: Burn's `burn::tensor::module::conv2d`, same arguments and result,
 /// computed by deepgen's kernels where they apply (see the module docs).
 ///
@@ -71,6 +109,11 @@ pub fn conv2d(
 ) -> Tensor<4> {
     if !uses_deepgen_kernel(&x, &weight, &options) {
         return burn::tensor::module::conv2d(x, weight, bias, options);
+    }
+    if let Some(transposed) = runs_as_transposed(&x, &weight, &options) {
+        // [C_out, C_in, kh, kw] → [C_in, C_out, kh, kw], taps reversed.
+        let weight = weight.flip([2, 3]).swap_dims(0, 1);
+        return conv_transpose2d(x, weight, bias, transposed);
     }
     let out = match bias {
         Some(bias) => <Dispatch as CpuConv2d>::deepgen_conv2d_bias(
