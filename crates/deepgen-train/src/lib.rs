@@ -13,11 +13,12 @@
 //! uninterrupted one. [`cli`] holds the flags every example shares; [`run`] is the driver every
 //! example runs (device → trainer → fit → evaluation → `eval.json`); [`report`] writes the
 //! after-training `eval.json`; [`json`] is how every JSON file here stores NaN and ±∞;
-//! [`allocator`] keeps freed tensor memory in the process for the examples (glibc tuning);
+//! [`allocator`] keeps freed tensor memory in the process for the examples (glibc tuning) and
+//! [`denormals`] flushes subnormal floats to zero in them (FTZ/DAZ);
 //! [`adam`] is the optimizer the examples use, Burn's Adam fused into one loop on flex.
 //! Configuration errors use deepgen-tensor's [`Validate`](deepgen_tensor::Validate) style.
 //!
-//! Source files: `adam.rs` ([`FusedAdam`]), `allocator.rs`, `task.rs` ([`Task`], [`StepContext`], [`StepOutput`]), `samples.rs`
+//! Source files: `adam.rs` ([`FusedAdam`]), `allocator.rs`, `denormals.rs`, `task.rs` ([`Task`], [`StepContext`], [`StepOutput`]), `samples.rs`
 //! ([`Samples`]), `trainer.rs` ([`Trainer`], [`FitReport`]), `checkpoint.rs`, `metrics.rs`,
 //! `schedule.rs`, `grad.rs`, `ema.rs`, `progress.rs`, `cli.rs`, `run.rs`, `report.rs`, `json.rs`,
 //! `error.rs` ([`TrainError`]).
@@ -32,6 +33,7 @@ pub mod adam;
 pub mod allocator;
 pub mod checkpoint;
 pub mod cli;
+pub mod denormals;
 pub mod ema;
 mod error;
 pub mod grad;

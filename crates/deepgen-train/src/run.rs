@@ -117,7 +117,8 @@ pub struct Run {
 impl Run {
     /// Selects and seeds the device and builds the trainer; first tunes glibc's allocator to
     /// keep freed memory in the process ([`crate::allocator`], `DEEPGEN_MALLOC_TUNING=off` to
-    /// skip).
+    /// skip) and flushes subnormal floats to zero ([`crate::denormals`],
+    /// `DEEPGEN_FLUSH_DENORMALS=off` to skip).
     ///
     /// # Errors
     /// [`RunError::Device`] for an unknown or missing backend; [`RunError::Train`] naming the
@@ -125,6 +126,8 @@ impl Run {
     pub fn start(common: &CommonArgs, defaults: RunDefaults<'_>) -> Result<Self, RunError> {
         // Examples are binaries: keep their freed tensor memory in the process (glibc).
         crate::allocator::keep_memory_in_process();
+        // ... and flush subnormal floats to zero before the thread pools start (they inherit it).
+        crate::denormals::flush_denormals_to_zero();
         let (backend, device) = select_device(common.device.as_deref())?;
         let batch_size = common.batch_size.unwrap_or(defaults.batch_size);
         if batch_size == 0 {

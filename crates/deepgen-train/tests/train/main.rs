@@ -7,6 +7,7 @@
 mod allocator;
 mod cli_args;
 mod common;
+mod denormals;
 mod ema_shadow;
 mod eval_report;
 mod fused_adam;
