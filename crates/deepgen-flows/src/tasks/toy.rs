@@ -76,8 +76,10 @@ pub enum ToyFlowKind {
     /// [`AutoregressiveLayer`](crate::AutoregressiveLayer)s with RealNVP's soft-clamped affine
     /// map and zero-initialised MADE outputs (`CouplingFlowConfig::with_autoregressive`),
     /// orders alternating natural / reversed. (A stack of [`MafStep`](crate::MafStep)s, ELU
-    /// MADE with log-scale bound 3, diverged on 8 gaussians at lr 1e-3 with or without
-    /// gradient clipping: a non-finite gradient of the first MADE layer after 200–350 steps.)
+    /// MADE with log-scale bound 3, diverged on 8 gaussians at lr 1e-3 before Burn's ELU was
+    /// replaced by `deepgen_nn::activate`: a non-finite gradient of the first MADE layer after
+    /// 200–350 steps. Since the fix it trains 5000 steps finitely; the flows test
+    /// `a_maf_step_stack_trains_on_8_gaussians_without_a_non_finite_gradient` guards it.)
     Maf,
     /// Neural spline flow: rational-quadratic spline couplings (Durkan et al. 2019).
     Spline,
