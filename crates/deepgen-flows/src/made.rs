@@ -44,8 +44,8 @@
 use burn::config::Config;
 use burn::module::{Module, Param, ParamId};
 use burn::nn::activation::{Activation, ActivationConfig};
-use burn::tensor::module::linear;
 use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
+use deepgen_nn::linear;
 use deepgen_tensor::ConfigError;
 use deepgen_tensor::Validate;
 use deepgen_tensor::config::{all_positive, positive};

@@ -154,7 +154,7 @@ impl ConvDecoder {
         let c0 = self.deconvs[0].channels[0];
         let mut h = self
             .activation
-            .forward(self.linear.forward(z))
+            .forward(crate::forward_linear(&self.linear, z))
             .reshape([b, c0, h0, w0]);
         let last = self.deconvs.len() - 1;
         for (i, deconv) in self.deconvs.iter().enumerate() {

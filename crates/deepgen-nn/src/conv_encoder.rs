@@ -139,7 +139,7 @@ impl ConvEncoder {
             h = crate::activate(&self.activation, conv.forward(h));
         }
         let [b, c, hh, ww] = h.dims();
-        self.linear.forward(h.reshape([b, c * hh * ww]))
+        crate::forward_linear(&self.linear, h.reshape([b, c * hh * ww]))
     }
 
     /// [`forward`](Self::forward) on flattened images (row-major `[C, H, W]` per example).

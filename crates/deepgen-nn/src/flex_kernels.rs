@@ -1,4 +1,5 @@
-//! What deepgen's own flex kernels ([`conv`](crate::conv), [`silu`](crate::silu())) share: when
+//! What deepgen's own flex kernels ([`conv`](crate::conv), [`linear`](crate::linear()),
+//! [`silu`](crate::silu())) share: when
 //! they apply instead of Burn's, and plain `f32` views of flex tensors for them.
 
 use std::sync::OnceLock;
@@ -7,8 +8,9 @@ use burn::backend::DispatchDevice;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Tensor, TensorData};
 
-/// The environment variable that picks the kernels of the convolutions and of
-/// [`silu`](crate::silu()): `burn` for Burn's own, anything else (or unset) for deepgen's on flex.
+/// The environment variable that picks the kernels of the convolutions, the linear layers
+/// ([`linear`](crate::linear())), [`silu`](crate::silu()) and the fused GroupNorm: `burn` for
+/// Burn's own, anything else (or unset) for deepgen's on flex.
 pub const KERNELS_ENV: &str = "DEEPGEN_CONV";
 
 fn burn_kernels_forced() -> bool {

@@ -12,7 +12,8 @@
 //! [`Conv2d`] (and every transposed one [`ConvTranspose2d`]) from [`conv`]: Burn's layers and
 //! records, computed on flex by deepgen's own batch-parallel im2col + GEMM kernels (a Burn
 //! backend extension with its own backward), and [`silu()`] and [`fused_group_norm`] are fused
-//! and vectorised there too.
+//! and vectorised there too; every linear layer goes through [`linear()`] ([`forward_linear`]
+//! for Burn's `Linear`), one GEMM into the bias rows on flex.
 //! Every config implements [`Validate`](deepgen_tensor::Validate) and has `try_init` (a
 //! [`ConfigError`](deepgen_tensor::ConfigError) naming the field) and `init` (panics with it).
 
@@ -25,11 +26,13 @@ pub mod downsample;
 mod flex_kernels;
 pub mod group_norm;
 pub mod group_norm_kernel;
+pub mod linear;
 pub mod mlp;
 pub mod net;
 pub mod res_block;
 pub mod self_attention2d;
 pub mod silu;
+mod small_gemm;
 pub mod time_embedding;
 pub mod unet;
 pub mod upsample;
@@ -44,6 +47,7 @@ pub use conv_geometry::{block_output_padding, block_output_size, block_padding, 
 pub use downsample::{Downsample, DownsampleConfig, downsampled_size};
 pub use group_norm::{clamped_groups, validate_groups};
 pub use group_norm_kernel::fused_group_norm;
+pub use linear::{forward_linear, linear};
 pub use mlp::{Mlp, MlpConfig};
 pub use net::{DecoderNet, DecoderNetConfig, EncoderNet, EncoderNetConfig};
 pub use res_block::{ResBlock, ResBlockConfig};

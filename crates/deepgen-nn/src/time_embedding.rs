@@ -141,6 +141,6 @@ impl TimeEmbedding {
     /// - output: `[batch, output_dim]`
     pub fn forward(&self, t: Tensor<1>) -> Tensor<2> {
         let e = timestep_embedding(t, self.input_dim);
-        self.linear2.forward(silu(self.linear1.forward(e)))
+        crate::forward_linear(&self.linear2, silu(crate::forward_linear(&self.linear1, e)))
     }
 }

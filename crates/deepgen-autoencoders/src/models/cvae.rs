@@ -298,7 +298,7 @@ impl Cvae {
         let (logits, raw) = self.heads(x);
         let code = self.class_code(logits.clone(), y, code);
         let raw = match &self.encoder_code {
-            Some(layer) => raw + layer.forward(code.clone()),
+            Some(layer) => raw + deepgen_nn::forward_linear(layer, code.clone()),
             None => raw,
         };
         let [mean, log_std]: [Tensor<2>; 2] = raw
@@ -343,10 +343,12 @@ impl Cvae {
             return self.decoder.forward(Tensor::cat(vec![code, z], 1));
         }
         let layers = &self.decoder.layers;
-        let mut h = layers[0].forward(Tensor::cat(vec![code.clone(), z], 1));
+        let mut h = deepgen_nn::forward_linear(&layers[0], Tensor::cat(vec![code.clone(), z], 1));
         for (layer, inject) in layers[1..].iter().zip(&self.decoder_code) {
-            h = layer.forward(deepgen_nn::activate(&self.decoder.activation, h))
-                + inject.forward(code.clone());
+            h = deepgen_nn::forward_linear(
+                layer,
+                deepgen_nn::activate(&self.decoder.activation, h),
+            ) + deepgen_nn::forward_linear(inject, code.clone());
         }
         h
     }

@@ -10,6 +10,7 @@ mod conv_conformance;
 mod distributions_conformance;
 mod flows_conformance;
 mod group_norm_conformance;
+mod linear_conformance;
 mod silu_conformance;
 mod vq_conformance;
 mod wgpu_lane;
