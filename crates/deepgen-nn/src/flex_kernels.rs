@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use burn::backend::DispatchDevice;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Tensor, TensorData};
+use gemm::Parallelism;
 
 /// The environment variable that picks the kernels of the convolutions, the linear layers
 /// ([`linear`](crate::linear())), [`silu`](crate::silu()) and the fused GroupNorm: `burn` for
@@ -47,6 +48,53 @@ pub(crate) fn values(t: &FlexTensor) -> &[f32] {
 /// A flex tensor holding `data` in `shape`.
 pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape.into()))
+}
+
+/// A matrix operand of the GEMM calls: its elements and its (column, row) strides in elements.
+pub(crate) type Operand<'a> = (&'a [f32], isize, isize);
+
+/// `dst [m, n]` (row-major) `= accumulate·dst + lhs [m, k] · rhs [k, n]` through the `gemm`
+/// crate: the one GEMM call of the convolution and linear kernels.
+///
+/// # Safety
+/// `dst` must be valid for writes of `m·n` elements (and initialised when `accumulate`);
+/// `lhs` and `rhs` must cover every index their strides address for an `m×k` and a `k×n`
+/// matrix.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    accumulate: bool,
+    lhs: Operand<'_>,
+    rhs: Operand<'_>,
+    parallelism: Parallelism,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            accumulate,
+            lhs.0.as_ptr(),
+            lhs.1,
+            lhs.2,
+            rhs.0.as_ptr(),
+            rhs.1,
+            rhs.2,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
 }
 
 /// Deterministic test values in [−1, 1) (a multiplicative hash of the index), shared by the

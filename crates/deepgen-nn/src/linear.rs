@@ -35,8 +35,9 @@ use burn::nn::Linear;
 use burn::tensor::{DType, Tensor};
 use gemm::Parallelism;
 
+use crate::flex_kernels::Operand;
 use crate::flex_kernels::{self, contiguous, flex_tensor, values};
-use crate::small_gemm::{Operand, small_gemm};
+use crate::small_gemm::small_gemm;
 
 /// Products with at least this many multiply-adds use every rayon thread (flex's threshold).
 const PARALLEL_OPS: usize = 192 * 192 * 192;
@@ -49,12 +50,10 @@ fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
     }
 }
 
-/// `dst [m, n]` (row-major) `= accumulate·dst + lhs [m, k] · rhs [k, n]`.
+/// [`flex_kernels::gemm_raw`] with flex's threading threshold.
 ///
 /// # Safety
-/// `dst` must be valid for writes of `m·n` elements (and initialised when `accumulate`);
-/// `lhs` and `rhs` must cover every index their strides address for an `m×k` and a `k×n`
-/// matrix.
+/// As [`flex_kernels::gemm_raw`].
 unsafe fn gemm_raw(
     m: usize,
     n: usize,
@@ -65,29 +64,7 @@ unsafe fn gemm_raw(
     rhs: Operand<'_>,
 ) {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            n as isize,
-            accumulate,
-            lhs.0.as_ptr(),
-            lhs.1,
-            lhs.2,
-            rhs.0.as_ptr(),
-            rhs.1,
-            rhs.2,
-            1.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            parallelism(m, n, k),
-        );
-    }
+    unsafe { flex_kernels::gemm_raw(m, n, k, dst, accumulate, lhs, rhs, parallelism(m, n, k)) }
 }
 
 /// `lhs [m, k] · rhs [k, n]` as a new row-major vector: the [small-matrix loops](small_gemm)

@@ -19,8 +19,7 @@
 //! run time (as [`silu`](crate::silu())), with a portable fallback. The sums run in a fixed
 //! order, so results do not depend on the thread count.
 
-/// A matrix operand: its elements and its (column, row) strides in elements.
-pub(crate) type Operand<'a> = (&'a [f32], isize, isize);
+use crate::flex_kernels::Operand;
 
 /// The width below which a dimension counts as tiny.
 const TINY: usize = 4;

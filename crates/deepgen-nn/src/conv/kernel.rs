@@ -21,6 +21,8 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use crate::flex_kernels::{Operand, gemm_raw};
+
 /// The sizes of one 2-D convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Geometry {
@@ -218,36 +220,15 @@ fn gemm_f32(
     k: usize,
     dst: &mut [f32],
     accumulate: bool,
-    lhs: (&[f32], isize, isize),
-    rhs: (&[f32], isize, isize),
+    lhs: Operand<'_>,
+    rhs: Operand<'_>,
     parallelism: Parallelism,
 ) {
     debug_assert!(dst.len() >= m * n);
-    // SAFETY: every operand slice covers the index range its strides address (checked by the
-    // callers' shapes: lhs is m×k, rhs is k×n, dst is m×n, all in bounds of their slices).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.0.as_ptr(),
-            lhs.1,
-            lhs.2,
-            rhs.0.as_ptr(),
-            rhs.1,
-            rhs.2,
-            1.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
+    // SAFETY: `dst` holds at least m·n initialised elements (the callers' shapes); every operand
+    // slice covers the index range its strides address (the callers' shapes: lhs is m×k, rhs
+    // is k×n, both in bounds of their slices).
+    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr(), accumulate, lhs, rhs, parallelism) }
 }
 
 /// Whether to run images in parallel (single-threaded GEMMs) or one after the other
