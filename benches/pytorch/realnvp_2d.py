@@ -103,13 +103,19 @@ def main():
     p.add_argument("--test-points", type=int, default=20000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--adam-eps", type=float, default=1e-8,
+                   help="Adam's epsilon (PyTorch's default 1e-8; Burn's and deepgen's 1e-5)")
+    p.add_argument("--flush-denormal", action="store_true",
+                   help="torch.set_flush_denormal(True), as deepgen's examples do (FTZ/DAZ)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.flush_denormal:
+        torch.set_flush_denormal(True)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     test = sample(a.density, a.test_points, np.random.default_rng(a.seed + 1))
     model = RealNVP(a.layers, a.hidden)
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, eps=a.adam_eps)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.steps, eta_min=a.lr * 0.01)
     start = time.perf_counter()
     for _ in range(a.steps):
@@ -125,7 +131,9 @@ def main():
     tn = true_nll(a.density, test)
     print(json.dumps({"density": a.density, "steps": a.steps, "wall_s": round(wall, 2),
                       "test_nll": nll, "true_nll": tn, "nll_gap": nll - tn,
-                      "threads": a.threads, "torch": torch.__version__}))
+                      "threads": a.threads, "flush_denormal": a.flush_denormal,
+                      "adam_eps": a.adam_eps,
+                      "torch": torch.__version__}))
 
 
 if __name__ == "__main__":
