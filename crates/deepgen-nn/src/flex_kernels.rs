@@ -21,6 +21,21 @@ fn burn_kernels_forced() -> bool {
     })
 }
 
+/// The environment variable that sends only the linear layers back to Burn's `linear`
+/// (`burn`), leaving the other kernels as [`KERNELS_ENV`] says. Numbers measured before
+/// deepgen's linear kernel existed (docs/results.md says which) reproduce bit for bit with it:
+/// the kernel rounds differently from Burn's matmul + add (same values to ~1e-7 relative),
+/// which changes a training trajectory at the rounding level.
+pub const LINEAR_ENV: &str = "DEEPGEN_LINEAR";
+
+/// Whether [`LINEAR_ENV`] is `burn` (read once per process).
+pub(crate) fn burn_linear_forced() -> bool {
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| {
+        std::env::var(LINEAR_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("burn"))
+    })
+}
+
 /// An `f32` tensor on a flex device (with or without autodiff), kernels not forced to Burn's.
 pub(crate) fn applies<const D: usize>(t: &Tensor<D>) -> bool {
     matches!(

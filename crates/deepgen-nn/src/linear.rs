@@ -18,8 +18,11 @@
 //! (a toy coupling's first and last layers) run as the plain loops of
 //! `small_gemm.rs` instead.
 //!
-//! Other backends, other dtypes and `DEEPGEN_CONV=burn` (the switch shared with the
-//! convolutions and [`silu`](crate::silu())) use Burn's `linear`. The conformance test
+//! Other backends, other dtypes, `DEEPGEN_CONV=burn` (the switch shared with the
+//! convolutions and [`silu`](crate::silu())) and `DEEPGEN_LINEAR=burn` (this kernel only) use
+//! Burn's `linear`. The results are the same to rounding (~1e-7 relative), not bit for bit, so a
+//! training run's trajectory differs at that level: numbers in docs/results.md measured before
+//! this kernel reproduce exactly with `DEEPGEN_LINEAR=burn`. The conformance test
 //! (`tests/conformance/linear_conformance.rs`) checks values and every gradient against Burn's
 //! on flex and ndarray.
 
@@ -353,9 +356,13 @@ impl<C: CheckpointStrategy> CpuLinear for Autodiff<Flex, C> {
 }
 
 /// Whether [`linear`] runs deepgen's kernel for these operands (else Burn's `linear`): `f32`
-/// input and weight on a flex device, input of rank ≥ 2, kernels not forced to Burn's.
+/// input and weight on a flex device, input of rank ≥ 2, kernels not forced to Burn's
+/// (`DEEPGEN_CONV=burn` or `DEEPGEN_LINEAR=burn`).
 pub fn uses_deepgen_linear<const D: usize>(input: &Tensor<D>, weight: &Tensor<2>) -> bool {
-    D >= 2 && flex_kernels::applies(input) && weight.dtype() == DType::F32
+    D >= 2
+        && flex_kernels::applies(input)
+        && weight.dtype() == DType::F32
+        && !flex_kernels::burn_linear_forced()
 }
 
 fn run<const D: usize>(
