@@ -40,14 +40,16 @@ pub fn parse_activation(s: &str) -> Result<ActivationConfig, String> {
     }
 }
 
-/// `activation` applied to `x`, with an overflow-free ELU (see the [module docs](self)); the
-/// same values as `activation.forward(x)`.
+/// `activation` applied to `x`, with an overflow-free ELU (see the [module docs](self)) and
+/// `tanh` vectorised on flex ([`tanh`](crate::tanh())); the same values as
+/// `activation.forward(x)` (tanh to ~2 ulp).
 ///
 /// # Shapes
 /// - x: any; the output has the same shape
 pub fn activate<const D: usize>(activation: &Activation, x: Tensor<D>) -> Tensor<D> {
     match activation {
         Activation::Elu(elu) => safe_elu(x, elu.alpha),
+        Activation::Tanh(_) => crate::tanh::tanh(x),
         other => other.forward(x),
     }
 }

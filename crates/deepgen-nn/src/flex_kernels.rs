@@ -21,11 +21,12 @@ fn burn_kernels_forced() -> bool {
     })
 }
 
-/// The environment variable that sends only the linear layers back to Burn's `linear`
-/// (`burn`), leaving the other kernels as [`KERNELS_ENV`] says. Numbers measured before
-/// deepgen's linear kernel existed (docs/results.md says which) reproduce bit for bit with it:
-/// the kernel rounds differently from Burn's matmul + add (same values to ~1e-7 relative),
-/// which changes a training trajectory at the rounding level.
+/// The environment variable that sends only the MLP kernels — the linear layers
+/// ([`linear`](crate::linear())) and [`tanh`](crate::tanh()) — back to Burn's (`burn`), leaving
+/// the other kernels as [`KERNELS_ENV`] says. Numbers measured before these kernels existed
+/// (docs/results.md says which) reproduce bit for bit with it: the kernels round differently
+/// from Burn's ops (same values to ~1e-7 relative), which changes a training trajectory at the
+/// rounding level.
 pub const LINEAR_ENV: &str = "DEEPGEN_LINEAR";
 
 /// Whether [`LINEAR_ENV`] is `burn` (read once per process).

@@ -11,8 +11,8 @@
 //! which flows, diffusion and VQ models reuse. Every 2-D convolution in the workspace is
 //! [`Conv2d`] (and every transposed one [`ConvTranspose2d`]) from [`conv`]: Burn's layers and
 //! records, computed on flex by deepgen's own batch-parallel im2col + GEMM kernels (a Burn
-//! backend extension with its own backward), and [`silu()`] and [`fused_group_norm`] are fused
-//! and vectorised there too; every linear layer goes through [`linear()`] ([`forward_linear`]
+//! backend extension with its own backward), and [`silu()`], [`tanh()`] and
+//! [`fused_group_norm`] are fused and vectorised there too; every linear layer goes through [`linear()`] ([`forward_linear`]
 //! for Burn's `Linear`), one GEMM into the bias rows on flex.
 //! Every config implements [`Validate`](deepgen_tensor::Validate) and has `try_init` (a
 //! [`ConfigError`](deepgen_tensor::ConfigError) naming the field) and `init` (panics with it).
@@ -33,6 +33,7 @@ pub mod res_block;
 pub mod self_attention2d;
 pub mod silu;
 mod small_gemm;
+pub mod tanh;
 pub mod time_embedding;
 pub mod unet;
 pub mod upsample;
@@ -53,6 +54,7 @@ pub use net::{DecoderNet, DecoderNetConfig, EncoderNet, EncoderNetConfig};
 pub use res_block::{ResBlock, ResBlockConfig};
 pub use self_attention2d::{SelfAttention2d, SelfAttention2dConfig};
 pub use silu::silu;
+pub use tanh::tanh;
 pub use time_embedding::{
     MIN_TIMESTEP_EMBEDDING_DIM, TimeEmbedding, TimeEmbeddingConfig, timestep_embedding,
     timestep_frequencies,

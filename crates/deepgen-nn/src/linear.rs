@@ -19,7 +19,7 @@
 //! `small_gemm.rs` instead.
 //!
 //! Other backends, other dtypes, `DEEPGEN_CONV=burn` (the switch shared with the
-//! convolutions and [`silu`](crate::silu())) and `DEEPGEN_LINEAR=burn` (this kernel only) use
+//! convolutions and [`silu`](crate::silu())) and `DEEPGEN_LINEAR=burn` (this kernel and [`tanh`](crate::tanh()) only) use
 //! Burn's `linear`. The results are the same to rounding (~1e-7 relative), not bit for bit, so a
 //! training run's trajectory differs at that level: numbers in docs/results.md measured before
 //! this kernel reproduce exactly with `DEEPGEN_LINEAR=burn`. The conformance test

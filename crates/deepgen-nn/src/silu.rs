@@ -28,7 +28,7 @@ const CHUNK: usize = 1 << 16;
 
 /// `e^t` for `t ≤ 0` (clamped at −87, where it is ~1.6e−38), branch-free (Cephes `expf`).
 #[inline(always)]
-fn exp_nonpositive(t: f32) -> f32 {
+pub(crate) fn exp_nonpositive(t: f32) -> f32 {
     let t = t.max(-87.0);
     // n = round(t / ln 2) through the 1.5·2²³ trick (vectorisable, no `floor` call).
     const MAGIC: f32 = 12_582_912.0;
@@ -78,7 +78,7 @@ fn backward_slice_avx2(x: &[f32], dy: &[f32], dx: &mut [f32]) {
     backward_slice(x, dy, dx)
 }
 
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")

@@ -12,5 +12,6 @@ mod flows_conformance;
 mod group_norm_conformance;
 mod linear_conformance;
 mod silu_conformance;
+mod tanh_conformance;
 mod vq_conformance;
 mod wgpu_lane;
