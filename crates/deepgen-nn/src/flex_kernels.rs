@@ -126,3 +126,54 @@ pub(crate) fn test_values(len: usize, seed: u32) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Elements per rayon task of the element-wise kernels ([`silu`](crate::silu()),
+/// [`tanh`](crate::tanh())).
+const ELEMENTWISE_CHUNK: usize = 1 << 16;
+
+/// Whether the CPU has AVX2 and FMA (the element-wise kernels' vectorised variants).
+pub(crate) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `out[i] = f(x[i])` computed by `run(x_chunk, out_chunk)` over chunks on rayon (one chunk,
+/// i.e. no task, below 64 Ki elements).
+pub(crate) fn par_map(x: &[f32], run: impl Fn(&[f32], &mut [f32]) + Sync) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut out = vec![0.0f32; x.len()];
+    out.par_chunks_mut(ELEMENTWISE_CHUNK)
+        .zip(x.par_chunks(ELEMENTWISE_CHUNK))
+        .for_each(|(out, x)| run(x, out));
+    out
+}
+
+/// [`par_map`] of two equally long inputs: `run(a_chunk, b_chunk, out_chunk)`.
+pub(crate) fn par_map2(
+    a: &[f32],
+    b: &[f32],
+    run: impl Fn(&[f32], &[f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    assert_eq!(a.len(), b.len(), "element-wise kernel: operand lengths");
+    let mut out = vec![0.0f32; a.len()];
+    out.par_chunks_mut(ELEMENTWISE_CHUNK)
+        .zip(
+            a.par_chunks(ELEMENTWISE_CHUNK)
+                .zip(b.par_chunks(ELEMENTWISE_CHUNK)),
+        )
+        .for_each(|(out, (a, b))| run(a, b, out));
+    out
+}
+
+/// `f` applied to the elements of `t`, as a flex tensor of `t`'s shape.
+pub(crate) fn flex_apply(t: &FlexTensor, f: impl FnOnce(&[f32]) -> Vec<f32>) -> FlexTensor {
+    let t = contiguous(t.clone());
+    flex_tensor(f(values(&t)), t.layout().shape().to_vec())
+}

@@ -19,12 +19,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
-use rayon::prelude::*;
 
-use crate::flex_kernels::{self, contiguous, flex_tensor, values};
-
-/// Elements per rayon task.
-const CHUNK: usize = 1 << 16;
+use crate::flex_kernels::{self, contiguous, flex_apply, has_avx2, par_map, par_map2, values};
 
 /// `e^t` for `t ≤ 0` (clamped at −87, where it is ~1.6e−38), branch-free (Cephes `expf`).
 #[inline(always)]
@@ -78,22 +74,10 @@ fn backward_slice_avx2(x: &[f32], dy: &[f32], dx: &mut [f32]) {
     backward_slice(x, dy, dx)
 }
 
-pub(crate) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// `y = x · σ(x)` over a slice (rayon above [`CHUNK`] elements).
+/// `y = x · σ(x)` over a slice (rayon above 64 Ki elements).
 pub(crate) fn silu_forward(x: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
     let avx2 = has_avx2();
-    let run = |x: &[f32], y: &mut [f32]| {
+    par_map(x, |x, y| {
         #[cfg(target_arch = "x86_64")]
         if avx2 {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time just above).
@@ -101,18 +85,13 @@ pub(crate) fn silu_forward(x: &[f32]) -> Vec<f32> {
         }
         let _ = avx2;
         forward_slice(x, y)
-    };
-    y.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(y, x)| run(x, y));
-    y
+    })
 }
 
 /// `dx = dy · σ(x) · (1 + x(1 − σ(x)))`.
 pub(crate) fn silu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    let mut dx = vec![0.0f32; x.len()];
     let avx2 = has_avx2();
-    let run = |x: &[f32], dy: &[f32], dx: &mut [f32]| {
+    par_map2(x, dy, |x, dy, dx| {
         #[cfg(target_arch = "x86_64")]
         if avx2 {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time just above).
@@ -120,11 +99,7 @@ pub(crate) fn silu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
         }
         let _ = avx2;
         backward_slice(x, dy, dx)
-    };
-    dx.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK)))
-        .for_each(|(dx, (x, dy))| run(x, dy, dx));
-    dx
+    })
 }
 
 /// The fused SiLU as a backend operation (see the module docs).
@@ -132,12 +107,6 @@ pub(crate) fn silu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
 pub trait CpuSilu: Backend {
     /// `x · σ(x)`, element-wise, any shape.
     fn deepgen_silu(x: FloatTensor<Self>) -> FloatTensor<Self>;
-}
-
-/// `f` applied to the elements of `t`, as a flex tensor of `t`'s shape.
-fn flex_apply(t: &FlexTensor, f: impl FnOnce(&[f32]) -> Vec<f32>) -> FlexTensor {
-    let t = contiguous(t.clone());
-    flex_tensor(f(values(&t)), t.layout().shape().to_vec())
 }
 
 impl CpuSilu for Flex {

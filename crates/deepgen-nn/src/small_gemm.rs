@@ -20,6 +20,7 @@
 //! order, so results do not depend on the thread count.
 
 use crate::flex_kernels::Operand;
+use crate::flex_kernels::has_avx2;
 
 /// The width below which a dimension counts as tiny.
 const TINY: usize = 4;
@@ -139,17 +140,6 @@ fn dots_kernel_avx2(
     out: &mut Vec<f32>,
 ) {
     dots_kernel(mnk, lhs, rhs_t, init, out)
-}
-
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// `lhs [m, k] · rhs [k, n] (+ bias [n] on every row)` as a row-major vector when one

@@ -21,13 +21,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
-use rayon::prelude::*;
 
-use crate::flex_kernels::{self, contiguous, flex_tensor, values};
-use crate::silu::{exp_nonpositive, has_avx2};
-
-/// Elements per rayon task.
-const CHUNK: usize = 1 << 16;
+use crate::flex_kernels::{self, contiguous, flex_apply, has_avx2, par_map, par_map2, values};
+use crate::silu::exp_nonpositive;
 
 /// tanh(x), branch-free (Cephes `tanhf`); NaN stays NaN, ±∞ give ±1.
 #[inline(always)]
@@ -78,11 +74,10 @@ fn backward_slice_avx2(y: &[f32], dy: &[f32], dx: &mut [f32]) {
     backward_slice(y, dy, dx)
 }
 
-/// `tanh` over a slice (rayon above [`CHUNK`] elements).
+/// `tanh` over a slice (rayon above 64 Ki elements).
 pub(crate) fn tanh_forward(x: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
     let avx2 = has_avx2();
-    let run = |x: &[f32], y: &mut [f32]| {
+    par_map(x, |x, y| {
         #[cfg(target_arch = "x86_64")]
         if avx2 {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time just above).
@@ -90,18 +85,13 @@ pub(crate) fn tanh_forward(x: &[f32]) -> Vec<f32> {
         }
         let _ = avx2;
         forward_slice(x, y)
-    };
-    y.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(y, x)| run(x, y));
-    y
+    })
 }
 
 /// `dx = dy · (1 − y²)` from the forward's output `y`.
 pub(crate) fn tanh_backward(y: &[f32], dy: &[f32]) -> Vec<f32> {
-    let mut dx = vec![0.0f32; y.len()];
     let avx2 = has_avx2();
-    let run = |y: &[f32], dy: &[f32], dx: &mut [f32]| {
+    par_map2(y, dy, |y, dy, dx| {
         #[cfg(target_arch = "x86_64")]
         if avx2 {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time just above).
@@ -109,11 +99,7 @@ pub(crate) fn tanh_backward(y: &[f32], dy: &[f32]) -> Vec<f32> {
         }
         let _ = avx2;
         backward_slice(y, dy, dx)
-    };
-    dx.par_chunks_mut(CHUNK)
-        .zip(y.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK)))
-        .for_each(|(dx, (y, dy))| run(y, dy, dx));
-    dx
+    })
 }
 
 /// The vectorised `tanh` as a backend operation (see the module docs).
@@ -121,12 +107,6 @@ pub(crate) fn tanh_backward(y: &[f32], dy: &[f32]) -> Vec<f32> {
 pub trait CpuTanh: Backend {
     /// `tanh(x)`, element-wise, any shape.
     fn deepgen_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
-}
-
-/// `f` applied to the elements of `t`, as a flex tensor of `t`'s shape.
-fn flex_apply(t: &FlexTensor, f: impl FnOnce(&[f32]) -> Vec<f32>) -> FlexTensor {
-    let t = contiguous(t.clone());
-    flex_tensor(f(values(&t)), t.layout().shape().to_vec())
 }
 
 impl CpuTanh for Flex {
