@@ -53,23 +53,6 @@ fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
     }
 }
 
-/// [`flex_kernels::gemm_raw`] with flex's threading threshold.
-///
-/// # Safety
-/// As [`flex_kernels::gemm_raw`].
-unsafe fn gemm_raw(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    accumulate: bool,
-    lhs: Operand<'_>,
-    rhs: Operand<'_>,
-) {
-    // SAFETY: forwarded from the caller.
-    unsafe { flex_kernels::gemm_raw(m, n, k, dst, accumulate, lhs, rhs, parallelism(m, n, k)) }
-}
-
 /// `lhs [m, k] · rhs [k, n]` as a new row-major vector: the [small-matrix loops](small_gemm)
 /// when a dimension is tiny, else written once by the blocked GEMM.
 fn gemm_new(m: usize, n: usize, k: usize, lhs: Operand<'_>, rhs: Operand<'_>) -> Vec<f32> {
@@ -86,7 +69,16 @@ fn gemm_new(m: usize, n: usize, k: usize, lhs: Operand<'_>, rhs: Operand<'_>) ->
     // NaN-filled buffers for the shapes the layers use), so all `len` elements are initialised
     // before `set_len`. The operands are checked by the callers' shapes.
     unsafe {
-        gemm_raw(m, n, k, out.as_mut_ptr(), false, lhs, rhs);
+        flex_kernels::gemm_raw(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            false,
+            lhs,
+            rhs,
+            parallelism(m, n, k),
+        );
         out.set_len(len);
     }
     out
@@ -133,7 +125,18 @@ fn affine(x: &[f32], w: &[f32], b: Option<&[f32]>, [m, k, n]: [usize; 3]) -> Vec
     }
     if k > 0 {
         // SAFETY: `y` holds `m·n` initialised elements; the operands are `m×k` and `k×n`.
-        unsafe { gemm_raw(m, n, k, y.as_mut_ptr(), true, lhs, rhs) };
+        unsafe {
+            flex_kernels::gemm_raw(
+                m,
+                n,
+                k,
+                y.as_mut_ptr(),
+                true,
+                lhs,
+                rhs,
+                parallelism(m, n, k),
+            )
+        };
     }
     y
 }
@@ -499,7 +502,7 @@ mod tests {
             let mut dst = vec![f32::NAN; m * n];
             // SAFETY: `dst` holds m·n elements; x is m×k and w is k×n, row-major.
             unsafe {
-                gemm_raw(
+                flex_kernels::gemm_raw(
                     m,
                     n,
                     k,
@@ -507,6 +510,7 @@ mod tests {
                     false,
                     (&x, 1, k as isize),
                     (&w, 1, n as isize),
+                    parallelism(m, n, k),
                 )
             };
             assert!(dst.iter().all(|v| v.is_finite()), "{:?}", [m, k, n]);

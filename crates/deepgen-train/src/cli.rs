@@ -120,8 +120,8 @@ fn decay_in_open_unit(text: &str) -> Result<f64, String> {
     }
 }
 
-/// clap value parser: a finite number > 0.
-fn positive_finite(text: &str) -> Result<f64, String> {
+/// clap value parser: a finite number > 0 (also used by examples' own flags).
+pub fn positive_finite(text: &str) -> Result<f64, String> {
     let v: f64 = text
         .trim()
         .parse()

@@ -507,8 +507,8 @@ pub struct ToyFlowArgs {
     pub lr_peak: f64,
     /// Adam's ε (added to √v̂). The default is PyTorch's 1e-8, not Burn's 1e-5: see
     /// [`DEFAULT_ADAM_EPSILON`].
-    #[arg(long, default_value_t = DEFAULT_ADAM_EPSILON, value_parser = positive_f32)]
-    pub adam_eps: f32,
+    #[arg(long, default_value_t = DEFAULT_ADAM_EPSILON, value_parser = deepgen_train::cli::positive_finite)]
+    pub adam_eps: f64,
     /// Held-out points behind test_nll (and true_nll).
     #[arg(long, default_value_t = DEFAULT_TEST_POINTS)]
     pub test_points: usize,
@@ -532,15 +532,7 @@ pub const DEFAULT_EPOCHS: usize = 10;
 /// at the cosine schedule's small learning rates, many gradients are ~10⁻⁵, where ε = 1e-5 is
 /// comparable to `√v̂` and damps the step. Over seeds the difference in the final gap is within
 /// the seed-to-seed spread (docs/results.md); `--adam-eps 1e-5` gives Burn's.
-pub const DEFAULT_ADAM_EPSILON: f32 = 1e-8;
-
-fn positive_f32(s: &str) -> Result<f32, String> {
-    match s.trim().parse::<f32>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        Ok(v) => Err(format!("must be finite and > 0, got {v}")),
-        Err(e) => Err(format!("not a number: {e}")),
-    }
-}
+pub const DEFAULT_ADAM_EPSILON: f64 = 1e-8;
 
 /// The whole run of `flows_2d`: device and trainer ([`Run::start`]), the flow, Adam with a
 /// cosine learning-rate decay through [`Run::fit`], then `test_nll` (and `true_nll`,
@@ -627,7 +619,7 @@ pub fn run(common: &CommonArgs, args: &ToyFlowArgs) -> Result<(), Box<dyn Error>
     std::fs::write(&config_path, config.to_json()).map_err(|e| TrainError::io(&config_path, e))?;
 
     let started = Instant::now();
-    let optim = FusedAdamConfig::new().with_epsilon(args.adam_eps);
+    let optim = FusedAdamConfig::new().with_epsilon(args.adam_eps as f32);
     optim.validate()?;
     let fitted = run.fit(&mut task, model, optim.init())?;
     let fit_s = started.elapsed().as_secs_f64();

@@ -1,5 +1,6 @@
 //! Flush-to-zero of subnormal floats, which every example sets through `Run::start`.
 
+use deepgen_train::allocator::tuning_enabled;
 use deepgen_train::denormals::{DenormalMode, FLUSH_ENV, flush_denormals_to_zero};
 use std::hint::black_box;
 
@@ -18,14 +19,7 @@ fn flushing_makes_subnormal_results_zero_here_and_in_threads_started_afterwards(
             "IEEE default: subnormal {before:e}"
         );
         let mode = flush_denormals_to_zero();
-        let disabled = std::env::var(FLUSH_ENV)
-            .map(|v| {
-                matches!(
-                    v.trim().to_ascii_lowercase().as_str(),
-                    "off" | "0" | "false" | "no"
-                )
-            })
-            .unwrap_or(false);
+        let disabled = !tuning_enabled(std::env::var(FLUSH_ENV).ok().as_deref());
         if disabled {
             assert_eq!(mode, DenormalMode::Disabled);
             return;
