@@ -131,17 +131,86 @@ pub(crate) fn test_values(len: usize, seed: u32) -> Vec<f32> {
 /// [`tanh`](crate::tanh())).
 const ELEMENTWISE_CHUNK: usize = 1 << 16;
 
-/// Whether the CPU has AVX2 and FMA (the element-wise kernels' vectorised variants).
+/// Whether the CPU has AVX2 and FMA (the small GEMM's vectorised variant).
 pub(crate) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    simd() != Simd::Baseline
 }
+
+/// The environment variable that caps the vector instruction set of the element-wise kernels
+/// ([`silu`](crate::silu()), [`tanh`](crate::tanh())): `avx2` or `baseline`; unset (or anything
+/// else) uses the widest the CPU has. Every level gives the same bits (the kernels do the same
+/// `f32` operations in the same order; Rust never contracts `a·b + c` into an FMA), so this only
+/// exists to time one level against another with the same binary.
+pub const SIMD_ENV: &str = "DEEPGEN_SIMD";
+
+/// The vector instruction sets the element-wise kernels are compiled for, picked at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Simd {
+    /// AVX-512F (16 lanes), with AVX2 and FMA.
+    Avx512,
+    /// AVX2 and FMA (8 lanes).
+    Avx2,
+    /// The target's baseline (SSE2 on x86-64, or another architecture).
+    Baseline,
+}
+
+/// The widest [`Simd`] level this CPU supports, capped by [`SIMD_ENV`] (read once).
+pub(crate) fn simd() -> Simd {
+    static LEVEL: OnceLock<Simd> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let cap = std::env::var(SIMD_ENV)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma");
+            let avx512 = avx2 && std::arch::is_x86_feature_detected!("avx512f");
+            match cap.as_str() {
+                "baseline" => Simd::Baseline,
+                _ if avx512 && cap != "avx2" => Simd::Avx512,
+                _ if avx2 => Simd::Avx2,
+                _ => Simd::Baseline,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = cap;
+            Simd::Baseline
+        }
+    })
+}
+
+/// Defines `fn $name(args)` that runs the `#[inline(always)]` function `$body(args)` compiled
+/// for AVX-512, for AVX2 + FMA or for the baseline, whichever [`simd`] picks: the body is
+/// written once as plain loops and the compiler vectorises each copy for its instruction set.
+macro_rules! simd_dispatch {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) = $body:path;) => {
+        $(#[$meta])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                match $crate::flex_kernels::simd() {
+                    // SAFETY: `simd()` detected these features on this CPU at run time.
+                    $crate::flex_kernels::Simd::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    $crate::flex_kernels::Simd::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::flex_kernels::Simd::Baseline => {}
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_dispatch;
 
 /// `out[i] = f(x[i])` computed by `run(x_chunk, out_chunk)` over chunks on rayon (one chunk,
 /// i.e. no task, below 64 Ki elements).

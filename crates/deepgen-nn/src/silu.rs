@@ -20,7 +20,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 
-use crate::flex_kernels::{self, contiguous, flex_apply, has_avx2, par_map, par_map2, values};
+use crate::flex_kernels::{self, contiguous, flex_apply, par_map, par_map2, values};
 
 /// `e^t` for `t ≤ 0` (clamped at −87, where it is ~1.6e−38), branch-free (Cephes `expf`).
 #[inline(always)]
@@ -62,44 +62,22 @@ fn backward_slice(x: &[f32], dy: &[f32], dx: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn forward_slice_avx2(x: &[f32], y: &mut [f32]) {
-    forward_slice(x, y)
+flex_kernels::simd_dispatch! {
+    fn forward_chunk(x: &[f32], y: &mut [f32]) = forward_slice;
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn backward_slice_avx2(x: &[f32], dy: &[f32], dx: &mut [f32]) {
-    backward_slice(x, dy, dx)
+flex_kernels::simd_dispatch! {
+    fn backward_chunk(x: &[f32], dy: &[f32], dx: &mut [f32]) = backward_slice;
 }
 
 /// `y = x · σ(x)` over a slice (rayon above 64 Ki elements).
 pub(crate) fn silu_forward(x: &[f32]) -> Vec<f32> {
-    let avx2 = has_avx2();
-    par_map(x, |x, y| {
-        #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            // SAFETY: the CPU supports AVX2 and FMA (checked at run time just above).
-            return unsafe { forward_slice_avx2(x, y) };
-        }
-        let _ = avx2;
-        forward_slice(x, y)
-    })
+    par_map(x, forward_chunk)
 }
 
 /// `dx = dy · σ(x) · (1 + x(1 − σ(x)))`.
 pub(crate) fn silu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    let avx2 = has_avx2();
-    par_map2(x, dy, |x, dy, dx| {
-        #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            // SAFETY: the CPU supports AVX2 and FMA (checked at run time just above).
-            return unsafe { backward_slice_avx2(x, dy, dx) };
-        }
-        let _ = avx2;
-        backward_slice(x, dy, dx)
-    })
+    par_map2(x, dy, backward_chunk)
 }
 
 /// The fused SiLU as a backend operation (see the module docs).
@@ -224,5 +202,32 @@ mod tests {
             worst = worst.max((got - want).abs() / want);
         }
         assert!(worst < 3e-7, "worst relative error {worst}");
+    }
+
+    /// Whatever vector width `simd()` picks on this machine (AVX-512 on the CI runners that
+    /// have it), the dispatched kernels give the plain loops' bits: the same `f32` operations in
+    /// the same order, vectorised.
+    #[test]
+    fn every_simd_level_gives_the_baseline_bits() {
+        let x = grid();
+        let dy: Vec<f32> = (0..x.len()).map(|i| 1.0 - (i % 5) as f32 / 3.0).collect();
+        let (mut fast, mut plain) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+        forward_chunk(&x, &mut fast);
+        forward_slice(&x, &mut plain);
+        let bits = |v: &[f32]| v.iter().map(|e| e.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&fast),
+            bits(&plain),
+            "forward at {:?}",
+            flex_kernels::simd()
+        );
+        backward_chunk(&x, &dy, &mut fast);
+        backward_slice(&x, &dy, &mut plain);
+        assert_eq!(
+            bits(&fast),
+            bits(&plain),
+            "backward at {:?}",
+            flex_kernels::simd()
+        );
     }
 }

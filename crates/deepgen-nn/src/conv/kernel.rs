@@ -17,6 +17,8 @@
 //! one of the two cores idle for much of every step because of it. `groups = 1` only; the caller
 //! ([`super::conv2d`]) sends grouped convolutions to Burn.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -157,8 +159,10 @@ fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
                         continue;
                     };
                     let src = &plane[iy * g.w..(iy + 1) * g.w];
-                    dst[..lo].fill(0.0);
-                    dst[hi..].fill(0.0);
+                    // The padding columns are 0–2 elements per row: store them directly rather
+                    // than through a `memset` call per row (8 % of a U-Net step was memset).
+                    zero_short(&mut dst[..lo]);
+                    zero_short(&mut dst[hi..]);
                     if lo < hi {
                         let first = lo * sw + j * dw - pw;
                         if sw == 1 {
@@ -173,6 +177,65 @@ fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
             }
         }
     }
+}
+
+/// Zeroes a slice that is usually empty or a few elements long (the padding columns of an
+/// `im2col` row) without a library call for the common lengths.
+#[inline(always)]
+fn zero_short(dst: &mut [f32]) {
+    match dst {
+        [] => {}
+        [a] => *a = 0.0,
+        [a, b] => {
+            *a = 0.0;
+            *b = 0.0;
+        }
+        _ => dst.fill(0.0),
+    }
+}
+
+/// Scratch buffers for the patch matrices, one set per thread and kept between calls, so that
+/// a training step does not allocate, zero and fault in a fresh `C·kh·kw × Ho·Wo` matrix per
+/// image group and layer (the first version did; `memset` and page faults were ≈ 10 % of a
+/// U-Net step). Buffers above [`SCRATCH_KEEP`] elements are freed after use.
+#[derive(Default)]
+struct Scratch {
+    cols: Vec<f32>,
+    dcols: Vec<f32>,
+}
+
+/// The largest buffer (elements) a thread keeps between calls: 16 MiB of `f32`.
+const SCRATCH_KEEP: usize = 1 << 22;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's [`Scratch`] (or a fresh one if the thread's is in use, e.g. by
+/// a convolution further up this thread's stack that rayon's work stealing interrupted).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let r = f(&mut scratch);
+            let s = &mut *scratch;
+            for v in [&mut s.cols, &mut s.dcols] {
+                if v.capacity() > SCRATCH_KEEP {
+                    *v = Vec::new();
+                }
+            }
+            r
+        }
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// `v` with length `len`, reusing its allocation: only elements beyond its current length are
+/// written (zeros); the callers overwrite every element before reading it.
+fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    &mut v[..len]
 }
 
 /// Adds the patch-matrix gradient `dcols [C·kh·kw, Ho·Wo]` back onto the image gradient
@@ -241,47 +304,62 @@ fn batch_parallel(batch: usize) -> bool {
 pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (k, n) = (g.k(), g.n());
     let out_len = g.c_out * n;
-    let mut y = vec![0.0f32; g.batch * out_len];
+    let len = g.batch * out_len;
     if out_len == 0 {
-        return y;
+        return vec![0.0; len];
     }
-    let one = |b: usize, y_b: &mut [f32], cols: &mut Vec<f32>, par: Parallelism| {
+    // Every output element is written before it is read (the bias fill, or the GEMM with
+    // `accumulate = false`), so `y` is not zeroed first.
+    let mut y: Vec<f32> = Vec::with_capacity(len);
+    let one = |b: usize, y_b: &mut [MaybeUninit<f32>], par: Parallelism| {
         let x_b = &x[b * g.image_len()..(b + 1) * g.image_len()];
-        let cols: &[f32] = if g.pointwise() {
-            x_b
-        } else {
-            cols.resize(k * n, 0.0);
-            im2col(g, x_b, cols);
-            cols
-        };
         if let Some(bias) = bias {
             for (row, &v) in y_b.chunks_exact_mut(n).zip(bias) {
-                row.fill(v);
+                row.iter_mut().for_each(|e| {
+                    e.write(v);
+                });
             }
         }
-        gemm_f32(
-            g.c_out,
-            n,
-            k,
-            y_b,
-            bias.is_some(),
-            (weight, 1, k as isize),
-            (cols, 1, n as isize),
-            par,
-        );
-    };
-    if batch_parallel(g.batch) {
-        y.par_chunks_mut(out_len)
-            .enumerate()
-            .for_each_init(Vec::new, |cols, (b, y_b)| {
-                one(b, y_b, cols, Parallelism::None)
+        let dst = y_b.as_mut_ptr().cast::<f32>();
+        let gemm = |cols: &[f32]| {
+            // SAFETY: `y_b` holds `c_out · n` elements, valid for writes and initialised when
+            // `accumulate` (the bias fill above); `weight` is `[c_out, k]` and `cols` `[k, n]`.
+            unsafe {
+                gemm_raw(
+                    g.c_out,
+                    n,
+                    k,
+                    dst,
+                    bias.is_some(),
+                    (weight, 1, k as isize),
+                    (cols, 1, n as isize),
+                    par,
+                )
+            }
+        };
+        if g.pointwise() {
+            gemm(x_b);
+        } else {
+            with_scratch(|s| {
+                let cols = sized(&mut s.cols, k * n);
+                im2col(g, x_b, cols);
+                gemm(cols);
             });
+        }
+    };
+    let spare = &mut y.spare_capacity_mut()[..len];
+    if batch_parallel(g.batch) {
+        spare
+            .par_chunks_mut(out_len)
+            .enumerate()
+            .for_each(|(b, y_b)| one(b, y_b, Parallelism::None));
     } else {
-        let mut cols = Vec::new();
-        for (b, y_b) in y.chunks_mut(out_len).enumerate() {
-            one(b, y_b, &mut cols, Parallelism::Rayon(0));
+        for (b, y_b) in spare.chunks_mut(out_len).enumerate() {
+            one(b, y_b, Parallelism::Rayon(0));
         }
     }
+    // SAFETY: every one of the `len` elements was written above (each image's chunk by `one`).
+    unsafe { y.set_len(len) };
     y
 }
 
@@ -296,10 +374,8 @@ pub(crate) struct Grads {
 /// Groups of consecutive images whose `dW`, `db` are summed separately (see [`backward`]).
 const SUM_GROUPS: usize = 8;
 
-/// Per-group state of the backward pass: patch buffers and partial sums of `dW` and `db`.
+/// Per-group state of the backward pass: partial sums of `dW` and `db`.
 struct Partial {
-    cols: Vec<f32>,
-    dcols: Vec<f32>,
     dw: Vec<f32>,
     db: Vec<f32>,
 }
@@ -307,8 +383,6 @@ struct Partial {
 impl Partial {
     fn new(g: &Geometry, want_w: bool, want_b: bool) -> Self {
         Self {
-            cols: Vec::new(),
-            dcols: Vec::new(),
             dw: if want_w {
                 vec![0.0; g.c_out * g.k()]
             } else {
@@ -355,24 +429,28 @@ pub(crate) fn backward(
         }
         if want_w && n > 0 {
             let x_b = &x[b * image..(b + 1) * image];
-            let cols: &[f32] = if g.pointwise() {
-                x_b
-            } else {
-                p.cols.resize(k * n, 0.0);
-                im2col(g, x_b, &mut p.cols);
-                &p.cols
-            };
             // dW [C_out, K] += dY_b [C_out, N] · colsᵀ [N, K]
-            gemm_f32(
-                g.c_out,
-                k,
-                n,
-                &mut p.dw,
-                true,
-                (dy_b, 1, n as isize),
-                (cols, n as isize, 1),
-                par,
-            );
+            let dw = |cols: &[f32], dw: &mut [f32]| {
+                gemm_f32(
+                    g.c_out,
+                    k,
+                    n,
+                    dw,
+                    true,
+                    (dy_b, 1, n as isize),
+                    (cols, n as isize, 1),
+                    par,
+                )
+            };
+            if g.pointwise() {
+                dw(x_b, &mut p.dw);
+            } else {
+                with_scratch(|s| {
+                    let cols = sized(&mut s.cols, k * n);
+                    im2col(g, x_b, cols);
+                    dw(cols, &mut p.dw);
+                });
+            }
         }
         if let Some(dx_b) = dx_b {
             if n == 0 {
@@ -383,18 +461,11 @@ pub(crate) fn backward(
             if g.pointwise() {
                 gemm_f32(k, n, g.c_out, dx_b, false, wt, (dy_b, 1, n as isize), par);
             } else {
-                p.dcols.resize(k * n, 0.0);
-                gemm_f32(
-                    k,
-                    n,
-                    g.c_out,
-                    &mut p.dcols,
-                    false,
-                    wt,
-                    (dy_b, 1, n as isize),
-                    par,
-                );
-                col2im(g, &p.dcols, dx_b);
+                with_scratch(|s| {
+                    let dcols = sized(&mut s.dcols, k * n);
+                    gemm_f32(k, n, g.c_out, dcols, false, wt, (dy_b, 1, n as isize), par);
+                    col2im(g, dcols, dx_b);
+                });
             }
         }
     };
