@@ -224,6 +224,11 @@ pub struct FVaeArgs {
     /// Skip the temperature-1.0 Fréchet distance (halves the after-training sampling).
     #[arg(long)]
     pub no_fd_t1: bool,
+    /// Further temperatures to sample and score after 0.7 and 1.0 (e.g. `0.5,0.6,0.8`), each
+    /// written as `samples_t<T>.npy`/`.png` with its scores in eval.json; the 0.7 and 1.0
+    /// samples stay the same draws.
+    #[arg(long, value_delimiter = ',', value_parser = deepgen_train::cli::positive_finite)]
+    pub extra_temperatures: Vec<f64>,
 }
 
 /// The whole `fvae_mnist` run: trainer, MNIST, the model, [`Run::fit`], `eval.json`.
@@ -290,6 +295,7 @@ pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
         image_shape: task.data.image_shape(),
         fd_samples: args.fd_samples,
         no_fd_t1: args.no_fd_t1,
+        extra_temperatures: args.extra_temperatures.clone(),
         seed: run.seed,
     };
     scores.run(&mnist, &run.out_dir(), &device, &mut report, |n, t, rng| {

@@ -523,6 +523,11 @@ pub struct MnistFlowArgs {
     /// Skip the temperature-1.0 Fréchet distance (halves the after-training sampling).
     #[arg(long)]
     pub no_fd_t1: bool,
+    /// Further temperatures to sample and score after 0.7 and 1.0 (e.g. `0.5,0.6,0.8`), each
+    /// written as `samples_t<T>.npy`/`.png` with its scores in eval.json; the 0.7 and 1.0
+    /// samples stay the same draws.
+    #[arg(long, value_delimiter = ',', value_parser = deepgen_train::cli::positive_finite)]
+    pub extra_temperatures: Vec<f64>,
 }
 
 /// The input transform and coupling scale of a Glow (`glow_mnist`, and the f-VAE's decoder):
@@ -699,6 +704,7 @@ pub fn run(
         image_shape: task.image_shape(),
         fd_samples: args.fd_samples,
         no_fd_t1: args.no_fd_t1,
+        extra_temperatures: args.extra_temperatures.clone(),
         seed: run.seed,
     };
     scores.run(&mnist, &out, &device, &mut report, |n, t, rng| {
@@ -754,16 +760,28 @@ pub fn with_default_clip(
     }
 }
 
+/// The tag of temperature `t` in file names and eval.json keys: `t0.7`, `t1.0`, `t0.65`.
+fn temperature_tag(t: f64) -> String {
+    if (t * 10.0 - (t * 10.0).round()).abs() < 1e-9 {
+        format!("t{t:.1}")
+    } else {
+        format!("t{t}")
+    }
+}
+
 /// The after-training samples of an image model: `samples_t0.7.npy`/`.png` and deepgen-eval's
-/// scores (Fréchet distance to the test set, label statistics) at temperatures 0.7 and 1.0.
-#[derive(Debug, Clone, Copy)]
+/// scores (Fréchet distance to the test set, label statistics) at temperatures 0.7 and 1.0
+/// (and any extra ones).
+#[derive(Debug, Clone)]
 pub struct SampleScores {
     /// `[C, H, W]` of one sample.
     pub image_shape: [usize; 3],
     /// Samples per temperature (0 skips everything).
     pub fd_samples: usize,
-    /// Score temperature 0.7 only.
+    /// Leave out temperature 1.0.
     pub no_fd_t1: bool,
+    /// Temperatures sampled, written and scored after 0.7 and 1.0 (`--extra-temperatures`).
+    pub extra_temperatures: Vec<f64>,
     /// Seed of the samples' noise (`Stream::FrechetSamples`).
     pub seed: u64,
 }
@@ -771,9 +789,9 @@ pub struct SampleScores {
 impl SampleScores {
     /// Draws `fd_samples` images per temperature with `draw(n, temperature, rng)` (host pixels
     /// `[n, C, H, W]` in `[0, 1]` and the count of non-finite values, as [`sample_pixels`]
-    /// returns them), writes the temperature-0.7 ones to `out`, and pushes
-    /// `fd_t0.7`, `label_*_t0.7`, `non_finite_samples_t0.7` (and the same at 1.0) into
-    /// `report`. Without the MNIST classifier the scores are reported missing with the reason.
+    /// returns them), writes the temperature-0.7 ones (and the extra temperatures') to `out`,
+    /// and pushes `fd_t0.7`, `label_*_t0.7`, `non_finite_samples_t0.7` (and the same at 1.0
+    /// and each extra temperature) into `report`. Without the MNIST classifier the scores are reported missing with the reason.
     ///
     /// # Errors
     /// Sampling, classifier and output errors.
@@ -803,16 +821,17 @@ impl SampleScores {
         }
         let [c, h, w] = self.image_shape;
         let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
-        let temperatures: &[f64] = if self.no_fd_t1 {
-            &[LOW_TEMPERATURE]
-        } else {
-            &[LOW_TEMPERATURE, 1.0]
-        };
-        for &t in temperatures {
+        let mut temperatures = vec![LOW_TEMPERATURE];
+        if !self.no_fd_t1 {
+            temperatures.push(1.0);
+        }
+        temperatures.extend(&self.extra_temperatures);
+        for (i, &t) in temperatures.iter().enumerate() {
             let started = Instant::now();
             let (images, non_finite) = draw(n, t, &mut rng)?;
-            let tag = format!("t{t:.1}");
-            if t == LOW_TEMPERATURE {
+            let tag = temperature_tag(t);
+            let extra = i >= temperatures.len() - self.extra_temperatures.len();
+            if t == LOW_TEMPERATURE || extra {
                 write_image_samples(out, &tag, &images, [n, c, h, w])?;
             }
             report.push(format!("non_finite_samples_{tag}"), non_finite);

@@ -185,8 +185,9 @@ fn task_test_bpd_is_the_elbo_in_bits_per_dim_with_fixed_noise() {
 }
 
 /// `fvae_mnist` end to end on 64 bundled MNIST images: one short epoch, then 16 decoder
-/// samples at T = 0.7 and 1.0 scored by the bundled classifier; `eval.json` holds the bound,
-/// the Fréchet distances and the label statistics, `samples_t0.7.npy` the images in [0, 1].
+/// samples at T = 0.7 and 1.0 (and the extra 0.5 and 0.65) scored by the bundled classifier;
+/// `eval.json` holds the bound, the Fréchet distances and the label statistics,
+/// `samples_t0.7.npy` (and the extra temperatures' files) the images in [0, 1].
 #[test]
 fn fvae_run_scores_its_samples_in_eval_json() {
     let _serial = crate::common::serial();
@@ -223,6 +224,8 @@ fn fvae_run_scores_its_samples_in_eval_json() {
         "16",
         "--num-samples",
         "4",
+        "--extra-temperatures",
+        "0.5,0.65",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -235,17 +238,24 @@ fn fvae_run_scores_its_samples_in_eval_json() {
             .unwrap_or_else(|| panic!("{k} missing or not a number in {text}"))
     };
     assert!(number("test_bpd_elbo").is_finite() && number("test_bpd_elbo") > 0.0);
-    for t in ["t0.7", "t1.0"] {
+    for t in ["t0.7", "t1.0", "t0.5", "t0.65"] {
         assert!(number(&format!("fd_{t}")) > 0.0, "{t}");
         let balance = number(&format!("label_balance_{t}"));
         assert!((0.0..=1.0).contains(&balance), "{t}: {balance}");
         assert_eq!(number(&format!("non_finite_samples_{t}")), 0.0, "{t}");
     }
     assert_eq!(number("fd_samples"), 16.0);
-    let (shape, data) =
-        deepgen_tensor::output::read_npy_f32(&out.join("samples_t0.7.npy")).unwrap();
-    assert_eq!(shape, vec![16, 1, 28, 28]);
-    assert!(data.iter().all(|v| (0.0..=1.0).contains(v)));
+    for file in ["samples_t0.7.npy", "samples_t0.5.npy", "samples_t0.65.npy"] {
+        let (shape, data) = deepgen_tensor::output::read_npy_f32(&out.join(file)).unwrap();
+        assert_eq!(shape, vec![16, 1, 28, 28], "{file}");
+        assert!(data.iter().all(|v| (0.0..=1.0).contains(v)), "{file}");
+    }
+    assert!(
+        !out.join("samples_t1.0.npy").exists(),
+        "T = 1 is scored, not written"
+    );
+    // A temperature that is not a positive number is refused by the parser.
+    assert!(Cli::try_parse_from(["fvae_mnist", "--extra-temperatures", "0.5,-1"]).is_err());
 }
 
 /// `sample_pixels` calls `draw` in chunks of at most `chunk`, clamps to [0, 1] and counts
