@@ -127,6 +127,30 @@ pub(crate) fn test_values(len: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
+/// An element-wise forward kernel `(x, y)` and a backward kernel `(x_or_y, dy, dx)`.
+#[cfg(test)]
+pub(crate) type ElementwiseKernels = (fn(&[f32], &mut [f32]), fn(&[f32], &[f32], &mut [f32]));
+
+/// Asserts that the dispatched element-wise kernels (`fast`, at the [`simd`] level of this
+/// machine) give the plain loops' bits (`plain`), forward and backward, on `x` (also the
+/// backward's first input). Whatever the width, the same `f32` operations run in the same order.
+#[cfg(test)]
+pub(crate) fn assert_simd_matches_baseline(
+    x: &[f32],
+    fast: ElementwiseKernels,
+    plain: ElementwiseKernels,
+) {
+    let dy: Vec<f32> = (0..x.len()).map(|i| 1.0 - (i % 5) as f32 / 3.0).collect();
+    let (mut a, mut b) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+    let bits = |v: &[f32]| v.iter().map(|e| e.to_bits()).collect::<Vec<_>>();
+    (fast.0)(x, &mut a);
+    (plain.0)(x, &mut b);
+    assert_eq!(bits(&a), bits(&b), "forward at {:?}", simd());
+    (fast.1)(x, &dy, &mut a);
+    (plain.1)(x, &dy, &mut b);
+    assert_eq!(bits(&a), bits(&b), "backward at {:?}", simd());
+}
+
 /// Elements per rayon task of the element-wise kernels ([`silu`](crate::silu()),
 /// [`tanh`](crate::tanh())).
 const ELEMENTWISE_CHUNK: usize = 1 << 16;

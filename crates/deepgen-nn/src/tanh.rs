@@ -217,30 +217,14 @@ mod tests {
         }
     }
 
-    /// Whatever vector width `simd()` picks on this machine (AVX-512 on the CI runners that
-    /// have it), the dispatched kernels give the plain loops' bits: the same `f32` operations in
-    /// the same order, vectorised.
+    /// Whatever vector width `simd()` picks on this machine (AVX-512 where the CPU has it),
+    /// the dispatched kernels give the plain loops' bits.
     #[test]
     fn every_simd_level_gives_the_baseline_bits() {
-        let x = grid();
-        let dy: Vec<f32> = (0..x.len()).map(|i| 1.0 - (i % 5) as f32 / 3.0).collect();
-        let (mut fast, mut plain) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
-        forward_chunk(&x, &mut fast);
-        forward_slice(&x, &mut plain);
-        let bits = |v: &[f32]| v.iter().map(|e| e.to_bits()).collect::<Vec<_>>();
-        assert_eq!(
-            bits(&fast),
-            bits(&plain),
-            "forward at {:?}",
-            flex_kernels::simd()
-        );
-        backward_chunk(&x, &dy, &mut fast);
-        backward_slice(&x, &dy, &mut plain);
-        assert_eq!(
-            bits(&fast),
-            bits(&plain),
-            "backward at {:?}",
-            flex_kernels::simd()
+        flex_kernels::assert_simd_matches_baseline(
+            &grid(),
+            (forward_chunk, backward_chunk),
+            (forward_slice, backward_slice),
         );
     }
 }
