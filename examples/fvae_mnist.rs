@@ -1,6 +1,7 @@
 //! The f-VAE (Su & Wu 2018) on dequantised MNIST: a VAE whose decoder is a conditional Glow on
 //! the data. Writes `metrics.jsonl` (bits/dim of the ELBO per epoch), `samples.npy` (decoder
-//! samples at temperature 0.7), checkpoints and `eval.json` under `runs/fvae_mnist/`.
+//! samples at temperature 0.7), `reconstructions.png`, checkpoints and `eval.json` under
+//! `runs/fvae_mnist/`.
 //!
 //! ```sh
 //! cargo run --release --example fvae_mnist -- --epochs 5

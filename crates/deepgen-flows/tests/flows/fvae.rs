@@ -245,6 +245,9 @@ fn fvae_run_scores_its_samples_in_eval_json() {
         assert_eq!(number(&format!("non_finite_samples_{t}")), 0.0, "{t}");
     }
     assert_eq!(number("fd_samples"), 16.0);
+    let accuracy = number("reconstruction_label_accuracy_t0.7");
+    assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
+    assert!(out.join("reconstructions.png").exists());
     for file in ["samples_t0.7.npy", "samples_t0.5.npy", "samples_t0.65.npy"] {
         let (shape, data) = deepgen_tensor::output::read_npy_f32(&out.join(file)).unwrap();
         assert_eq!(shape, vec![16, 1, 28, 28], "{file}");
