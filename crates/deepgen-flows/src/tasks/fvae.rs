@@ -15,7 +15,7 @@
 
 use std::error::Error;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use deepgen_data::{Mnist, MnistSplit};
 use deepgen_distributions::noise;
 use deepgen_tensor::{HostRng, Stream};
@@ -340,23 +340,18 @@ fn reconstructions(
         }
     };
     let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
-    let mut images = Vec::with_capacity(n * mnist.test.pixels());
-    let mut originals = Vec::with_capacity(n * mnist.test.pixels());
-    for lo in (0..n).step_by(DEFAULT_EVAL_BATCH) {
-        let idx: Vec<usize> = (lo..(lo + DEFAULT_EVAL_BATCH).min(n)).collect();
-        // The bin centres (k + ½)/256: the data the model saw, without dequantisation noise.
-        let x = (pixel_levels(&mnist.test, &idx, device) + 0.5) / PIXEL_LEVELS;
-        for &i in &idx {
-            originals.extend(
-                mnist
-                    .test
-                    .image(i)
-                    .iter()
-                    .map(|&k| (f32::from(k) + 0.5) / 256.0),
-            );
-        }
+    let [c, h, w] = [1, mnist.test.rows, mnist.test.cols];
+    // The bin centres (k + ½)/256: the data the model saw, without dequantisation noise.
+    let originals: Vec<f32> = (0..n)
+        .flat_map(|i| mnist.test.image(i).iter())
+        .map(|&k| ((f64::from(k) + 0.5) / PIXEL_LEVELS) as f32)
+        .collect();
+    let mut images = Vec::with_capacity(originals.len());
+    for chunk in originals.chunks(DEFAULT_EVAL_BATCH * c * h * w) {
+        let m = chunk.len() / (c * h * w);
+        let x = Tensor::<4>::from_data(TensorData::new(chunk.to_vec(), [m, c, h, w]), device);
         let z = model.posterior(x).mean.detach();
-        let (pixels, _) = sample_pixels(idx.len(), idx.len(), &mut rng, |m, rng| {
+        let (pixels, _) = sample_pixels(m, m, &mut rng, |m, rng| {
             model.flow.sample_with_temperature(m, 0.7, Some(&z), rng)
         })?;
         images.extend(pixels);
@@ -368,7 +363,7 @@ fn reconstructions(
         100.0 * accuracy
     );
     report.push("reconstruction_label_accuracy_t0.7", accuracy);
-    let d = mnist.test.pixels();
+    let d = c * h * w;
     let shown = n.min(50);
     let mut grid = Vec::with_capacity(2 * shown * d);
     for row in 0..shown.div_ceil(10) {
@@ -380,9 +375,9 @@ fn reconstructions(
         &out.join("reconstructions.png"),
         &grid,
         grid.len() / d,
-        1,
-        mnist.test.rows,
-        mnist.test.cols,
+        c,
+        h,
+        w,
         10,
     )?;
     Ok(())
