@@ -14,21 +14,31 @@
 //! an unconditioned flow the model reduces to Glow (the KL term pushes `q` to the prior); with a
 //! trivial flow it reduces to a VAE with a Gaussian decoder.
 //!
+//! **Where `z` enters.** The conditioners see `z` as constant planes: a convolution turns them
+//! into position-independent biases, so `z` can say *how much* but hardly *where*. With
+//! [`FVaeConfig::base_channels`] the flow's base distribution is conditioned on `z` as well:
+//! `p(x | z) = N(f(x; z); μ(z), diag σ(z)²)·|det ∂f/∂x|`, with `(μ, ln σ)` from a transposed-conv
+//! net on the latent's `[C, H, W]` layout (zero-initialised last layer: training starts from
+//! `N(0, I)`), so `z` can place structure in the latent — Su's construction, where the encoder's
+//! code is added to the flow's latent (`G_z(v) = G(σv + E(x))`). Sampling at temperature `T`
+//! draws `u = μ(z) + T·σ(z)·ε`.
+//!
 //! Bits/dim of the bound: [`bits_per_dim`](crate::bits_per_dim) of the ELBO (an upper bound
 //! on the true bits/dim), or of the tighter importance-weighted bound
 //! ([`FVae::iw_log_prob_with_noise`]: `ln (1/k) Σ_j p(x | z_j) p(z_j) / q(z_j | x)`), on
 //! dequantised data as for every flow here.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::activation::ActivationConfig;
 use burn::tensor::{Device, Tensor};
 use deepgen_distributions::{DiagGaussian, noise};
-use deepgen_nn::{EncoderNet, EncoderNetConfig};
+use deepgen_nn::{ConvDecoder, ConvDecoderConfig, EncoderNet, EncoderNetConfig};
 use deepgen_tensor::config::{all_positive, positive};
 use deepgen_tensor::numerics::tensor::log_mean_exp;
 use deepgen_tensor::{ConfigError, HostRng, Validate};
 
+use crate::bijection::Bijection;
 use crate::density::NormalizingFlow;
 use crate::image_flows::GlowConfig;
 use crate::multiscale::MultiScaleFlow;
@@ -56,7 +66,17 @@ pub struct FVaeConfig {
     /// Encoder activation.
     #[config(default = "ActivationConfig::Relu")]
     pub activation: ActivationConfig,
+    /// Channels of the net `z → (μ(z), ln σ(z))` of the decoder flow's base distribution, a
+    /// [`ConvDecoder`] mirroring a conv encoder with these channels (e.g. `[32, 64]`), its last
+    /// layer zero-initialised; empty: the base is `N(0, I)` and `z` reaches the decoder only
+    /// through the conditioners (see the [module docs](self)).
+    #[config(default = "vec![]")]
+    pub base_channels: Vec<usize>,
 }
+
+/// `ln σ(z)` of the conditional base is soft-clamped to `(−BASE_LOG_STD_BOUND, BASE_LOG_STD_BOUND)`
+/// (`b·tanh(s/b)`): a collapsing or exploding scale cannot produce non-finite densities.
+pub const BASE_LOG_STD_BOUND: f64 = 5.0;
 
 impl FVaeConfig {
     fn encoder_config(&self) -> EncoderNetConfig {
@@ -78,6 +98,18 @@ impl FVaeConfig {
         }
     }
 
+    fn base_config(&self) -> Option<ConvDecoderConfig> {
+        if self.base_channels.is_empty() {
+            return None;
+        }
+        let [c, h, w] = self.flow.image_shape;
+        Some(ConvDecoderConfig::new(
+            [2 * c, h, w],
+            self.base_channels.clone(),
+            self.latent_dim,
+        ))
+    }
+
     fn flow_config(&self) -> GlowConfig {
         self.flow.clone().with_context_dim(self.latent_dim)
     }
@@ -97,6 +129,13 @@ impl FVaeConfig {
                 .flow_config()
                 .try_init(device)
                 .map_err(|e| e.within("FVaeConfig", "flow"))?,
+            base: match self.base_config() {
+                None => None,
+                Some(c) => Some(zero_last_layer(
+                    c.try_init(device)
+                        .map_err(|e| e.within("FVaeConfig", "base_channels"))?,
+                )),
+            },
             latent_dim: self.latent_dim,
         })
     }
@@ -116,6 +155,10 @@ impl Validate for FVaeConfig {
         positive(C, "latent_dim", self.latent_dim)?;
         all_positive(C, "encoder_channels", &self.encoder_channels, false)?;
         all_positive(C, "encoder_hidden", &self.encoder_hidden, false)?;
+        all_positive(C, "base_channels", &self.base_channels, false)?;
+        if let Some(base) = self.base_config() {
+            base.validate().map_err(|e| e.within(C, "base_channels"))?;
+        }
         self.encoder_config()
             .validate()
             .map_err(|e| e.within(C, "encoder"))?;
@@ -132,6 +175,8 @@ pub struct FVae {
     pub encoder: EncoderNet,
     /// The decoder: a multi-scale flow on the data conditioned on `z`.
     pub flow: MultiScaleFlow,
+    /// `z → [μ | ln σ]` (`[B, 2C, H, W]`) of the flow's base distribution; `None`: `N(0, I)`.
+    pub base: Option<ConvDecoder>,
     /// Dimensionality of `z`.
     pub latent_dim: usize,
 }
@@ -177,7 +222,7 @@ impl FVae {
         let q = self.posterior(x.clone());
         let z = q.mean.clone() + q.std() * eps;
         FVaeTerms {
-            log_px_given_z: self.flow.log_prob(x, Some(&z)),
+            log_px_given_z: self.log_px_given_z(x, &z),
             kl: q.kl_standard_normal(),
         }
     }
@@ -215,7 +260,7 @@ impl FVae {
             .repeat_dim(0, k)
             .reshape([k * b, c, h, w]);
         let z = z.reshape([k * b, l]);
-        let log_w = self.flow.log_prob(xs, Some(&z)) - log_q_minus_log_p;
+        let log_w = self.log_px_given_z(xs, &z) - log_q_minus_log_p;
         log_mean_exp(log_w.reshape([k, b]), 0).reshape([b])
     }
 
@@ -227,8 +272,66 @@ impl FVae {
     pub fn sample(&self, n: usize, temperature: f64, rng: &mut HostRng) -> Tensor<4> {
         let device = self.flow.flow_device();
         let z = noise::standard_normal(rng, [n, self.latent_dim], &device);
-        self.flow
-            .sample_with_temperature(n, temperature, Some(&z), rng)
+        self.decode(&z, temperature, rng)
+    }
+
+    /// The decoder's base distribution given `z`, over the flattened latent `[B, C·H·W]`;
+    /// `None` when it is `N(0, I)`.
+    ///
+    /// # Shapes
+    /// - z: `[B, latent_dim]`
+    pub fn base_given(&self, z: &Tensor<2>) -> Option<DiagGaussian> {
+        let net = self.base.as_ref()?;
+        let b = z.dims()[0];
+        let d: usize = self.flow.image_shape.iter().product();
+        let out = net.forward(z.clone()).reshape([b, 2 * d]);
+        let [mean, raw] = out.chunk(2, 1).try_into().expect("[μ | ln σ]");
+        let log_std = raw
+            .div_scalar(BASE_LOG_STD_BOUND)
+            .tanh()
+            .mul_scalar(BASE_LOG_STD_BOUND);
+        Some(DiagGaussian::new(mean, log_std).expect("equal halves"))
+    }
+
+    /// `ln p(x | z)` of the decoder: the flow's density with its base `N(0, I)` or, with
+    /// [`base`](Self::base), `N(μ(z), σ(z)²)`.
+    ///
+    /// # Shapes
+    /// - x: `[B, C, H, W]`
+    /// - z: `[B, latent_dim]`
+    /// - output: `[B]`
+    pub fn log_px_given_z(&self, x: Tensor<4>, z: &Tensor<2>) -> Tensor<1> {
+        match self.base_given(z) {
+            None => self.flow.log_prob(x, Some(z)),
+            Some(base) => {
+                let [b, c, h, w] = x.dims();
+                let (u, ladj) = self.flow.forward_and_ladj(x, Some(z));
+                base.log_prob_per_dim(u.reshape([b, c * h * w]))
+                    .sum_dim(1)
+                    .reshape([b])
+                    + ladj
+            }
+        }
+    }
+
+    /// A decoder sample given `z` at `temperature` (the base noise scaled by it), detached.
+    ///
+    /// # Shapes
+    /// - z: `[n, latent_dim]`
+    /// - output: `[n, C, H, W]`
+    pub fn decode(&self, z: &Tensor<2>, temperature: f64, rng: &mut HostRng) -> Tensor<4> {
+        let n = z.dims()[0];
+        match self.base_given(z) {
+            None => self
+                .flow
+                .sample_with_temperature(n, temperature, Some(z), rng),
+            Some(base) => {
+                let [c, h, w] = self.flow.image_shape;
+                let eps = noise::standard_normal(rng, [n, c * h * w], &z.device());
+                let u = base.mean.clone() + base.std() * eps.mul_scalar(temperature);
+                self.flow.inverse(u.reshape([n, c, h, w]), Some(z)).detach()
+            }
+        }
     }
 
     /// The data-dependent ActNorm initialisation of the decoder on the batch `x`, with `z`
@@ -239,12 +342,27 @@ impl FVae {
         let Self {
             encoder,
             flow,
+            base,
             latent_dim,
         } = self;
         Self {
             encoder,
             flow: flow.initialize_actnorm(x, Some(&z)),
+            base,
             latent_dim,
         }
     }
+}
+
+/// The decoder with its last transposed convolution's weights and bias set to zero.
+fn zero_last_layer(mut net: ConvDecoder) -> ConvDecoder {
+    if let Some(last) = net.deconvs.pop() {
+        let mut last = last;
+        // New parameters (not `Param::map`, which keeps the old tensor's autodiff state: the
+        // zeros would not require a gradient).
+        last.weight = Param::from_tensor(last.weight.val().zeros_like());
+        last.bias = last.bias.map(|b| Param::from_tensor(b.val().zeros_like()));
+        net.deconvs.push(last);
+    }
+    net
 }

@@ -120,6 +120,31 @@ fn decay_in_open_unit(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A comma-separated list of sizes on the command line (`7,14`); the empty string or `none`
+/// is the empty list (which clap's `value_delimiter` cannot express: it would parse `''` as
+/// one empty, invalid entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeList(pub Vec<usize>);
+
+impl std::str::FromStr for SizeList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() || s.eq_ignore_ascii_case("none") {
+            return Ok(Self(Vec::new()));
+        }
+        s.split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("`{p}` is not a size; give sizes like `7,14`, or `none`"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
 /// clap value parser: a finite number > 0 (also used by examples' own flags).
 pub fn positive_finite(text: &str) -> Result<f64, String> {
     let v: f64 = text

@@ -990,30 +990,9 @@ pub const DEFAULT_LABEL_DROPOUT: f64 = 0.2;
 /// Guidance strength `w` without `--guidance`.
 pub const DEFAULT_GUIDANCE: f64 = 3.0;
 
-/// A comma-separated list of sizes on the command line (`7,14`); the empty string or `none`
-/// is the empty list (which clap's `value_delimiter` cannot express: it would parse `''` as
-/// one empty, invalid entry).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SizeList(pub Vec<usize>);
-
-impl std::str::FromStr for SizeList {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if s.is_empty() || s.eq_ignore_ascii_case("none") {
-            return Ok(Self(Vec::new()));
-        }
-        s.split(',')
-            .map(|p| {
-                p.trim()
-                    .parse::<usize>()
-                    .map_err(|_| format!("`{p}` is not a size; give sizes like `7,14`, or `none`"))
-            })
-            .collect::<Result<_, _>>()
-            .map(Self)
-    }
-}
+/// `--attention`'s list type; it lives in deepgen-train's CLI conventions (shared with
+/// `fvae_mnist`'s `--base-net`).
+pub use deepgen_train::cli::SizeList;
 
 impl DdpmMnistArgs {
     /// `--label-dropout` or [`DEFAULT_LABEL_DROPOUT`].

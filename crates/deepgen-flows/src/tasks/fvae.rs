@@ -25,7 +25,6 @@ use deepgen_train::{
     StepOutput, Task, TrainError,
 };
 
-use crate::density::NormalizingFlow;
 use crate::fvae::{FVae, FVaeConfig};
 use crate::preprocess::{PIXEL_LEVELS, bits_per_dim, dequantize};
 use crate::tasks::image::{
@@ -206,6 +205,10 @@ pub struct FVaeArgs {
     /// Hidden channels of the decoder's coupling networks.
     #[arg(long, default_value_t = 64)]
     pub hidden: usize,
+    /// Channels of the conv net z → (μ, ln σ) of the decoder flow's base distribution
+    /// (`32,64`; `none`: the base is N(0, I), z enters only through the conditioners).
+    #[arg(long, default_value = "none")]
+    pub base_net: deepgen_train::cli::SizeList,
     /// Training images per epoch (default: all 60 000), drawn anew each epoch.
     #[arg(long)]
     pub train_images: Option<usize>,
@@ -258,14 +261,17 @@ pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
     run.trainer = with_default_clip(run.trainer.clone(), common, Some(GRAD_CLIP))?;
     let mnist = Mnist::load(common.data.as_deref())?;
     let shape = [1, mnist.train.rows, mnist.train.cols];
-    let config = FVaeConfig::new().with_latent_dim(args.latent).with_flow(
-        args.input.apply(
-            crate::GlowConfig::new(shape)
-                .with_levels(args.levels)
-                .with_steps_per_level(args.steps)
-                .with_hidden_channels(args.hidden),
-        ),
-    );
+    let config = FVaeConfig::new()
+        .with_latent_dim(args.latent)
+        .with_flow(
+            args.input.apply(
+                crate::GlowConfig::new(shape)
+                    .with_levels(args.levels)
+                    .with_steps_per_level(args.steps)
+                    .with_hidden_channels(args.hidden),
+            ),
+        )
+        .with_base_channels(args.base_net.0.clone());
     let model = config.try_init(&run.device).map_err(TrainError::from)?;
     let mut task = FVaeTask::new(
         mnist.train.clone(),
@@ -351,9 +357,7 @@ fn reconstructions(
         let m = chunk.len() / (c * h * w);
         let x = Tensor::<4>::from_data(TensorData::new(chunk.to_vec(), [m, c, h, w]), device);
         let z = model.posterior(x).mean.detach();
-        let (pixels, _) = sample_pixels(m, m, &mut rng, |m, rng| {
-            model.flow.sample_with_temperature(m, 0.7, Some(&z), rng)
-        })?;
+        let (pixels, _) = sample_pixels(m, m, &mut rng, |_, rng| model.decode(&z, 0.7, rng))?;
         images.extend(pixels);
     }
     let accuracy = evaluator.label_accuracy(&images, &mnist.test.labels[..n])?;
