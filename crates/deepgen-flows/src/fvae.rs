@@ -270,8 +270,28 @@ impl FVae {
     /// # Shapes
     /// - output: `[n, C, H, W]`
     pub fn sample(&self, n: usize, temperature: f64, rng: &mut HostRng) -> Tensor<4> {
+        self.sample_tempered(n, 1.0, temperature, rng)
+    }
+
+    /// [`sample`](Self::sample) with `z ~ N(0, latent_temperature²·I)`: below 1 the codes stay
+    /// nearer the centre of the prior, where the encoder's posteriors lie densest (the
+    /// "prior holes" of a VAE whose aggregate posterior does not fill `N(0, I)` are mostly
+    /// in its tails).
+    ///
+    /// # Shapes
+    /// - output: `[n, C, H, W]`
+    pub fn sample_tempered(
+        &self,
+        n: usize,
+        latent_temperature: f64,
+        temperature: f64,
+        rng: &mut HostRng,
+    ) -> Tensor<4> {
         let device = self.flow.flow_device();
-        let z = noise::standard_normal(rng, [n, self.latent_dim], &device);
+        let mut z = noise::standard_normal(rng, [n, self.latent_dim], &device);
+        if latent_temperature != 1.0 {
+            z = z.mul_scalar(latent_temperature);
+        }
         self.decode(&z, temperature, rng)
     }
 

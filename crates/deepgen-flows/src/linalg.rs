@@ -1,5 +1,6 @@
 //! Small dense linear algebra on the host in f64: LU with partial pivoting, determinants,
-//! inverses and random orthogonal matrices — what the invertible 1×1 convolutions need.
+//! inverses and random orthogonal matrices — what the invertible 1×1 convolutions need — and
+//! the Cholesky factor the f-VAE's ex-post Gaussian over its codes needs.
 //!
 //! Matrices are row-major `Vec<f64>` of `n × n`; `n` is a channel count (≤ a few hundred), so
 //! O(n³) on the host is negligible next to the convolutions, and f64 keeps `ln|det|` and the
@@ -84,6 +85,31 @@ impl Lu {
         }
         inv
     }
+}
+
+/// The lower-triangular Cholesky factor `L` (`A = L·Lᵀ`, row-major) of the symmetric `n × n`
+/// matrix `a` (only its lower triangle is read); `None` if `a` is not positive definite.
+///
+/// # Panics
+/// If `a` is not `n × n`.
+pub fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    assert_eq!(a.len(), n * n, "cholesky: expected an {n}×{n} matrix");
+    let mut l = vec![0.0f64; n * n];
+    for r in 0..n {
+        for c in 0..=r {
+            let s: f64 = (0..c).map(|j| l[r * n + j] * l[c * n + j]).sum();
+            if r == c {
+                let v = a[r * n + r] - s;
+                if !(v > 0.0) {
+                    return None;
+                }
+                l[r * n + r] = v.sqrt();
+            } else {
+                l[r * n + c] = (a[r * n + c] - s) / l[c * n + c];
+            }
+        }
+    }
+    Some(l)
 }
 
 /// A Haar-random orthogonal matrix from `n²` standard-normal values: the `Q` of their QR

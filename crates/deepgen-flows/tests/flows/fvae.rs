@@ -271,7 +271,8 @@ fn task_test_bpd_is_the_elbo_in_bits_per_dim_with_fixed_noise() {
 /// `fvae_mnist` end to end on 64 bundled MNIST images: one short epoch, then 16 decoder
 /// samples at T = 0.7 and 1.0 (and the extra 0.5 and 0.65) scored by the bundled classifier;
 /// `eval.json` holds the bound, the Fréchet distances and the label statistics,
-/// `samples_t0.7.npy` (and the extra temperatures' files) the images in [0, 1].
+/// `samples_t0.7.npy` (and the extra temperatures' files) the images in [0, 1]; the ex-post
+/// Gaussian's samples, scores and fit (`expost_prior.json`) are written.
 #[test]
 fn fvae_run_scores_its_samples_in_eval_json() {
     let _serial = crate::common::serial();
@@ -332,7 +333,23 @@ fn fvae_run_scores_its_samples_in_eval_json() {
     let accuracy = number("reconstruction_label_accuracy_t0.7");
     assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
     assert!(out.join("reconstructions.png").exists());
-    for file in ["samples_t0.7.npy", "samples_t0.5.npy", "samples_t0.65.npy"] {
+    // The aggregate posterior's variance and the ex-post Gaussian's samples and fit.
+    assert!(number("aggregate_posterior_variance") > 0.0);
+    assert!(number("active_latent_dimensions") <= 4.0);
+    assert!(number("expost_fd_t0.7") > 0.0);
+    assert!((0.0..=1.0).contains(&number("expost_label_balance_t0.7")));
+    assert_eq!(number("latent_temperature"), 1.0);
+    let prior: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("expost_prior.json")).unwrap())
+            .unwrap();
+    assert_eq!(prior["mean"].as_array().unwrap().len(), 4);
+    assert_eq!(prior["covariance"].as_array().unwrap().len(), 4);
+    for file in [
+        "samples_t0.7.npy",
+        "samples_t0.5.npy",
+        "samples_t0.65.npy",
+        "samples_expost_t0.7.npy",
+    ] {
         let (shape, data) = deepgen_tensor::output::read_npy_f32(&out.join(file)).unwrap();
         assert_eq!(shape, vec![16, 1, 28, 28], "{file}");
         assert!(data.iter().all(|v| (0.0..=1.0).contains(v)), "{file}");
@@ -367,4 +384,49 @@ fn sample_pixels_chunks_clamps_and_counts_non_finite_values() {
     assert_eq!(sizes, vec![2, 2, 1]);
     assert_eq!(pixels, vec![0.0, 0.25, 0.0, 1.0, 0.0]);
     assert_eq!(non_finite, 2);
+}
+
+/// The host Cholesky behind the f-VAE's ex-post Gaussian: `L` of a hand-checkable matrix
+/// (`[[4, 2, −2], [2, 10, 1], [−2, 1, 9]]` = `L·Lᵀ` with `L = [[2, 0, 0], [1, 3, 0], [−1, 2/3,
+/// √(8 − 4/9)]]`), `L·Lᵀ` reproduces a random SPD matrix, and a non-positive-definite matrix
+/// gives `None`.
+#[test]
+fn cholesky_factors_spd_matrices_and_rejects_the_rest() {
+    use deepgen_flows::linalg::cholesky;
+    let a = [4.0, 2.0, -2.0, 2.0, 10.0, 1.0, -2.0, 1.0, 9.0];
+    let l = cholesky(&a, 3).unwrap();
+    let expected = [
+        2.0,
+        0.0,
+        0.0,
+        1.0,
+        3.0,
+        0.0,
+        -1.0,
+        2.0 / 3.0,
+        (8.0f64 - 4.0 / 9.0).sqrt(),
+    ];
+    for (g, e) in l.iter().zip(&expected) {
+        assert!((g - e).abs() < 1e-12, "{l:?}");
+    }
+    // B·Bᵀ + I for a fixed B, n = 6.
+    let n = 6;
+    let b: Vec<f64> = (0..n * n)
+        .map(|i| ((i * 7 + 3) % 11) as f64 / 5.0 - 1.0)
+        .collect();
+    let mut spd = vec![0.0; n * n];
+    for r in 0..n {
+        for c in 0..n {
+            spd[r * n + c] = (0..n).map(|j| b[r * n + j] * b[c * n + j]).sum::<f64>()
+                + if r == c { 1.0 } else { 0.0 };
+        }
+    }
+    let l = cholesky(&spd, n).unwrap();
+    for r in 0..n {
+        for c in 0..n {
+            let v: f64 = (0..n).map(|j| l[r * n + j] * l[c * n + j]).sum();
+            assert!((v - spd[r * n + c]).abs() < 1e-10, "({r}, {c})");
+        }
+    }
+    assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
 }
