@@ -100,7 +100,7 @@ pub fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
             let s: f64 = (0..c).map(|j| l[r * n + j] * l[c * n + j]).sum();
             if r == c {
                 let v = a[r * n + r] - s;
-                if !(v > 0.0) {
+                if v.is_nan() || v <= 0.0 {
                     return None;
                 }
                 l[r * n + r] = v.sqrt();

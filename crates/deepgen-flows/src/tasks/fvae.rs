@@ -10,8 +10,12 @@
 //! flow decoder at temperature 0.7 (`Stream::Samples`, the same noise every epoch). After
 //! training, [`SampleScores`] draws `--fd-samples` decoder samples at temperatures 0.7 and 1.0
 //! and scores them with deepgen-eval's classifier (Fréchet distance, label statistics), as for
-//! the plain image flows. The decoder's input transform and coupling scale default to
-//! `glow_mnist`'s (logit input, soft-clamped `exp`; [`GlowInputArgs`]).
+//! the plain image flows (`z ~ N(0, T_z²·I)` with `--latent-temperature`); then codes from a
+//! full-covariance Gaussian fitted to the training images' posterior means (ex-post density
+//! estimation: `samples_expost_t0.7`, `expost_prior.json`), and 1000 test reconstructions with
+//! the aggregate posterior's variance. The decoder's input transform and coupling scale default
+//! to `glow_mnist`'s (logit input, soft-clamped `exp`; [`GlowInputArgs`]); its base is
+//! conditioned on `z` (`--base-net 32,64`, [`FVaeConfig::base_channels`]).
 
 use std::error::Error;
 
@@ -206,8 +210,9 @@ pub struct FVaeArgs {
     #[arg(long, default_value_t = 64)]
     pub hidden: usize,
     /// Channels of the conv net z → (μ, ln σ) of the decoder flow's base distribution
-    /// (`32,64`; `none`: the base is N(0, I), z enters only through the conditioners).
-    #[arg(long, default_value = "none")]
+    /// (`none`: the base is N(0, I) and z enters only through the conditioners, which keeps
+    /// far less of each digit in z: 16 % of reconstructions keep their label against 73 %).
+    #[arg(long, default_value = "32,64")]
     pub base_net: deepgen_train::cli::SizeList,
     /// Training images per epoch (default: all 60 000), drawn anew each epoch.
     #[arg(long)]
