@@ -87,11 +87,14 @@ impl MnistEvaluator {
             ResolvedCheckpoint::Found(source) => {
                 Self::load_with(mnist, source.path(), device).map_err(|e| e.to_string())
             }
-            ResolvedCheckpoint::Missing { .. } => Err(
-                "the deepgen-eval classifier checkpoint is missing: rebuild it with \
-                 `cargo run --release -p deepgen-eval --bin train_classifier`"
-                    .into(),
-            ),
+            ResolvedCheckpoint::Missing { .. } => Err(format!(
+                "the deepgen-eval classifier checkpoint is missing (not at {}, nor in the user \
+                 cache; a binary copied away from its checkout no longer finds the committed \
+                 file): set {}=FILE to a mnist_classifier.bpk, or rebuild it with `cargo run \
+                 --release -p deepgen-eval --bin train_classifier`",
+                crate::checkpoint::COMMITTED_CHECKPOINT,
+                crate::checkpoint::CLASSIFIER_ENV
+            )),
         }
     }
 
