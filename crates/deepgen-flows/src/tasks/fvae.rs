@@ -323,23 +323,33 @@ pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
         })
     })?;
     if args.fd_samples > 0 {
-        expost_samples(
-            &model,
-            &mnist,
-            &run.out_dir(),
-            &device,
-            run.seed,
-            args.fd_samples,
-            &mut report,
-        )?;
-        reconstructions(
-            &model,
-            &mnist,
-            &run.out_dir(),
-            &device,
-            run.seed,
-            &mut report,
-        )?;
+        match deepgen_eval::MnistEvaluator::load_existing(&mnist, &device) {
+            Ok(evaluator) => {
+                let out = run.out_dir();
+                expost_samples(
+                    &model,
+                    &mnist,
+                    &evaluator,
+                    &out,
+                    run.seed,
+                    args.fd_samples,
+                    &mut report,
+                )?;
+                reconstructions(
+                    &model,
+                    &mnist,
+                    &evaluator,
+                    &out,
+                    &device,
+                    run.seed,
+                    &mut report,
+                )?;
+            }
+            Err(reason) => {
+                report.missing("expost_fd_t0.7", reason.clone());
+                report.missing("reconstruction_label_accuracy_t0.7", reason);
+            }
+        }
     }
     run.finish(&report)?;
     Ok(())
@@ -354,6 +364,7 @@ pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
 fn reconstructions(
     model: &FVae,
     mnist: &Mnist,
+    evaluator: &deepgen_eval::MnistEvaluator,
     out: &std::path::Path,
     device: &Device,
     seed: u64,
@@ -361,20 +372,9 @@ fn reconstructions(
 ) -> Result<(), Box<dyn Error>> {
     const N: usize = 1000;
     let n = N.min(mnist.test.len());
-    let evaluator = match deepgen_eval::MnistEvaluator::load_existing(mnist, device) {
-        Ok(e) => e,
-        Err(reason) => {
-            report.missing("reconstruction_label_accuracy_t0.7", reason);
-            return Ok(());
-        }
-    };
     let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
     let [c, h, w] = [1, mnist.test.rows, mnist.test.cols];
-    // The bin centres (k + ½)/256: the data the model saw, without dequantisation noise.
-    let originals: Vec<f32> = (0..n)
-        .flat_map(|i| mnist.test.image(i).iter())
-        .map(|&k| ((f64::from(k) + 0.5) / PIXEL_LEVELS) as f32)
-        .collect();
+    let originals = bin_centres(&mnist.test, 0..n);
     let mut images = Vec::with_capacity(originals.len());
     let mut moments = AggregatePosterior::new(model.latent_dim);
     for chunk in originals.chunks(DEFAULT_EVAL_BATCH * c * h * w) {
@@ -493,35 +493,29 @@ impl AggregatePosterior {
 fn expost_samples(
     model: &FVae,
     mnist: &Mnist,
+    evaluator: &deepgen_eval::MnistEvaluator,
     out: &std::path::Path,
-    device: &Device,
     seed: u64,
     n: usize,
     report: &mut EvalReport,
 ) -> Result<(), Box<dyn Error>> {
-    let evaluator = match deepgen_eval::MnistEvaluator::load_existing(mnist, device) {
-        Ok(e) => e,
-        Err(reason) => {
-            report.missing("expost_fd_t0.7", reason);
-            return Ok(());
-        }
-    };
+    let device = &crate::density::NormalizingFlow::flow_device(&model.flow);
     let started = std::time::Instant::now();
     let d = model.latent_dim;
     let k = mnist.train.len().min(10_000);
     let [c, h, w] = [1, mnist.train.rows, mnist.train.cols];
     let mut means = Vec::with_capacity(k * d);
     for start in (0..k).step_by(DEFAULT_EVAL_BATCH) {
-        let idx: Vec<usize> = (start..(start + DEFAULT_EVAL_BATCH).min(k)).collect();
-        let pixels: Vec<f32> = idx
-            .iter()
-            .flat_map(|&i| mnist.train.image(i).iter())
-            .map(|&v| ((f64::from(v) + 0.5) / PIXEL_LEVELS) as f32)
-            .collect();
-        let x = Tensor::<4>::from_data(TensorData::new(pixels, [idx.len(), c, h, w]), device);
-        means.extend(host_values(model.posterior(x).mean.detach())?);
+        let end = (start + DEFAULT_EVAL_BATCH).min(k);
+        let pixels = bin_centres(&mnist.train, start..end);
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, [end - start, c, h, w]), device);
+        let mu = model.posterior(x).mean.detach().into_data();
+        means.extend(
+            mu.try_to_vec::<f32>()
+                .map_err(|e| TrainError::config("posterior", format!("{e:?}")))?,
+        );
     }
-    let (mean, cov) = mean_and_covariance(&means, d);
+    let deepgen_eval::GaussianStats { mean, cov, .. } = deepgen_eval::feature_stats(&means, k, d)?;
     let json = serde_json::json!({
         "fitted_to": format!("posterior means of the first {k} training images"),
         "mean": mean,
@@ -559,27 +553,6 @@ fn expost_samples(
     Ok(())
 }
 
-/// Mean and covariance (row-major `[d, d]`, divided by the row count) of the rows of
-/// `rows` (`[k, d]`), in f64.
-fn mean_and_covariance(rows: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
-    let k = (rows.len() / d).max(1) as f64;
-    let mut mean = vec![0.0f64; d];
-    for row in rows.chunks(d) {
-        for j in 0..d {
-            mean[j] += row[j] / k;
-        }
-    }
-    let mut cov = vec![0.0f64; d * d];
-    for row in rows.chunks(d) {
-        for a in 0..d {
-            for b in 0..d {
-                cov[a * d + b] += (row[a] - mean[a]) * (row[b] - mean[b]) / k;
-            }
-        }
-    }
-    (mean, cov)
-}
-
 /// `n` codes from `N(mean, cov)` (`cov + 10⁻⁶·I` factored by Cholesky on the host in f64), as
 /// a `[n, d]` tensor.
 fn gaussian_codes(
@@ -608,4 +581,13 @@ fn gaussian_codes(
     );
     let eps = noise::standard_normal(rng, [n, d], device);
     Ok(eps.matmul(lt) + m)
+}
+
+/// Images `range` of `split` at their bin centres `(k + ½)/256`: the data the model saw,
+/// without dequantisation noise, row-major `[n, C·H·W]`.
+fn bin_centres(split: &MnistSplit, range: std::ops::Range<usize>) -> Vec<f32> {
+    range
+        .flat_map(|i| split.image(i).iter())
+        .map(|&k| ((f64::from(k) + 0.5) / PIXEL_LEVELS) as f32)
+        .collect()
 }
