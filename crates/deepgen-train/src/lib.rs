@@ -20,7 +20,7 @@
 //!
 //! Source files: `adam.rs` ([`FusedAdam`]), `allocator.rs`, `denormals.rs`, `task.rs` ([`Task`], [`StepContext`], [`StepOutput`]), `samples.rs`
 //! ([`Samples`]), `trainer.rs` ([`Trainer`], [`FitReport`]), `checkpoint.rs`, `metrics.rs`,
-//! `schedule.rs`, `grad.rs`, `ema.rs`, `progress.rs`, `cli.rs`, `run.rs`, `report.rs`, `json.rs`,
+//! `schedule.rs`, `grad.rs`, `ema.rs`, `export.rs` ([`export_npy`]: parameters as `.npy`), `progress.rs`, `cli.rs`, `run.rs`, `report.rs`, `json.rs`,
 //! `error.rs` ([`TrainError`]).
 //!
 //! Files written into the output directory:
@@ -36,6 +36,7 @@ pub mod cli;
 pub mod denormals;
 pub mod ema;
 mod error;
+pub mod export;
 pub mod grad;
 pub mod json;
 pub mod metrics;
@@ -50,6 +51,7 @@ mod trainer;
 pub use adam::{FusedAdam, FusedAdamConfig};
 pub use cli::{CommonArgs, exit_on_error};
 pub use error::TrainError;
+pub use export::{ExportedParam, export_npy};
 pub use report::{EvalReport, ReportValue};
 pub use run::{Run, RunDefaults, RunError};
 pub use samples::{ImageSamples, PointSamples, Samples};
