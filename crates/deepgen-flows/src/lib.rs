@@ -37,7 +37,9 @@
 //!   [`MultiScaleFlow`] (factor-out, Glow's [`SplitPrior`]) from [`RealNvpConfig`] and
 //!   [`GlowConfig`]. Conditional flows: every conditioner takes the context.
 //!
-//! - [`FVae`] (`fvae`): the f-VAE, a VAE whose decoder is a conditional Glow on the data.
+//! - [`FVae`] (`fvae`): the f-VAE, a VAE whose decoder is a conditional Glow on the data;
+//!   [`GaussianMixture`] (`gaussian_mixture`): the full-covariance mixture fitted by EM to its
+//!   codes after training (ex-post density estimation).
 //!
 //! # Autoregressive flows of the VAE family
 //!
@@ -71,6 +73,7 @@ pub mod density;
 pub mod elementwise;
 pub mod flow;
 pub mod fvae;
+pub mod gaussian_mixture;
 pub mod iaf;
 pub mod image_flows;
 pub mod inv_conv;
@@ -112,6 +115,7 @@ pub use elementwise::{
     RationalQuadraticSpline, SigmoidGated,
 };
 pub use fvae::{FVae, FVaeConfig, FVaeTerms};
+pub use gaussian_mixture::{GaussianMixture, GaussianMixtureFit};
 pub use image_flows::{GlowConfig, RealNvpConfig};
 pub use inv_conv::{InvConv1x1, InvConv1x1Config, InvConv1x1Lu};
 pub use multiscale::{

@@ -97,7 +97,7 @@ impl CommonArgs {
 }
 
 /// clap value parser: an integer ≥ 1.
-fn at_least_one(text: &str) -> Result<usize, String> {
+pub fn at_least_one(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(0) => Err("must be at least 1, got 0".to_string()),
         Ok(n) => Ok(n),

@@ -11,8 +11,9 @@
 //! training, [`SampleScores`] draws `--fd-samples` decoder samples at temperatures 0.7 and 1.0
 //! and scores them with deepgen-eval's classifier (Fréchet distance, label statistics), as for
 //! the plain image flows (`z ~ N(0, T_z²·I)` with `--latent-temperature`); then codes from a
-//! full-covariance Gaussian fitted to the training images' posterior means (ex-post density
-//! estimation: `samples_expost_t0.7`, `expost_prior.json`), and 1000 test reconstructions with
+//! full-covariance Gaussian mixture fitted by EM to the training images' posterior means
+//! (`--expost-components`, default 10; ex-post density estimation: `samples_expost_t0.7`,
+//! `expost_prior.json`), and 1000 test reconstructions with
 //! the aggregate posterior's variance. The decoder's input transform and coupling scale default
 //! to `glow_mnist`'s (logit input, soft-clamped `exp`; [`GlowInputArgs`]); its base is
 //! conditioned on `z` (`--base-net 32,64`, [`FVaeConfig::base_channels`]).
@@ -30,6 +31,7 @@ use deepgen_train::{
 };
 
 use crate::fvae::{FVae, FVaeConfig};
+use crate::gaussian_mixture::{GaussianMixture, GaussianMixtureFit};
 use crate::preprocess::{PIXEL_LEVELS, bits_per_dim, dequantize};
 use crate::tasks::image::{
     DEFAULT_EVAL_BATCH, GlowInputArgs, MnistFlowTask, SampleScores, pixel_levels, sample_pixels,
@@ -243,6 +245,10 @@ pub struct FVaeArgs {
     /// samples stay the same draws.
     #[arg(long, value_delimiter = ',', value_parser = deepgen_train::cli::positive_finite)]
     pub extra_temperatures: Vec<f64>,
+    /// Components of the ex-post mixture fitted by EM to the training images' posterior means
+    /// (1: a single full-covariance Gaussian; 10 as in Ghosh et al. 2020).
+    #[arg(long, default_value_t = 10, value_parser = deepgen_train::cli::at_least_one)]
+    pub expost_components: usize,
 }
 
 /// The whole `fvae_mnist` run: trainer, MNIST, the model, [`Run::fit`], `eval.json`.
@@ -331,8 +337,11 @@ pub fn run(common: &CommonArgs, args: &FVaeArgs) -> Result<(), Box<dyn Error>> {
                     &mnist,
                     &evaluator,
                     &out,
-                    run.seed,
-                    args.fd_samples,
+                    ExPost {
+                        seed: run.seed,
+                        n: args.fd_samples,
+                        components: args.expost_components,
+                    },
                     &mut report,
                 )?;
                 reconstructions(
@@ -483,22 +492,34 @@ impl AggregatePosterior {
     }
 }
 
-/// Samples with codes from a full-covariance Gaussian fitted to the posterior means `μ(x)` of
-/// the first 10 000 training images (ex-post density estimation, Ghosh et al. 2020, "From
-/// Variational to Deterministic Autoencoders"), decoded at temperature 0.7: the prior
-/// `N(0, I)` puts codes where no posterior lies when the aggregate posterior does not fill it
+/// What [`expost_samples`] draws: `n` samples from a `components`-component mixture.
+struct ExPost {
+    seed: u64,
+    n: usize,
+    components: usize,
+}
+
+/// Samples with codes from a full-covariance Gaussian mixture fitted by EM
+/// ([`GaussianMixture`]) to the posterior means `μ(x)` of the first 10 000 training images
+/// (ex-post density estimation, Ghosh et al. 2020, "From Variational to Deterministic
+/// Autoencoders"), decoded at temperature 0.7: the prior `N(0, I)` puts codes where no
+/// posterior lies when the aggregate posterior does not fill it
 /// (`aggregate_posterior_variance`). `n` samples written as `samples_expost_t0.7.npy`/`.png`
 /// and scored (`expost_fd_t0.7`, `expost_label_balance_t0.7`, `expost_mean_confidence_t0.7`);
-/// the fitted mean and covariance go to `expost_prior.json`.
+/// the fitted mixture goes to `expost_prior.json`.
 fn expost_samples(
     model: &FVae,
     mnist: &Mnist,
     evaluator: &deepgen_eval::MnistEvaluator,
     out: &std::path::Path,
-    seed: u64,
-    n: usize,
+    what: ExPost,
     report: &mut EvalReport,
 ) -> Result<(), Box<dyn Error>> {
+    let ExPost {
+        seed,
+        n,
+        components,
+    } = what;
     let device = &crate::density::NormalizingFlow::flow_device(&model.flow);
     let started = std::time::Instant::now();
     let d = model.latent_dim;
@@ -512,21 +533,28 @@ fn expost_samples(
         let mu = model.posterior(x).mean.detach().into_data();
         means.extend(
             mu.try_to_vec::<f32>()
-                .map_err(|e| TrainError::config("posterior", format!("{e:?}")))?,
+                .map_err(|e| TrainError::config("posterior", format!("{e:?}")))?
+                .into_iter()
+                .map(f64::from),
         );
     }
-    let deepgen_eval::GaussianStats { mean, cov, .. } = deepgen_eval::feature_stats(&means, k, d)?;
+    let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
+    let mixture =
+        GaussianMixture::fit(&means, k, d, &GaussianMixtureFit::new(components), &mut rng)?;
     let json = serde_json::json!({
         "fitted_to": format!("posterior means of the first {k} training images"),
-        "mean": mean,
-        "covariance": cov.chunks(d).collect::<Vec<_>>(),
+        "mixture": &mixture,
     });
     deepgen_train::checkpoint::write_atomic(
         &out.join("expost_prior.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
-    let mut rng = HostRng::stream(seed, Stream::FrechetSamples);
-    let z = gaussian_codes(&mean, &cov, n, &mut rng, device)?;
+    let codes: Vec<f32> = mixture
+        .sample(n, &mut rng)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let z = Tensor::<2>::from_data(TensorData::new(codes, [n, d]), device);
     let mut next = 0;
     let (images, non_finite) = sample_pixels(n, DEFAULT_EVAL_BATCH, &mut rng, |m, rng| {
         let zi = z.clone().narrow(0, next, m);
@@ -537,50 +565,22 @@ fn expost_samples(
     let fd = evaluator.frechet_to_test(&images)?;
     let labels = evaluator.label_stats(&images)?;
     println!(
-        "ex-post Gaussian codes (fitted to {k} training posterior means), decoder at T = 0.7: \
-         {n} samples in {:.0} s, Fréchet distance {fd:.2}, labels: balance {:.3}, mean \
-         confidence {:.3}",
+        "ex-post codes ({components}-component Gaussian mixture fitted to {k} training posterior \
+         means in {} EM iterations), decoder at T = 0.7: {n} samples in {:.0} s, Fréchet \
+         distance {fd:.2}, labels: balance {:.3}, mean confidence {:.3}",
+        mixture.iterations,
         started.elapsed().as_secs_f64(),
         labels.balance,
         labels.mean_confidence
     );
     report
+        .push("expost_components", components)
         .push("expost_fd_t0.7", fd)
         .push("expost_label_balance_t0.7", labels.balance)
         .push("expost_mean_confidence_t0.7", labels.mean_confidence)
         .push("expost_label_histogram_t0.7", labels.histogram)
         .push("expost_non_finite_samples_t0.7", non_finite);
     Ok(())
-}
-
-/// `n` codes from `N(mean, cov)` (`cov + 10⁻⁶·I` factored by Cholesky on the host in f64), as
-/// a `[n, d]` tensor.
-fn gaussian_codes(
-    mean: &[f64],
-    cov: &[f64],
-    n: usize,
-    rng: &mut HostRng,
-    device: &Device,
-) -> Result<Tensor<2>, TrainError> {
-    let d = mean.len();
-    let mut cov = cov.to_vec();
-    for a in 0..d {
-        cov[a * d + a] += 1e-6;
-    }
-    let l = crate::linalg::cholesky(&cov, d).ok_or_else(|| {
-        TrainError::config(
-            "posterior",
-            "the posterior means' covariance is not positive definite",
-        )
-    })?;
-    let lt: Vec<f32> = (0..d * d).map(|i| l[(i % d) * d + i / d] as f32).collect();
-    let lt = Tensor::<2>::from_data(TensorData::new(lt, [d, d]), device);
-    let m = Tensor::<2>::from_data(
-        TensorData::new(mean.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, d]),
-        device,
-    );
-    let eps = noise::standard_normal(rng, [n, d], device);
-    Ok(eps.matmul(lt) + m)
 }
 
 /// Images `range` of `split` at their bin centres `(k + ½)/256`: the data the model saw,

@@ -333,7 +333,7 @@ fn fvae_run_scores_its_samples_in_eval_json() {
     let accuracy = number("reconstruction_label_accuracy_t0.7");
     assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
     assert!(out.join("reconstructions.png").exists());
-    // The aggregate posterior's variance and the ex-post Gaussian's samples and fit.
+    // The aggregate posterior's variance and the ex-post mixture's samples and fit.
     assert!(number("aggregate_posterior_variance") > 0.0);
     assert!(number("active_latent_dimensions") <= 4.0);
     assert!(number("expost_fd_t0.7") > 0.0);
@@ -342,8 +342,22 @@ fn fvae_run_scores_its_samples_in_eval_json() {
     let prior: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("expost_prior.json")).unwrap())
             .unwrap();
-    assert_eq!(prior["mean"].as_array().unwrap().len(), 4);
-    assert_eq!(prior["covariance"].as_array().unwrap().len(), 4);
+    // The default ex-post prior: a 10-component mixture over the 4-D codes.
+    assert_eq!(number("expost_components"), 10.0);
+    let mixture = &prior["mixture"];
+    let weights: Vec<f64> = mixture["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_f64().unwrap())
+        .collect();
+    assert_eq!(weights.len(), 10);
+    assert!(
+        (weights.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+        "{weights:?}"
+    );
+    assert_eq!(mixture["means"][9].as_array().unwrap().len(), 4);
+    assert_eq!(mixture["covariances"][9].as_array().unwrap().len(), 16);
     for file in [
         "samples_t0.7.npy",
         "samples_t0.5.npy",

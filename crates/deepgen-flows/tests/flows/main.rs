@@ -13,6 +13,7 @@ mod elementwise;
 mod flow_density;
 mod flows;
 mod fvae;
+mod gaussian_mixture;
 mod image_task;
 mod made;
 mod toy_task;
