@@ -81,6 +81,14 @@ With both --seconds and --steps, training stops at whichever is reached first; w
 is the training throughput and `peak_rss_mib` the peak resident set at the end of training.
 For a training-speed run only: `--steps N --samples 0 --test-images 0` (no sampling, no test
 loss).
+
+Cross-checks against deepgen (docs/diffusion.md, "Where the 6.5 k-step gap comes from"):
+`--load-params <ddpm_mnist out>/params --steps 0` samples and tests deepgen's trained EMA
+weights with this script's sampler; `--init-params DIR` starts training from deepgen's initial
+weights; `--batches-from FIFO` trains on deepgen's exact batches (x0, t, noise), streamed by
+`cargo test --release --test diffusion replay:: -- --ignored` (see that test for the
+environment variables); `--loss-by-t` adds the test loss per timestep range; `--save-ema`
+writes the EMA weights.
 """
 
 import argparse
@@ -357,6 +365,89 @@ def loss_fn(model, x0, t, noise, sqrt_ab, sqrt_1mab):
     return (out - noise).square().reshape(x0.shape[0], -1).mean(1)  # per image
 
 
+# ------------------------------------------------------------------------ deepgen cross-checks
+
+
+def torch_name(name):
+    """deepgen's parameter path (deepgen_train::export_npy, `params.json`) -> this UNet's."""
+    n = name[len("unet."):] if name.startswith("unet.") else name
+    for a, b in (("middle.res1", "mid_res1"), ("middle.res2", "mid_res2"),
+                 ("middle.attention", "mid_attention"), ("downsample.conv", "downsample"),
+                 ("upsample.conv", "upsample"), (".gamma", ".weight"), (".beta", ".bias")):
+        n = n.replace(a, b)
+    return n
+
+
+def load_deepgen_params(model, directory):
+    """Loads a directory written by deepgen_train::export_npy (`params.json` + one .npy per
+    parameter, e.g. ddpm_mnist's `<out>/params`) into `model`. Burn's Linear stores its weight
+    [in, out]: transposed here. Every parameter must be matched, both ways."""
+    with open(os.path.join(directory, "params.json")) as f:
+        index = json.load(f)
+    state = model.state_dict()
+    seen = set()
+    for entry in index:
+        value = torch.from_numpy(np.load(os.path.join(directory, entry["file"])))
+        name = torch_name(entry["name"])
+        if name not in state:
+            raise SystemExit(f"error: deepgen parameter {entry['name']} has no counterpart {name}")
+        if value.dim() == 2:
+            value = value.t()
+        if tuple(state[name].shape) != tuple(value.shape):
+            raise SystemExit(f"error: {name}: shape {tuple(value.shape)}, expected "
+                             f"{tuple(state[name].shape)}")
+        state[name] = value
+        seen.add(name)
+    missing = sorted(set(state) - seen)
+    if missing:
+        raise SystemExit(f"error: {directory} lacks {missing}")
+    model.load_state_dict(state)
+    return model
+
+
+class BatchStream:
+    """Training batches read from a file or FIFO in deepgen's order (the ignored test
+    `replay::stream_training_batches` of crates/deepgen-diffusion writes them): per step,
+    x0 [B, 1, 28, 28] f32, noise [B, 1, 28, 28] f32, t [B] i64, little-endian. Replaces this
+    script's own permutation, timesteps and noise, so both frameworks see the same data."""
+
+    def __init__(self, path, batch_size):
+        self.file = open(path, "rb")
+        self.b = batch_size
+
+    def next(self):
+        nb = self.b * 784 * 4
+        want = 2 * nb + self.b * 8
+        buf = self.file.read(want)
+        if len(buf) != want:
+            raise SystemExit(f"error: the batch stream ended ({len(buf)} of {want} bytes)")
+        x0 = torch.frombuffer(bytearray(buf[:nb]), dtype=torch.float32)
+        noise = torch.frombuffer(bytearray(buf[nb:2 * nb]), dtype=torch.float32)
+        t = torch.frombuffer(bytearray(buf[2 * nb:]), dtype=torch.int64)
+        shape = (self.b, 1, 28, 28)
+        return x0.reshape(shape), noise.reshape(shape), t.clone()
+
+
+def loss_by_t(model, test_u8, sqrt_ab, sqrt_1mab, seed, n=1000, batch=250):
+    """The EMA test loss on the first n test images with t drawn uniformly inside each of
+    fixed ranges (seeded, so two models see the same t and noise): where the models differ."""
+    ranges = [(0, 10), (10, 100), (100, 200), (200, 400), (400, 600), (600, 800), (800, 900),
+              (900, 1000)]
+    x_all = scaled(test_u8[:n])
+    out = {}
+    with torch.no_grad():
+        for lo, hi in ranges:
+            g = torch.Generator().manual_seed(seed + 3)
+            total = 0.0
+            for s in range(0, n, batch):
+                x0 = x_all[s:s + batch]
+                t = torch.randint(lo, hi, (x0.shape[0],), generator=g)
+                noise = torch.randn(x0.shape, generator=g)
+                total += float(loss_fn(model, x0, t, noise, sqrt_ab, sqrt_1mab).double().sum())
+            out[f"{lo}-{hi}"] = total / n
+    return out
+
+
 # ----------------------------------------------------------------------------------------- main
 
 
@@ -381,6 +472,18 @@ def main():
     p.add_argument("--test-images", type=int, default=1000,
                    help="test images of the EMA test loss (0 skips it)")
     p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--init-params", default=None,
+                   help="start from deepgen's weights: a directory of deepgen_train::export_npy")
+    p.add_argument("--load-params", default=None,
+                   help="deepgen's trained (EMA) weights, e.g. ddpm_mnist's <out>/params: loaded "
+                        "into the EMA model after training (use with --steps 0 to only sample "
+                        "and test deepgen's model here)")
+    p.add_argument("--batches-from", default=None,
+                   help="read the training batches from this file/FIFO in deepgen's order "
+                        "(see BatchStream) instead of drawing them here")
+    p.add_argument("--loss-by-t", action="store_true",
+                   help="also report the EMA test loss per timestep range (loss_by_t)")
+    p.add_argument("--save-ema", action="store_true", help="write <out>/ema.pt (state_dict)")
     a = p.parse_args()
     if a.seconds is None and a.steps is None:
         a.steps = 1872
@@ -402,6 +505,9 @@ def main():
     expected = deepgen_param_count()
     print(f"parameters: {params} (deepgen's UNet from the Rust layout: {expected})", flush=True)
     assert params == expected, (params, expected)
+    if a.init_params:
+        load_deepgen_params(model, a.init_params)
+        print(f"initial weights from {a.init_params}", flush=True)
     ema = copy.deepcopy(model)
     for q in ema.parameters():
         q.requires_grad_(False)
@@ -420,6 +526,7 @@ def main():
           f"budget {'%d steps' % a.steps if a.steps is not None else '%.0f s' % a.seconds}",
           flush=True)
 
+    stream = BatchStream(a.batches_from, a.batch_size) if a.batches_from else None
     model.train()
     step, losses, window = 0, [], []
     last_loss = float("nan")
@@ -427,13 +534,18 @@ def main():
     last_log_t, last_log_step = start, 0
     done = False
     epoch = 0
+    if a.steps == 0:
+        done = True
     while not done:
         perm = np.random.default_rng([a.seed, epoch]).permutation(n_train)
         for index in range(per_epoch):
-            idx = torch.from_numpy(perm[index * a.batch_size:(index + 1) * a.batch_size])
-            x0 = train[idx]
-            t = torch.randint(0, T, (x0.shape[0],), generator=gen)
-            noise = torch.randn(x0.shape, generator=gen)
+            if stream is not None:
+                x0, noise, t = stream.next()
+            else:
+                idx = torch.from_numpy(perm[index * a.batch_size:(index + 1) * a.batch_size])
+                x0 = train[idx]
+                t = torch.randint(0, T, (x0.shape[0],), generator=gen)
+                noise = torch.randn(x0.shape, generator=gen)
             loss = loss_fn(model, x0, t, noise, sqrt_ab, sqrt_1mab).mean()
             last_loss = loss.item()
             if not math.isfinite(last_loss):
@@ -473,7 +585,12 @@ def main():
     print(f"trained {step} steps ({step / per_epoch:.2f} epochs) in {train_s:.1f} s: "
           f"{images_per_s:.1f} img/s", flush=True)
 
+    if a.load_params:
+        load_deepgen_params(ema, a.load_params)
+        print(f"sampling and testing deepgen's weights from {a.load_params}", flush=True)
     ema.eval()
+    if a.save_ema:
+        torch.save(ema.state_dict(), os.path.join(a.out, "ema.pt"))
     result = {
         "model": "ddpm_mnist", "framework": "pytorch", "torch": torch.__version__,
         "threads": a.threads, "parameters": params, "seed": a.seed,
@@ -498,6 +615,11 @@ def main():
         result["test_loss"] = total / n
         result["test_loss_s"] = round(time.perf_counter() - t0, 3)
         print(f"test loss (EMA, {n} test images): {result['test_loss']:.5f}", flush=True)
+        if a.loss_by_t:
+            result["test_loss_by_t"] = loss_by_t(ema, test_u8, sqrt_ab, sqrt_1mab, a.seed, n,
+                                                 a.eval_batch)
+            print("test loss by t range: " + ", ".join(
+                f"{k} {v:.5f}" for k, v in result["test_loss_by_t"].items()), flush=True)
 
     sampling = {}
     for k in ddim_steps if a.samples > 0 else []:  # --samples 0: no sampling

@@ -29,7 +29,8 @@
 //!
 //! # After training ([`run`])
 //!
-//! `eval.json` gets the test loss; `Γ` ([`crate::gamma`], cached in `gamma.json`) at every
+//! `params/` holds the sampling (EMA) weights as `.npy` ([`deepgen_train::export_npy`]; what
+//! `benches/pytorch/ddpm_mnist.py --load-params` reads). `eval.json` gets the test loss; `Γ` ([`crate::gamma`], cached in `gamma.json`) at every
 //! timestep; the bound in bits/dim on the full chain and on the `--ddpm-steps` trajectory with
 //! DDPM's fixed small/large, Analytic-DPM's and — with `--sn-dpm` / `--npr-dpm` — the heads'
 //! per-pixel variances ([`crate::vlb::PixelVariances`]); and for every sampler — DDPM fixed
@@ -1239,6 +1240,8 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
 
     let fitted = run.fit(&mut task, model, FusedAdamConfig::new().init())?;
     let model = fitted.eval_model();
+    // The sampling weights as .npy (what benches/pytorch/ddpm_mnist.py --load-params reads).
+    deepgen_train::export_npy(&model, &out.join("params"))?;
     let device = run.eval_device();
     let mut report = EvalReport::new();
     report

@@ -24,6 +24,7 @@ mod gamma;
 mod guidance;
 mod learned_variance;
 mod mnist_task;
+mod replay;
 mod schedule;
 mod spacing;
 mod target;

@@ -347,6 +347,12 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
         assert!(data.iter().all(|v| (0.0..=1.0).contains(v)), "{s}");
         assert!(out.join(format!("samples_{s}.png")).exists(), "{s}");
     }
+    // The sampling weights as .npy for NumPy / PyTorch: the stem conv's weight among them.
+    let index = std::fs::read_to_string(out.join("params/params.json")).unwrap();
+    assert!(index.contains("\"unet.stem.weight\""), "{index}");
+    let (shape, _) =
+        deepgen_tensor::output::read_npy_f32(&out.join("params/unet.stem.weight.npy")).unwrap();
+    assert_eq!(shape[1..], [1, 3, 3]);
     // Γ is cached for this checkpoint (2 optimizer steps).
     let cache = deepgen_diffusion::GammaCache::read(&out.join("gamma.json"))
         .unwrap()
