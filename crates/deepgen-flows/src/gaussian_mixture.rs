@@ -262,6 +262,22 @@ impl GaussianMixture {
     /// `n` draws, row-major `[n, d]`: a component by its weight, then `μ_j + L_j ε`
     /// (`Σ_j = L_j L_jᵀ`) with `ε` standard normal.
     pub fn sample(&self, n: usize, rng: &mut HostRng) -> Vec<f64> {
+        self.sample_with_temperature(n, 1.0, rng)
+    }
+
+    /// `n` draws at temperature `t`: a component by its (unchanged) weight, then
+    /// `μ_j + t·L_j ε`, i.e. from `N(μ_j, t²Σ_j)` — Glow's and NVAE's temperature applied to
+    /// every component. `t = 1` is [`GaussianMixture::sample`] (the same draws for the same
+    /// `rng` state).
+    ///
+    /// # Panics
+    /// If `t` is negative or not finite.
+    pub fn sample_with_temperature(&self, n: usize, t: f64, rng: &mut HostRng) -> Vec<f64> {
+        assert!(
+            t.is_finite() && t >= 0.0,
+            "GaussianMixture::sample_with_temperature: the temperature must be finite and \
+             non-negative, got {t}"
+        );
         let d = self.dim;
         let mut out = Vec::with_capacity(n * d);
         let mut eps = vec![0.0; d];
@@ -282,7 +298,7 @@ impl GaussianMixture {
             let l = &self.chol[j];
             for r in 0..d {
                 let s: f64 = (0..=r).map(|c| l[r * d + c] * eps[c]).sum();
-                out.push(self.means[j][r] + s);
+                out.push(self.means[j][r] + t * s);
             }
         }
         out

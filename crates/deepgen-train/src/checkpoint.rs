@@ -187,6 +187,12 @@ impl Checkpoint {
 
     /// Loads the optimizer state.
     ///
+    /// Burn 0.22's `ModuleOptimizer::load_record` materialises the state on `Device::default()`
+    /// (burn-optim `module_optimizer.rs`), which in a build with the `wgpu` feature is the GPU
+    /// (or lavapipe) whatever device the run uses; each tensor moves to its parameter's device
+    /// on the next step, so a resumed run is unchanged, but that build initialises wgpu once
+    /// on resume (Mesa may print `XDG_RUNTIME_DIR` warnings). `BURN_DEVICE=flex` avoids it.
+    ///
     /// # Errors
     /// [`TrainError::Checkpoint`] when `optim.bpk` cannot be read.
     pub fn load_optimizer(&self, optim: ModuleOptimizer) -> Result<ModuleOptimizer, TrainError> {

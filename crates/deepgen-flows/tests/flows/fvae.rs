@@ -342,8 +342,9 @@ fn fvae_run_scores_its_samples_in_eval_json() {
     let prior: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("expost_prior.json")).unwrap())
             .unwrap();
-    // The default ex-post prior: a 10-component mixture over the 4-D codes.
-    assert_eq!(number("expost_components"), 10.0);
+    // The default ex-post prior: a 30-component mixture over the 4-D codes, sampled at 0.7.
+    assert_eq!(number("expost_components"), 30.0);
+    assert_eq!(number("expost_code_temperature"), 0.7);
     let mixture = &prior["mixture"];
     let weights: Vec<f64> = mixture["weights"]
         .as_array()
@@ -351,13 +352,13 @@ fn fvae_run_scores_its_samples_in_eval_json() {
         .iter()
         .map(|w| w.as_f64().unwrap())
         .collect();
-    assert_eq!(weights.len(), 10);
+    assert_eq!(weights.len(), 30);
     assert!(
         (weights.iter().sum::<f64>() - 1.0).abs() < 1e-9,
         "{weights:?}"
     );
-    assert_eq!(mixture["means"][9].as_array().unwrap().len(), 4);
-    assert_eq!(mixture["covariances"][9].as_array().unwrap().len(), 16);
+    assert_eq!(mixture["means"][29].as_array().unwrap().len(), 4);
+    assert_eq!(mixture["covariances"][29].as_array().unwrap().len(), 16);
     for file in [
         "samples_t0.7.npy",
         "samples_t0.5.npy",

@@ -136,6 +136,46 @@ fn samples_have_the_mixture_moments() {
 }
 
 #[test]
+fn temperature_scales_each_component_covariance_by_t_squared() {
+    let gm = GaussianMixture::new(
+        vec![1.0],
+        vec![vec![1.0, 2.0]],
+        vec![vec![2.0, 0.6, 0.6, 1.0]],
+    )
+    .unwrap();
+    let n = 40_000;
+    let x = gm.sample_with_temperature(n, 0.5, &mut HostRng::seed_from_u64(4));
+    let mean = |k: usize| x.iter().skip(k).step_by(2).sum::<f64>() / n as f64;
+    let (m0, m1) = (mean(0), mean(1));
+    let cov = |a: usize, b: usize| {
+        x.chunks(2)
+            .map(|r| (r[a] - [m0, m1][a]) * (r[b] - [m0, m1][b]))
+            .sum::<f64>()
+            / n as f64
+    };
+    // t²Σ = [[0.5, 0.15], [0.15, 0.25]]; standard errors ≈ 0.0035, 0.0019, 0.0018.
+    assert!(
+        (m0 - 1.0).abs() < 0.02 && (m1 - 2.0).abs() < 0.02,
+        "{m0} {m1}"
+    );
+    assert!((cov(0, 0) - 0.5).abs() < 0.02, "{}", cov(0, 0));
+    assert!((cov(0, 1) - 0.15).abs() < 0.012, "{}", cov(0, 1));
+    assert!((cov(1, 1) - 0.25).abs() < 0.012, "{}", cov(1, 1));
+    // t = 1 is `sample` (same draws); t = 0 gives the component means exactly.
+    let two = two_clusters();
+    assert_eq!(
+        two.sample_with_temperature(50, 1.0, &mut HostRng::seed_from_u64(8)),
+        two.sample(50, &mut HostRng::seed_from_u64(8))
+    );
+    for r in two
+        .sample_with_temperature(50, 0.0, &mut HostRng::seed_from_u64(8))
+        .chunks(2)
+    {
+        assert!(r == [-4.0, 1.0] || r == [3.0, -2.0], "{r:?}");
+    }
+}
+
+#[test]
 fn em_never_lowers_the_likelihood() {
     let truth = GaussianMixture::new(
         vec![0.2, 0.5, 0.3],
