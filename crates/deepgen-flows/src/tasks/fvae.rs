@@ -513,8 +513,8 @@ struct ExPost {
 /// Samples with codes from a full-covariance Gaussian mixture fitted by EM
 /// ([`GaussianMixture`]) to the posterior means `μ(x)` of the first 10 000 training images
 /// (ex-post density estimation, Ghosh et al. 2020, "From Variational to Deterministic
-/// Autoencoders") and drawn at `code_temperature`, decoded at temperature 0.7: the prior `N(0, I)` puts codes where no
-/// posterior lies when the aggregate posterior does not fill it
+/// Autoencoders") and drawn at `code_temperature`, decoded at temperature 0.7: the prior
+/// `N(0, I)` puts codes where no posterior lies when the aggregate posterior does not fill it
 /// (`aggregate_posterior_variance`). `n` samples written as `samples_expost_t0.7.npy`/`.png`
 /// and scored (`expost_fd_t0.7`, `expost_label_balance_t0.7`, `expost_mean_confidence_t0.7`);
 /// the fitted mixture goes to `expost_prior.json`.
@@ -579,8 +579,8 @@ fn expost_samples(
     println!(
         "ex-post codes ({components}-component Gaussian mixture fitted to {k} training posterior \
          means in {} EM iterations; codes at T = {code_temperature}), decoder at T = 0.7: {n} \
-         samples in {:.0} s, Fréchet \
-         distance {fd:.2}, labels: balance {:.3}, mean confidence {:.3}",
+         samples in {:.0} s, Fréchet distance {fd:.2}, labels: balance {:.3}, mean confidence \
+         {:.3}",
         mixture.iterations,
         started.elapsed().as_secs_f64(),
         labels.balance,
