@@ -11,14 +11,26 @@ use gemm::Parallelism;
 
 /// The environment variable that picks the kernels of the convolutions, the linear layers
 /// ([`linear`](crate::linear())), [`silu`](crate::silu()) and the fused GroupNorm: `burn` for
-/// Burn's own, anything else (or unset) for deepgen's on flex.
+/// Burn's own, anything else (or unset) for deepgen's on flex. `rows` keeps deepgen's kernels
+/// but sends every convolution through the row-by-row patch matrix, as before the stride-1
+/// "wide" route existed (2026-12-06): results measured before then reproduce bit for bit with
+/// it (the wide route sums in a different order, which moves a training run at the rounding
+/// level).
 pub const KERNELS_ENV: &str = "DEEPGEN_CONV";
+
+fn kernels_env_is(value: &str) -> bool {
+    std::env::var(KERNELS_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case(value))
+}
 
 fn burn_kernels_forced() -> bool {
     static FORCED: OnceLock<bool> = OnceLock::new();
-    *FORCED.get_or_init(|| {
-        std::env::var(KERNELS_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("burn"))
-    })
+    *FORCED.get_or_init(|| kernels_env_is("burn"))
+}
+
+/// Whether [`KERNELS_ENV`] is `rows` (read once per process).
+pub(crate) fn conv_rows_forced() -> bool {
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| kernels_env_is("rows"))
 }
 
 /// The environment variable that sends only the MLP kernels — the linear layers

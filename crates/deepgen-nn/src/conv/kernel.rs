@@ -11,6 +11,18 @@
 //! summed over at most 8 groups of consecutive images fixed by the batch size, then over the
 //! groups in order, so the result is the same to the bit for every thread count (tested).
 //!
+//! Stride-1 convolutions with at most 64 output channels (every 3×3 layer of the U-Net and the
+//! VQ models, Glow's output layers) take a "wide" route instead: the image is first copied into
+//! a zero-padded `[C, Hp, Wp]` plane, and the output is computed on a grid `Ho × Wp`, `Wp − Wo`
+//! columns wider than the output (its length rounded up to a multiple of 16, see
+//! [`Geometry::wide`]). On that grid every patch-matrix row is one contiguous slice of the padded
+//! plane, so `im2col` is one long `memcpy` per row instead of one short copy per output row (a
+//! profile of the 16-channel 28×28 U-Net layer had `im2col` and those copies at 29 % of its
+//! training step), and `col2im` one long vector add per row. The extra columns are dropped from
+//! the output (and are zeros in the output gradient, so they add nothing to `dW` or `dX`); they
+//! cost `Wp / Wo − 1` more GEMM work (7 % at 28 × 28, 29 % at 7 × 7), which is why layers with
+//! more output channels, GEMM-bound, keep the row-by-row patch matrix.
+//!
 //! Why not Burn's own flex convolution: it converts the whole input to NHWC on the calling thread
 //! before the parallel part starts, and its weight gradient is a convolution whose kernel is the
 //! whole output-gradient image. Profiles of Glow and the DDPM U-Net (docs/performance.md) found
@@ -115,6 +127,34 @@ impl Geometry {
         self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0, 0]
     }
 
+    /// The wide layout of a stride-1 convolution (see the module docs); `None` for strided or
+    /// pointwise convolutions and wide layers, which keep the row-by-row patch matrix, and for
+    /// every convolution under `DEEPGEN_CONV=rows` (the bits of results measured before this
+    /// route existed).
+    fn wide(&self) -> Option<Wide> {
+        // Layers with more than 64 output channels are GEMM-bound: the extra columns cost them
+        // more than the copies save (Glow's 2 → 128 at 14 × 14: forward 0.82× measured).
+        if self.stride != [1, 1]
+            || self.pointwise()
+            || self.c_out > 64
+            || crate::flex_kernels::conv_rows_forced()
+            || self.n() == 0
+            || self.image_len() == 0
+        {
+            return None;
+        }
+        let hp = self.oh + self.dilation[0] * (self.kh - 1);
+        let wp = self.ow + self.dilation[1] * (self.kw - 1);
+        // The image must fit in the padded plane at its begin offsets (it always does at stride 1
+        // unless the kernel is larger than the padded image; those stay on the general path).
+        // The GEMMs run with `Ho·Wp` rounded up to a multiple of 16 columns: gemm copies
+        // ("prepacks") a whole operand whose leading dimension is not a multiple of the SIMD
+        // width, which cost a fifth of a 28 × 28 layer's time at `Ho·Wp` = 840 (the extra
+        // columns read past the last row and are dropped like the others).
+        let n = (self.oh * wp).next_multiple_of(16);
+        (hp >= self.pad[0] + self.h && wp >= self.pad[1] + self.w).then_some(Wide { hp, wp, n })
+    }
+
     /// The output columns `ox` whose tap `j` lands inside the input row: `lo..hi`.
     fn valid_cols(&self, j: usize) -> (usize, usize) {
         let offset = j * self.dilation[1];
@@ -138,6 +178,102 @@ impl Geometry {
     fn input_row(&self, oy: usize, i: usize) -> Option<usize> {
         let iy = (oy * self.stride[0] + i * self.dilation[0]) as isize - self.pad[0] as isize;
         (iy >= 0 && (iy as usize) < self.h).then_some(iy as usize)
+    }
+}
+
+/// The padded plane `[Hp, Wp]` of a stride-1 convolution's wide route: output pixel `(oy, ox)`
+/// reads padded pixel `(oy + i·d, ox + j·d)` for tap `(i, j)`, and the output grid is `Ho × Wp`,
+/// of which the first `Wo` columns are the output.
+#[derive(Clone, Copy, Debug)]
+struct Wide {
+    hp: usize,
+    wp: usize,
+    /// Columns of the wide patch matrix: `Ho·Wp` rounded up to a multiple of 16.
+    n: usize,
+}
+
+impl Wide {
+    fn plane(&self) -> usize {
+        self.hp * self.wp
+    }
+
+    /// Elements of a padded image: `C·Hp·Wp`, plus what the last rows' extra columns read past
+    /// the last plane (they only feed dropped columns).
+    fn padded_len(&self, g: &Geometry) -> usize {
+        g.c_in * self.plane() + g.dilation[1] * (g.kw - 1) + (self.n - g.oh * self.wp)
+    }
+
+    /// Offset in the padded image of patch row `(c, i, j)`'s slice.
+    fn row_offset(&self, g: &Geometry, c: usize, i: usize, j: usize) -> usize {
+        c * self.plane() + i * g.dilation[0] * self.wp + j * g.dilation[1]
+    }
+
+    /// `xp` = the image `x [C, H, W]` at offset `(pad_h, pad_w)` of zeroed planes.
+    fn pad(&self, g: &Geometry, x: &[f32], xp: &mut [f32]) {
+        xp.fill(0.0);
+        let (w, hw) = (g.w, g.h * g.w);
+        for c in 0..g.c_in {
+            for y in 0..g.h {
+                let dst = c * self.plane() + (y + g.pad[0]) * self.wp + g.pad[1];
+                xp[dst..dst + w].copy_from_slice(&x[c * hw + y * w..c * hw + (y + 1) * w]);
+            }
+        }
+    }
+
+    /// The adjoint of [`Wide::pad`] restricted to the image: `dx [C, H, W]` = the image part of
+    /// the padded gradient `dxp`.
+    fn crop(&self, g: &Geometry, dxp: &[f32], dx: &mut [f32]) {
+        let (w, hw) = (g.w, g.h * g.w);
+        for c in 0..g.c_in {
+            for y in 0..g.h {
+                let src = c * self.plane() + (y + g.pad[0]) * self.wp + g.pad[1];
+                dx[c * hw + y * w..c * hw + (y + 1) * w].copy_from_slice(&dxp[src..src + w]);
+            }
+        }
+    }
+
+    /// The wide patch matrix `cols [C·kh·kw, Ho·Wp]` of a padded image: one slice per row.
+    fn im2col(&self, g: &Geometry, xp: &[f32], cols: &mut [f32]) {
+        let n = self.n;
+        for c in 0..g.c_in {
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let r = (c * g.kh + i) * g.kw + j;
+                    let at = self.row_offset(g, c, i, j);
+                    cols[r * n..(r + 1) * n].copy_from_slice(&xp[at..at + n]);
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`Wide::im2col`]: adds every row of `dcols` onto its slice of `dxp`.
+    fn col2im(&self, g: &Geometry, dcols: &[f32], dxp: &mut [f32]) {
+        let n = self.n;
+        for c in 0..g.c_in {
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let r = (c * g.kh + i) * g.kw + j;
+                    let at = self.row_offset(g, c, i, j);
+                    for (d, s) in dxp[at..at + n].iter_mut().zip(&dcols[r * n..(r + 1) * n]) {
+                        *d += *s;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dyw [C_out, Ho·Wp]`: the output gradient `dy [C_out, Ho, Wo]` on the wide grid, zeros
+    /// in the extra columns (so they add nothing to the weight or input gradient).
+    fn widen(&self, g: &Geometry, dy: &[f32], dyw: &mut [f32]) {
+        let (ow, wp) = (g.ow, self.wp);
+        for (dst_c, src_c) in dyw.chunks_exact_mut(self.n).zip(dy.chunks_exact(g.n())) {
+            let (rows, tail) = dst_c.split_at_mut(g.oh * wp);
+            for (dst, src) in rows.chunks_exact_mut(wp).zip(src_c.chunks_exact(ow)) {
+                dst[..ow].copy_from_slice(src);
+                zero_short(&mut dst[ow..]);
+            }
+            tail.fill(0.0);
+        }
     }
 }
 
@@ -202,6 +338,10 @@ fn zero_short(dst: &mut [f32]) {
 struct Scratch {
     cols: Vec<f32>,
     dcols: Vec<f32>,
+    /// The wide route's padded image (or padded input gradient).
+    padded: Vec<f32>,
+    /// The wide route's output, or output gradient, on the `Ho × Wp` grid.
+    wide: Vec<f32>,
 }
 
 /// The largest buffer (elements) a thread keeps between calls: 16 MiB of `f32`.
@@ -218,7 +358,7 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
         Ok(mut scratch) => {
             let r = f(&mut scratch);
             let s = &mut *scratch;
-            for v in [&mut s.cols, &mut s.dcols] {
+            for v in [&mut s.cols, &mut s.dcols, &mut s.padded, &mut s.wide] {
                 if v.capacity() > SCRATCH_KEEP {
                     *v = Vec::new();
                 }
@@ -311,9 +451,10 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
     // Every output element is written before it is read (the bias fill, or the GEMM with
     // `accumulate = false`), so `y` is not zeroed first.
     let mut y: Vec<f32> = Vec::with_capacity(len);
+    let wide = g.wide();
     let one = |b: usize, y_b: &mut [MaybeUninit<f32>], par: Parallelism| {
         let x_b = &x[b * g.image_len()..(b + 1) * g.image_len()];
-        if let Some(bias) = bias {
+        if let (Some(bias), None) = (bias, wide) {
             for (row, &v) in y_b.chunks_exact_mut(n).zip(bias) {
                 row.iter_mut().for_each(|e| {
                     e.write(v);
@@ -337,7 +478,30 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
                 )
             }
         };
-        if g.pointwise() {
+        if let Some(wd) = wide {
+            let nw = wd.n;
+            with_scratch(|s| {
+                let xp = sized(&mut s.padded, wd.padded_len(g));
+                wd.pad(g, x_b, xp);
+                let cols = sized(&mut s.cols, k * nw);
+                wd.im2col(g, xp, cols);
+                let yw = sized(&mut s.wide, g.c_out * nw);
+                let (w, cols) = ((weight, 1, k as isize), (&*cols, 1, nw as isize));
+                gemm_f32(g.c_out, nw, k, yw, false, w, cols, par);
+                // Keep the first `Wo` columns of every row, adding the bias.
+                for (co, (y_c, yw_c)) in
+                    y_b.chunks_exact_mut(n).zip(yw.chunks_exact(nw)).enumerate()
+                {
+                    let v = bias.map_or(0.0, |bias| bias[co]);
+                    for (y_row, yw_row) in y_c.chunks_exact_mut(g.ow).zip(yw_c.chunks_exact(wd.wp))
+                    {
+                        for (e, s) in y_row.iter_mut().zip(yw_row) {
+                            e.write(*s + v);
+                        }
+                    }
+                }
+            });
+        } else if g.pointwise() {
             gemm(x_b);
         } else {
             with_scratch(|s| {
@@ -419,6 +583,7 @@ pub(crate) fn backward(
     let (k, n) = (g.k(), g.n());
     let out_len = g.c_out * n;
     let image = g.image_len();
+    let wide = g.wide();
 
     let one = |b: usize, dx_b: Option<&mut [f32]>, p: &mut Partial, par: Parallelism| {
         let dy_b = &dy[b * out_len..(b + 1) * out_len];
@@ -426,6 +591,34 @@ pub(crate) fn backward(
             for (acc, row) in p.db.iter_mut().zip(dy_b.chunks_exact(n.max(1))) {
                 *acc += row.iter().sum::<f32>();
             }
+        }
+        if let Some(wd) = wide {
+            let nw = wd.n;
+            with_scratch(|s| {
+                let dyw = sized(&mut s.wide, g.c_out * nw);
+                wd.widen(g, dy_b, dyw);
+                if want_w {
+                    let xp = sized(&mut s.padded, wd.padded_len(g));
+                    wd.pad(g, &x[b * image..(b + 1) * image], xp);
+                    let cols = sized(&mut s.cols, k * nw);
+                    wd.im2col(g, xp, cols);
+                    // dW [C_out, K] += dYw [C_out, Nw] · colsᵀ [Nw, K]
+                    let (dyw, cols) = ((&*dyw, 1, nw as isize), (&*cols, nw as isize, 1));
+                    gemm_f32(g.c_out, k, nw, &mut p.dw, true, dyw, cols, par);
+                }
+                if let Some(dx_b) = dx_b {
+                    // dcols [K, Nw] = Wᵀ [K, C_out] · dYw [C_out, Nw], added back onto the
+                    // padded plane, whose image part is the input gradient.
+                    let dcols = sized(&mut s.dcols, k * nw);
+                    let (wt, dyw) = ((weight, k as isize, 1), (&*dyw, 1, nw as isize));
+                    gemm_f32(k, nw, g.c_out, dcols, false, wt, dyw, par);
+                    let dxp = sized(&mut s.padded, wd.padded_len(g));
+                    dxp.fill(0.0);
+                    wd.col2im(g, dcols, dxp);
+                    wd.crop(g, dxp, dx_b);
+                }
+            });
+            return;
         }
         if want_w && n > 0 {
             let x_b = &x[b * image..(b + 1) * image];
@@ -641,6 +834,13 @@ mod tests {
             (2, 2, 3, 3, 2, 3, 1, 0, 1),
             (3, 2, 24, 24, 3, 3, 1, 1, 1),
             (9, 3, 5, 5, 4, 3, 1, 1, 1),
+            // Padding beyond the kernel's span, and an even kernel (wide route).
+            (2, 2, 4, 4, 3, 3, 1, 3, 1),
+            (1, 2, 5, 4, 2, 2, 1, 1, 1),
+            // A kernel larger than the padded image.
+            (1, 2, 2, 2, 2, 5, 1, 1, 1),
+            // Stride 1 with more than 64 output channels: the row-by-row patch matrix.
+            (2, 2, 5, 5, 65, 3, 1, 1, 1),
         ] {
             let options = ConvOptions::new([stride; 2], [pad; 2], [dil; 2], 1);
             out.push(Geometry::new(
@@ -648,6 +848,19 @@ mod tests {
                 [c_out, c_in, k, k],
                 &options,
             ));
+        }
+        // Asymmetric padding and kernels, a dilated one among them.
+        for (padding, k, dilation) in [
+            ([(0, 2), (1, 0)], [3, 2], [1, 1]),
+            ([(2, 1), (0, 1)], [3, 3], [2, 1]),
+        ] {
+            let options = ConvOptions {
+                stride: [1, 1],
+                padding,
+                dilation,
+                groups: 1,
+            };
+            out.push(Geometry::new([2, 3, 7, 6], [2, 3, k[0], k[1]], &options));
         }
         out
     }

@@ -23,7 +23,9 @@
 //! (see [`runs_as_transposed`]).
 //!
 //! `DEEPGEN_CONV=burn` in the environment sends every convolution to Burn's kernels instead
-//! (for comparisons, or if a bug is suspected here). The conformance test
+//! (for comparisons, or if a bug is suspected here); `DEEPGEN_CONV=rows` keeps deepgen's
+//! kernels without their stride-1 "wide" route (the module docs of `kernel.rs`), which
+//! reproduces results measured before 2026-12-06 to the bit. The conformance test
 //! (`tests/conformance/conv_conformance.rs`) checks values and every gradient against Burn's
 //! own convolution.
 
