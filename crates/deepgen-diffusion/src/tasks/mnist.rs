@@ -1479,6 +1479,10 @@ fn push_vlb(report: &mut EvalReport, prefix: &str, summaries: &[VlbSummary]) {
             Some(se) => report.push(format!("{name}_stderr"), se),
             None => report.missing(format!("{name}_stderr"), "one Monte-Carlo draw per image"),
         };
+        // The bound's three parts (they sum to it), to see which term a variance choice moves.
+        report.push(format!("{name}_prior"), s.prior_bpd);
+        report.push(format!("{name}_kl"), s.kl_bpd);
+        report.push(format!("{name}_decoder"), s.decoder_bpd);
     }
 }
 

@@ -325,6 +325,22 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
     ] {
         assert!(number(k).is_finite() && number(k) >= 0.0, "{k}");
     }
+    // Every bound comes with its prior, KL and decoder parts, which sum to it.
+    for k in [
+        "nll_bpd_ddpm_small",
+        "nll_bpd_analytic",
+        "nll_bpd_sn",
+        "nll_bpd_k10_npr",
+    ] {
+        let parts = ["prior", "kl", "decoder"].map(|p| number(&format!("{k}_{p}")));
+        assert!(parts.iter().all(|p| p.is_finite()), "{k}: {parts:?}");
+        let sum: f64 = parts.iter().sum();
+        assert!(
+            (sum - number(k)).abs() < 1e-9 * (1.0 + number(k)),
+            "{k}: {parts:?} vs {}",
+            number(k)
+        );
+    }
     let samplers = [
         "ddpm_small_10",
         "ddpm_large_10",
