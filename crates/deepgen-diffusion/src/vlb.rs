@@ -212,10 +212,15 @@ impl ReverseVariances {
 /// SN-DPM's or NPR-DPM's per-pixel variances on a trajectory ([`crate::learned_variance`] with
 /// `η = 1` and no pixel clipping): step `k` has, per element,
 /// `σ_k² = λ² + c² clamp(β̄/ᾱ · m, 0, 1)` with the residual moment `m` of the head's `h` and the
-/// model's `ε̂` at `τ_k` ([`CovarianceHead::residual_moment_f64`]), and the decoder the same
-/// formula onto the clean level, `clamp(β̄/ᾱ · m, MIN_DECODER_VARIANCE, 1)` at `τ_{K−1}` (as
-/// [`ReverseVariances::analytic`] with `1 − Γ` replaced by `m`; 1 is Theorem 2's bound for data
-/// in `[−1, 1]`).
+/// model's `ε̂` at `τ_k` ([`CovarianceHead::residual_moment_f64`]). The decoder's variance is
+/// DDPM's fixed small one of the same trajectory (`β̃` of its last step;
+/// [`ReverseVariances::ddpm`]), not a per-pixel moment: the authors' likelihood code fixes the
+/// last step's variance the same way for every variance type (`_nelbo_dtdpm` in
+/// github.com/baofff/Extended-Analytic-DPM, `core/diffusion/likelihood.py`: "fix the last step
+/// variance", `tilde_beta(1, 2)`). The per-pixel moment there, `β̄/ᾱ · m` at `t ≈ 0`, falls to
+/// ≈ 0 on pixels the model predicts well, and a pixel whose `x̂_0` still misses its bin then
+/// costs up to the log-likelihood floor: on MNIST that decoder added 2–4 bits/dim
+/// (docs/diffusion.md, "SN-DPM and NPR-DPM heads, measured").
 #[derive(Debug, Clone, PartialEq)]
 pub struct PixelVariances {
     /// A short name for reports: the head's name, `"sn"` or `"npr"`.
@@ -223,7 +228,7 @@ pub struct PixelVariances {
     /// Which head's output `h` is.
     pub head: CovarianceHead,
     steps: Vec<AnalyticStep>,
-    decoder: AnalyticStep,
+    decoder: f64,
 }
 
 impl PixelVariances {
@@ -236,9 +241,9 @@ impl PixelVariances {
         schedule: &NoiseSchedule,
         timesteps: &[usize],
     ) -> Result<Self, ConfigError> {
-        check_trajectory(schedule, timesteps)?;
+        let decoder =
+            ReverseVariances::ddpm(schedule, timesteps, DdpmVariance::FixedSmall)?.decoder;
         let ab = schedule.alpha_bar();
-        let last = timesteps[timesteps.len() - 1];
         Ok(Self {
             name: head.name().into(),
             head,
@@ -246,7 +251,7 @@ impl PixelVariances {
                 .windows(2)
                 .map(|w| AnalyticStep::new(ab[w[0]], ab[w[1]], 1.0))
                 .collect(),
-            decoder: AnalyticStep::new(ab[last], 1.0, 1.0),
+            decoder,
         })
     }
 
@@ -260,10 +265,10 @@ impl PixelVariances {
         s.lambda_sq + s.cov_coef * (s.cov_scale * m).clamp(0.0, 1.0)
     }
 
-    /// `σ_dec²` of one element from `ε̂` and `h` at `τ_{K−1}`.
-    pub fn decoder_variance(&self, eps: f64, h: f64) -> f64 {
-        let m = self.head.residual_moment_f64(h, eps);
-        (self.decoder.cov_scale * m).clamp(MIN_DECODER_VARIANCE, 1.0)
+    /// `σ_dec²`, the same for every element: DDPM's fixed small decoder variance of this
+    /// trajectory (see the type's docs).
+    pub fn decoder_variance(&self) -> f64 {
+        self.decoder
     }
 }
 
@@ -568,18 +573,12 @@ pub fn vlb_terms_with_pixel_variances<const D: usize>(
         .iter()
         .map(|v| decoder_nll(p.x0_hat.zeros_like().add_scalar(0.5 * v.decoder.ln())))
         .collect();
-    for (j, v) in pixel_variances.iter().enumerate() {
-        let log_scale: Vec<f64> = p
-            .eps
-            .iter()
-            .zip(&p.heads[j])
-            .map(|(&e, &h)| 0.5 * v.decoder_variance(e, h).ln())
-            .collect();
-        let data: Vec<f32> = log_scale.iter().map(|&v| v as f32).collect();
-        decoder.push(decoder_nll(Tensor::from_data(
-            TensorData::new(data, dims),
-            &device,
-        )));
+    for v in pixel_variances {
+        decoder.push(decoder_nll(
+            p.x0_hat
+                .zeros_like()
+                .add_scalar(0.5 * v.decoder_variance().ln()),
+        ));
     }
 
     // KL terms: per image, the sampled (or every) step's ‖x_0 − x̂_0‖² (and, for per-pixel

@@ -347,12 +347,17 @@ fn pixel_variances_of_the_exact_one_point_model_match_the_closed_form() {
         let sum_c2: f64 = c_vals.iter().map(|v| v * v).sum();
         let prior =
             0.5 * (d as f64 * (-(1.0 - ab[top]).ln() + (1.0 - ab[top]) - 1.0) + ab[top] * sum_c2);
+        // The decoder's variance is DDPM's fixed small one of the trajectory (the authors'
+        // likelihood code), whatever the head says.
+        let dec_var = ReverseVariances::ddpm(&schedule, &traj, DdpmVariance::FixedSmall)
+            .unwrap()
+            .decoder;
         let decoder: f64 = c_vals
             .iter()
-            .map(|&x| decoder_nll_exact_mean(x, MIN_DECODER_VARIANCE.sqrt()))
+            .map(|&x| decoder_nll_exact_mean(x, dec_var.sqrt()))
             .sum();
         for head in CovarianceHead::ALL {
-            // The exact mean has a zero residual: σ² = λ² = β̃ (KL 0), decoder at the floor.
+            // The exact mean has a zero residual: σ² = λ² = β̃ (KL 0).
             let pixel = [PixelVariances::new(head, &schedule, &traj).unwrap()];
             let mut rng = HostRng::seed_from_u64(4);
             let terms = vlb_terms_with_pixel_variances(
@@ -407,7 +412,12 @@ fn equal_pixel_variances_give_the_scalar_bound() {
         Spacing::Leading.timesteps(50, 10, 0),
     ] {
         let g: Vec<f64> = traj.iter().map(|&t| gamma(t)).collect();
-        let scalar = [ReverseVariances::analytic(&schedule, &traj, &g).unwrap()];
+        // Analytic-DPM's for the KL terms, DDPM's fixed small one for the decoder (which the
+        // per-pixel variances share).
+        let scalar = [
+            ReverseVariances::analytic(&schedule, &traj, &g).unwrap(),
+            ReverseVariances::ddpm(&schedule, &traj, DdpmVariance::FixedSmall).unwrap(),
+        ];
         for head in CovarianceHead::ALL {
             let pixel = [PixelVariances::new(head, &schedule, &traj).unwrap()];
             for estimator in [VlbEstimator::Full, VlbEstimator::MonteCarlo(3)] {
@@ -425,8 +435,10 @@ fn equal_pixel_variances_give_the_scalar_bound() {
                     &mut rng,
                 )
                 .unwrap();
-                assert_eq!(terms.len(), 2);
-                for (i, (a, p)) in terms[0].iter().zip(&terms[1]).enumerate() {
+                assert_eq!(terms.len(), 3);
+                for (i, ((a, p), small)) in
+                    terms[0].iter().zip(&terms[2]).zip(&terms[1]).enumerate()
+                {
                     let what = format!(
                         "K = {}, {}, {estimator:?}, image {i}",
                         traj.len(),
@@ -441,10 +453,10 @@ fn equal_pixel_variances_give_the_scalar_bound() {
                         a.kl
                     );
                     assert!(
-                        (a.decoder - p.decoder).abs() < 1e-4 * a.decoder.abs().max(1.0),
-                        "{what}: decoder {} vs {}",
+                        (small.decoder - p.decoder).abs() < 1e-9 * small.decoder.abs().max(1.0),
+                        "{what}: decoder {} vs DDPM's {}",
                         p.decoder,
-                        a.decoder
+                        small.decoder
                     );
                     if let (Some(va), Some(vp)) = (a.kl_variance, p.kl_variance) {
                         assert!((va - vp).abs() < 1e-3 * va.max(1e-9), "{what}: MC variance");
