@@ -204,6 +204,7 @@ impl Wide {
     }
 
     /// Offset in the padded image of patch row `(c, i, j)`'s slice.
+    #[inline]
     fn row_offset(&self, g: &Geometry, c: usize, i: usize, j: usize) -> usize {
         c * self.plane() + i * g.dilation[0] * self.wp + j * g.dilation[1]
     }
@@ -232,32 +233,27 @@ impl Wide {
         }
     }
 
-    /// The wide patch matrix `cols [C·kh·kw, Ho·Wp]` of a padded image: one slice per row.
+    /// The offsets in the padded image of the patch rows' slices, in row order `(c, i, j)`.
+    fn row_offsets<'a>(&'a self, g: &'a Geometry) -> impl Iterator<Item = usize> + 'a {
+        (0..g.c_in).flat_map(move |c| {
+            (0..g.kh).flat_map(move |i| (0..g.kw).map(move |j| self.row_offset(g, c, i, j)))
+        })
+    }
+
+    /// The wide patch matrix `cols [C·kh·kw, Nw]` of a padded image: one slice per row.
     fn im2col(&self, g: &Geometry, xp: &[f32], cols: &mut [f32]) {
         let n = self.n;
-        for c in 0..g.c_in {
-            for i in 0..g.kh {
-                for j in 0..g.kw {
-                    let r = (c * g.kh + i) * g.kw + j;
-                    let at = self.row_offset(g, c, i, j);
-                    cols[r * n..(r + 1) * n].copy_from_slice(&xp[at..at + n]);
-                }
-            }
+        for (row, at) in cols.chunks_exact_mut(n).zip(self.row_offsets(g)) {
+            row.copy_from_slice(&xp[at..at + n]);
         }
     }
 
     /// The adjoint of [`Wide::im2col`]: adds every row of `dcols` onto its slice of `dxp`.
     fn col2im(&self, g: &Geometry, dcols: &[f32], dxp: &mut [f32]) {
         let n = self.n;
-        for c in 0..g.c_in {
-            for i in 0..g.kh {
-                for j in 0..g.kw {
-                    let r = (c * g.kh + i) * g.kw + j;
-                    let at = self.row_offset(g, c, i, j);
-                    for (d, s) in dxp[at..at + n].iter_mut().zip(&dcols[r * n..(r + 1) * n]) {
-                        *d += *s;
-                    }
-                }
+        for (row, at) in dcols.chunks_exact(n).zip(self.row_offsets(g)) {
+            for (d, s) in dxp[at..at + n].iter_mut().zip(row) {
+                *d += *s;
             }
         }
     }
