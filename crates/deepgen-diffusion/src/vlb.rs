@@ -518,14 +518,15 @@ pub fn vlb_terms_with_pixel_variances<const D: usize>(
     let n_pixel = pixel_variances.len();
     let n_all = variances.len() + n_pixel;
 
-    // x̂_0 at per-sample timesteps for one draw of noise; with per-pixel variances also the
-    // host copies of ε̂ and of each head's output.
+    // x̂_0 at per-sample timesteps for one draw of noise; with per-pixel variances and
+    // `per_pixel` also the host copies of ε̂ and of each head's output (the KL steps need them,
+    // the decoder, whose variance is fixed, does not).
     struct Prediction0<const D: usize> {
         x0_hat: Tensor<D>,
         eps: Vec<f64>,
         heads: Vec<Vec<f64>>,
     }
-    let mut predict = |t: &[usize], noise: Tensor<D>| -> Prediction0<D> {
+    let mut predict = |t: &[usize], noise: Tensor<D>, per_pixel: bool| -> Prediction0<D> {
         let t = timesteps_tensor(t, &device);
         let x_t = schedule.add_noise(x0.clone(), noise, t.clone());
         let (out, heads) = model(x_t.clone(), t.clone());
@@ -534,7 +535,8 @@ pub fn vlb_terms_with_pixel_variances<const D: usize>(
             n_pixel,
             "vlb: the model must return one head output per pixel variance"
         );
-        let (x0_hat, eps) = if n_pixel > 0 {
+        let per_pixel = per_pixel && n_pixel > 0;
+        let (x0_hat, eps) = if per_pixel {
             let (x0_hat, eps) = prediction.split_at(schedule, out, x_t, t);
             (x0_hat, host_f64(eps))
         } else {
@@ -548,7 +550,11 @@ pub fn vlb_terms_with_pixel_variances<const D: usize>(
         Prediction0 {
             x0_hat,
             eps,
-            heads: heads.into_iter().map(host_f64).collect(),
+            heads: if per_pixel {
+                heads.into_iter().map(host_f64).collect()
+            } else {
+                Vec::new()
+            },
         }
     };
 
@@ -563,7 +569,7 @@ pub fn vlb_terms_with_pixel_variances<const D: usize>(
     // Decoder term, one per variance.
     let last = timesteps[k_steps];
     let noise = host_normal(rng, dims, &device);
-    let p = predict(&vec![last; b], noise);
+    let p = predict(&vec![last; b], noise, false);
     let decoder_nll = |log_scale: Tensor<D>| {
         let ll = discretized_gaussian_log_likelihood(x0.clone(), p.x0_hat.clone(), log_scale);
         let nll: Tensor<2> = ll.reshape([b, d]).sum_dim(1).neg();
@@ -634,7 +640,7 @@ pub fn vlb_terms_with_pixel_variances<const D: usize>(
             };
             let t: Vec<usize> = ks.iter().map(|&k| timesteps[k]).collect();
             let noise = host_normal(rng, dims, &device);
-            let p = predict(&t, noise);
+            let p = predict(&t, noise, true);
             let diff = x0.clone() - p.x0_hat;
             let diff_host = if n_pixel > 0 {
                 host_f64(diff.clone())

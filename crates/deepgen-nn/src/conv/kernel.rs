@@ -209,27 +209,27 @@ impl Wide {
         c * self.plane() + i * g.dilation[0] * self.wp + j * g.dilation[1]
     }
 
+    /// For every image row `(c, y)` in order, the offset of its copy in the padded image (the
+    /// image rows themselves are consecutive `W`-long chunks).
+    fn image_row_offsets<'a>(&'a self, g: &'a Geometry) -> impl Iterator<Item = usize> + 'a {
+        (0..g.c_in).flat_map(move |c| {
+            (0..g.h).map(move |y| c * self.plane() + (y + g.pad[0]) * self.wp + g.pad[1])
+        })
+    }
+
     /// `xp` = the image `x [C, H, W]` at offset `(pad_h, pad_w)` of zeroed planes.
     fn pad(&self, g: &Geometry, x: &[f32], xp: &mut [f32]) {
         xp.fill(0.0);
-        let (w, hw) = (g.w, g.h * g.w);
-        for c in 0..g.c_in {
-            for y in 0..g.h {
-                let dst = c * self.plane() + (y + g.pad[0]) * self.wp + g.pad[1];
-                xp[dst..dst + w].copy_from_slice(&x[c * hw + y * w..c * hw + (y + 1) * w]);
-            }
+        for (row, at) in x.chunks_exact(g.w).zip(self.image_row_offsets(g)) {
+            xp[at..at + g.w].copy_from_slice(row);
         }
     }
 
     /// The adjoint of [`Wide::pad`] restricted to the image: `dx [C, H, W]` = the image part of
     /// the padded gradient `dxp`.
     fn crop(&self, g: &Geometry, dxp: &[f32], dx: &mut [f32]) {
-        let (w, hw) = (g.w, g.h * g.w);
-        for c in 0..g.c_in {
-            for y in 0..g.h {
-                let src = c * self.plane() + (y + g.pad[0]) * self.wp + g.pad[1];
-                dx[c * hw + y * w..c * hw + (y + 1) * w].copy_from_slice(&dxp[src..src + w]);
-            }
+        for (row, at) in dx.chunks_exact_mut(g.w).zip(self.image_row_offsets(g)) {
+            row.copy_from_slice(&dxp[at..at + g.w]);
         }
     }
 
