@@ -29,7 +29,7 @@ use burn::nn::GroupNorm;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use crate::flex_kernels::{self, contiguous, flex_tensor, values};
+use crate::flex_kernels::{self, contiguous, flex_tensor, values, zeroed_chunks};
 
 /// The shape of one GroupNorm: `n` samples of `c` channels of `s` positions, `groups` groups.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -105,26 +105,24 @@ fn stats(x: &[f32], eps: f64) -> (f64, f64) {
 /// `y = γ_c·(x − μ)·r + β_c` over `[N, C, S]`.
 pub(crate) fn forward(g: &Geometry, x: &[f32], gamma: &[f32], beta: &[f32]) -> Vec<f32> {
     let (cg, s) = (g.cg(), g.s);
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(g.block())
-        .zip(x.par_chunks(g.block()))
-        .enumerate()
-        .for_each(|(b, (yb, xb))| {
-            let (mean, r) = stats(xb, g.eps);
-            let (mean, r) = (mean as f32, r as f32);
-            let c0 = (b % g.groups) * cg;
-            for k in 0..cg {
-                let (ga, be) = (gamma[c0 + k] * r, beta[c0 + k]);
-                let shift = be - mean * ga;
-                for (y, &x) in yb[k * s..(k + 1) * s]
-                    .iter_mut()
-                    .zip(&xb[k * s..(k + 1) * s])
-                {
-                    *y = x * ga + shift;
-                }
+    let m = g.block();
+    zeroed_chunks(x.len(), m, true, |b, yb| {
+        let xb = &x[b * m..(b + 1) * m];
+        let (mean, r) = stats(xb, g.eps);
+        let (mean, r) = (mean as f32, r as f32);
+        let c0 = (b % g.groups) * cg;
+        for k in 0..cg {
+            let (ga, be) = (gamma[c0 + k] * r, beta[c0 + k]);
+            let shift = be - mean * ga;
+            for (y, &x) in yb[k * s..(k + 1) * s]
+                .iter_mut()
+                .zip(&xb[k * s..(k + 1) * s])
+            {
+                *y = x * ga + shift;
             }
-        });
-    y
+        }
+    })
+    .0
 }
 
 /// Gradients of `Σ dy·y` with respect to x, γ and β (each only if asked).
@@ -133,6 +131,9 @@ pub(crate) struct Grads {
     pub gamma: Option<Vec<f32>>,
     pub beta: Option<Vec<f32>>,
 }
+
+/// One block's first channel and its per-channel `Σ dy·x̂` and `Σ dy`.
+type BlockSums = (usize, Vec<f64>, Vec<f64>);
 
 /// The backward step (see the module docs); `want` = which of x, γ, β to return.
 pub(crate) fn backward(
@@ -143,7 +144,6 @@ pub(crate) fn backward(
     want: [bool; 3],
 ) -> Grads {
     let (cg, s, m) = (g.cg(), g.s, g.block());
-    let mut dx = vec![0.0f32; if want[0] { x.len() } else { 0 }];
     let block_grads = |b: usize, xb: &[f32], dyb: &[f32], dxb: Option<&mut [f32]>| {
         let (mean, r) = stats(xb, g.eps);
         let (mean, r) = (mean as f32, r as f32);
@@ -178,18 +178,19 @@ pub(crate) fn backward(
         }
         (c0, dgamma, dbeta)
     };
-    let partial: Vec<(usize, Vec<f64>, Vec<f64>)> = if want[0] {
-        dx.par_chunks_mut(m)
-            .zip(x.par_chunks(m).zip(dy.par_chunks(m)))
-            .enumerate()
-            .map(|(b, (dxb, (xb, dyb)))| block_grads(b, xb, dyb, Some(dxb)))
-            .collect()
+    let (dx, partial): (Vec<f32>, Vec<BlockSums>) = if want[0] {
+        zeroed_chunks(x.len(), m, true, |b, dxb| {
+            let r = b * m..(b + 1) * m;
+            block_grads(b, &x[r.clone()], &dy[r], Some(dxb))
+        })
     } else {
-        x.par_chunks(m)
+        let partial = x
+            .par_chunks(m)
             .zip(dy.par_chunks(m))
             .enumerate()
             .map(|(b, (xb, dyb))| block_grads(b, xb, dyb, None))
-            .collect()
+            .collect();
+        (Vec::new(), partial)
     };
     let mut dgamma = vec![0.0f64; g.c];
     let mut dbeta = vec![0.0f64; g.c];

@@ -35,7 +35,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::flex_kernels::{Operand, gemm_raw};
+use crate::flex_kernels::{Operand, gemm_raw, zeroed_chunks};
 
 /// The sizes of one 2-D convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -683,26 +683,29 @@ pub(crate) fn backward(
         p
     };
     let groups = g.batch.div_ceil(group);
-    let mut dx = want_x.then(|| vec![0.0f32; g.batch * image]);
-    // One `dX` slice per group (none when the input gradient is not asked for).
-    let partials: Vec<Partial> = {
-        let slices: Vec<Option<&mut [f32]>> = match dx.as_mut() {
-            Some(dx) if image > 0 => dx.chunks_mut(group * image).map(Some).collect(),
-            _ => (0..groups).map(|_| None).collect(),
-        };
-        if batch_parallel(g.batch) {
-            slices
+    // `dX` is cut into one slice per group, zeroed by the group's own task
+    // (`zeroed_chunks`); without an input gradient the groups run on `None`.
+    let parallel = batch_parallel(g.batch);
+    let par = if parallel {
+        Parallelism::None
+    } else {
+        Parallelism::Rayon(0)
+    };
+    let (dx, partials): (Option<Vec<f32>>, Vec<Partial>) = if want_x && image > 0 {
+        let (dx, partials) = zeroed_chunks(g.batch * image, group * image, parallel, |gi, dx_g| {
+            run_group(gi, Some(dx_g), par)
+        });
+        (Some(dx), partials)
+    } else {
+        let partials = if parallel {
+            (0..groups)
                 .into_par_iter()
-                .enumerate()
-                .map(|(gi, dx_g)| run_group(gi, dx_g, Parallelism::None))
+                .map(|gi| run_group(gi, None, par))
                 .collect()
         } else {
-            slices
-                .into_iter()
-                .enumerate()
-                .map(|(gi, dx_g)| run_group(gi, dx_g, Parallelism::Rayon(0)))
-                .collect()
-        }
+            (0..groups).map(|gi| run_group(gi, None, par)).collect()
+        };
+        (want_x.then(Vec::new), partials)
     };
     let partial = partials
         .into_iter()
