@@ -462,7 +462,16 @@ fn threads() -> usize {
 
 /// The `--timed` mode: warm-up, then `repeats` runs of whole iterations for at least `seconds`
 /// each; prints one JSON line with the rate of each run, their median and the peak RSS.
+/// Runs [`run_timed_here`] on rayon's pool, as every example runs (`deepgen::train::run_main`),
+/// unless `DEEPGEN_ON_POOL=off`, which times the kernels called from the main thread instead.
 fn run_timed(t: &Timed) {
+    if std::env::var("DEEPGEN_ON_POOL").is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")) {
+        return run_timed_here(t);
+    }
+    deepgen::train::pool::on_pool(|| run_timed_here(t))
+}
+
+fn run_timed_here(t: &Timed) {
     let device = t.backend.device().expect("a compiled backend");
     let mut w = build(&t.workload, &device);
     let warmup = t.warmup.unwrap_or(match w.unit() {

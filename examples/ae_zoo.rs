@@ -27,9 +27,7 @@ use deepgen::data::Mnist;
 use deepgen::tensor::output::{save_image_grid, write_file_atomic};
 use deepgen::tensor::select_device;
 use deepgen::train::FusedAdamConfig;
-use deepgen::train::{
-    CommonArgs, EvalReport, Run, RunDefaults, Schedule, TrainError, exit_on_error,
-};
+use deepgen::train::{CommonArgs, EvalReport, Run, RunDefaults, Schedule, TrainError, run_main};
 
 /// Train the deterministic autoencoders (plain, denoising, sparse, k-sparse, contractive) on
 /// MNIST grey levels and tabulate their test reconstruction error.
@@ -101,7 +99,7 @@ impl Row {
 }
 
 fn main() {
-    exit_on_error(run(Args::parse()));
+    run_main(|| run(Args::parse()));
 }
 
 fn model_config(args: &Args, kind: AeKind, shape: [usize; 3]) -> AutoencoderConfig {

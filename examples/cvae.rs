@@ -40,7 +40,7 @@ use deepgen::eval::checkpoint::{ResolvedCheckpoint, resolve_checkpoint};
 use deepgen::tensor::output::{save_image_grid, write_npy_f32, write_npy_i64};
 use deepgen::train::FusedAdamConfig;
 use deepgen::train::{
-    CommonArgs, EvalReport, RunDefaults, Schedule, Task as _, TrainError, exit_on_error, run::Run,
+    CommonArgs, EvalReport, RunDefaults, Schedule, Task as _, TrainError, run::Run, run_main,
 };
 
 /// Train a conditional VAE with an auxiliary digit classifier on binarised MNIST.
@@ -83,7 +83,7 @@ struct Args {
 }
 
 fn main() {
-    exit_on_error(run(Args::parse()));
+    run_main(|| run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

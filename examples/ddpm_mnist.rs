@@ -27,7 +27,7 @@
 
 use clap::Parser;
 use deepgen::diffusion::tasks::mnist::{DdpmMnistArgs, run};
-use deepgen::train::{CommonArgs, exit_on_error};
+use deepgen::train::{CommonArgs, run_main};
 
 /// Train DDPM on MNIST and compare samplers.
 #[derive(Parser, Debug)]
@@ -41,5 +41,5 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    exit_on_error(run(&args.common, &args.ddpm));
+    run_main(|| run(&args.common, &args.ddpm));
 }

@@ -26,7 +26,7 @@
 
 use clap::Parser;
 use deepgen::flows::tasks::toy::{ToyFlowArgs, run};
-use deepgen::train::{CommonArgs, exit_on_error};
+use deepgen::train::{CommonArgs, run_main};
 
 /// Train a normalizing flow on a 2-D toy density.
 #[derive(Parser, Debug)]
@@ -40,5 +40,5 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    exit_on_error(run(&args.common, &args.flow));
+    run_main(|| run(&args.common, &args.flow));
 }

@@ -9,7 +9,7 @@
 
 use clap::Parser;
 use deepgen::flows::tasks::fvae::{FVaeArgs, run};
-use deepgen::train::{CommonArgs, exit_on_error};
+use deepgen::train::{CommonArgs, run_main};
 
 #[derive(Parser, Debug)]
 #[command(name = "fvae_mnist", version)]
@@ -22,5 +22,5 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    exit_on_error(run(&args.common, &args.fvae));
+    run_main(|| run(&args.common, &args.fvae));
 }

@@ -41,7 +41,7 @@ use deepgen::flows::tasks::image::{
     FlowExample, GlowInputArgs, ImageFlowConfig, MnistFlowArgs, run,
 };
 use deepgen::flows::{CouplingBijection, GlowConfig, ImageConditionerKind};
-use deepgen::train::{CommonArgs, exit_on_error};
+use deepgen::train::{CommonArgs, run_main};
 
 /// Train Glow on dequantised MNIST.
 #[derive(Parser, Debug)]
@@ -91,24 +91,26 @@ fn main() {
         lr: args.lr_peak,
         clip_grad_norm: Some(100.0),
     };
-    exit_on_error(run(&args.common, &args.flow, example, |shape| {
-        let glow = args.input.apply(GlowConfig::new(shape));
-        let glow = if args.additive {
-            glow.with_coupling(CouplingBijection::Additive)
-        } else {
-            glow
-        };
-        ImageFlowConfig::Glow(
-            glow.with_levels(args.levels)
-                .with_steps_per_level(args.steps)
-                .with_hidden_channels(args.hidden)
-                .with_conditioner(if args.conditioner == "unet" {
-                    ImageConditionerKind::UNet
-                } else {
-                    ImageConditionerKind::Conv
-                })
-                .with_lu_decomposed(!args.no_lu)
-                .with_learned_prior(!args.no_learned_prior),
-        )
-    }));
+    run_main(|| {
+        run(&args.common, &args.flow, example, |shape| {
+            let glow = args.input.apply(GlowConfig::new(shape));
+            let glow = if args.additive {
+                glow.with_coupling(CouplingBijection::Additive)
+            } else {
+                glow
+            };
+            ImageFlowConfig::Glow(
+                glow.with_levels(args.levels)
+                    .with_steps_per_level(args.steps)
+                    .with_hidden_channels(args.hidden)
+                    .with_conditioner(if args.conditioner == "unet" {
+                        ImageConditionerKind::UNet
+                    } else {
+                        ImageConditionerKind::Conv
+                    })
+                    .with_lu_decomposed(!args.no_lu)
+                    .with_learned_prior(!args.no_learned_prior),
+            )
+        })
+    });
 }

@@ -25,7 +25,7 @@ use deepgen::autoencoders::vae_task::VariationalModel;
 use deepgen::autoencoders::{IafVaeConfig, PriorKind};
 use deepgen::data::Mnist;
 use deepgen::tensor::Validate;
-use deepgen::train::{CommonArgs, RunDefaults, TrainError, exit_on_error};
+use deepgen::train::{CommonArgs, RunDefaults, TrainError, run_main};
 
 /// The prior p(z).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,7 +71,7 @@ struct Args {
 }
 
 fn main() {
-    exit_on_error(run(Args::parse()));
+    run_main(|| run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

@@ -23,7 +23,7 @@
 //! (epochs, wall seconds, parameters). See `deepgen_vq::tasks::pixelcnn_mnist`.
 
 use clap::Parser;
-use deepgen::train::{CommonArgs, exit_on_error};
+use deepgen::train::{CommonArgs, run_main};
 use deepgen::vq::tasks::pixelcnn_mnist::{PixelCnnMnistArgs, run};
 
 /// Train a gated PixelCNN on binarised MNIST.
@@ -38,5 +38,5 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    exit_on_error(run(&args.common, &args.pixelcnn));
+    run_main(|| run(&args.common, &args.pixelcnn));
 }

@@ -22,7 +22,7 @@
 use clap::Parser;
 use deepgen::flows::tasks::image::{FlowExample, ImageFlowConfig, MnistFlowArgs, run};
 use deepgen::flows::{Affine, CouplingBijection, ImageConditionerKind, Preprocess, RealNvpConfig};
-use deepgen::train::{CommonArgs, exit_on_error};
+use deepgen::train::{CommonArgs, run_main};
 
 /// Train a multi-scale RealNVP on dequantised MNIST.
 #[derive(Parser, Debug)]
@@ -77,24 +77,26 @@ fn main() {
         lr: args.lr_peak,
         clip_grad_norm: Some(100.0),
     };
-    exit_on_error(run(&args.common, &args.flow, example, |shape| {
-        ImageFlowConfig::RealNvp(
-            RealNvpConfig::new(shape)
-                .with_levels(args.levels)
-                .with_checkerboard_steps(args.checkerboard_steps)
-                .with_channel_steps(args.channel_steps)
-                .with_final_steps(args.final_steps)
-                .with_hidden_channels(args.hidden)
-                .with_conditioner(if args.conditioner == "unet" {
-                    ImageConditionerKind::UNet
-                } else {
-                    ImageConditionerKind::Conv
-                })
-                .with_actnorm(args.actnorm)
-                .with_coupling(CouplingBijection::Affine(Affine::new().with_shift_bound(
-                    (args.shift_bound != 0.0).then_some(args.shift_bound),
-                )))
-                .with_preprocess(Preprocess::Logit(args.alpha)),
-        )
-    }));
+    run_main(|| {
+        run(&args.common, &args.flow, example, |shape| {
+            ImageFlowConfig::RealNvp(
+                RealNvpConfig::new(shape)
+                    .with_levels(args.levels)
+                    .with_checkerboard_steps(args.checkerboard_steps)
+                    .with_channel_steps(args.channel_steps)
+                    .with_final_steps(args.final_steps)
+                    .with_hidden_channels(args.hidden)
+                    .with_conditioner(if args.conditioner == "unet" {
+                        ImageConditionerKind::UNet
+                    } else {
+                        ImageConditionerKind::Conv
+                    })
+                    .with_actnorm(args.actnorm)
+                    .with_coupling(CouplingBijection::Affine(Affine::new().with_shift_bound(
+                        (args.shift_bound != 0.0).then_some(args.shift_bound),
+                    )))
+                    .with_preprocess(Preprocess::Logit(args.alpha)),
+            )
+        })
+    });
 }

@@ -18,7 +18,7 @@ use deepgen::autoencoders::cli::VaeFamilyArgs;
 use deepgen::autoencoders::vae_task::VariationalModel;
 use deepgen::autoencoders::{SphericalPosterior, SphericalVaeConfig};
 use deepgen::data::Mnist;
-use deepgen::train::{CommonArgs, RunDefaults, TrainError, exit_on_error};
+use deepgen::train::{CommonArgs, RunDefaults, TrainError, run_main};
 
 /// Train a hyperspherical (vMF / power spherical) VAE on binarised MNIST.
 #[derive(Parser, Debug)]
@@ -43,7 +43,7 @@ struct Args {
 }
 
 fn main() {
-    exit_on_error(run(Args::parse()));
+    run_main(|| run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

@@ -25,7 +25,7 @@ use clap::Parser;
 use deepgen::autoencoders::VaeConfig;
 use deepgen::autoencoders::cli::VaeFamilyArgs;
 use deepgen::data::Mnist;
-use deepgen::train::{CommonArgs, RunDefaults, TrainError, exit_on_error};
+use deepgen::train::{CommonArgs, RunDefaults, TrainError, run_main};
 
 /// Train a Gaussian-latent VAE on binarised MNIST.
 #[derive(Parser, Debug)]
@@ -47,7 +47,7 @@ struct Args {
 }
 
 fn main() {
-    exit_on_error(run(Args::parse()));
+    run_main(|| run(Args::parse()));
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

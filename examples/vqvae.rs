@@ -20,7 +20,7 @@
 //! used, prior NLL, Fréchet distance, label statistics). See `docs/vq.md`.
 
 use clap::Parser;
-use deepgen::train::{CommonArgs, exit_on_error};
+use deepgen::train::{CommonArgs, run_main};
 use deepgen::vq::tasks::vq_example::{VqExampleArgs, run_vqvae};
 
 /// Train a VQ-VAE and its PixelCNN prior on MNIST.
@@ -35,5 +35,5 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    exit_on_error(run_vqvae(&args.common, &args.vq));
+    run_main(|| run_vqvae(&args.common, &args.vq));
 }

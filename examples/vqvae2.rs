@@ -12,7 +12,7 @@
 //! same files as `vqvae`, with metrics per level. See `docs/vq.md`.
 
 use clap::Parser;
-use deepgen::train::{CommonArgs, exit_on_error};
+use deepgen::train::{CommonArgs, run_main};
 use deepgen::vq::tasks::vq_example::{VqExampleArgs, run_vqvae2};
 
 /// Train a VQ-VAE-2 and its two PixelCNN priors on MNIST.
@@ -27,5 +27,5 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    exit_on_error(run_vqvae2(&args.common, &args.vq));
+    run_main(|| run_vqvae2(&args.common, &args.vq));
 }

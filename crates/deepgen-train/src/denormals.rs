@@ -12,9 +12,11 @@
 //! [`flush_denormals_to_zero`] sets the control bits of the calling thread: on x86-64 FTZ
 //! (results that would be subnormal become ±0) and DAZ (subnormal inputs read as ±0) in MXCSR,
 //! on AArch64 FZ in FPCR. Threads created afterwards inherit them (POSIX `pthread_create` copies
-//! the floating-point environment), so calling it first thing in `main` — as
-//! [`Run::start`](crate::run::Run::start) does for every deepgen example, before the first tensor
-//! operation starts the thread pools — covers the compute threads too. The library never changes
+//! the floating-point environment), so calling it first thing in `main`, before the first tensor
+//! operation starts the thread pools, covers the compute threads too; called on a rayon worker
+//! (every deepgen example runs its `main` on one through [`on_pool`](crate::pool::on_pool), and
+//! [`Run::start`](crate::run::Run::start) calls it there) it sets the bits on every worker of the
+//! pool as well. The library never changes
 //! the floating-point environment of an application that merely links it.
 //! `DEEPGEN_FLUSH_DENORMALS=off` (or `0`, `false`, `no`) keeps IEEE subnormals.
 //!
@@ -38,11 +40,16 @@ pub enum DenormalMode {
 }
 
 /// Sets flush-to-zero (and denormals-are-zero on x86-64) for the calling thread and the threads
-/// it creates afterwards, unless [`FLUSH_ENV`] turns it off (see the [module docs](self));
-/// idempotent.
+/// it creates afterwards — and, called on a rayon worker (inside
+/// [`on_pool`](crate::pool::on_pool), as every example's `main` is), for every worker of that
+/// pool, which existed before the call and so inherited nothing — unless [`FLUSH_ENV`] turns it
+/// off (see the [module docs](self)); idempotent.
 pub fn flush_denormals_to_zero() -> DenormalMode {
     if !crate::allocator::tuning_enabled(std::env::var(FLUSH_ENV).ok().as_deref()) {
         return DenormalMode::Disabled;
+    }
+    if rayon::current_thread_index().is_some() {
+        rayon::broadcast(|_| set_flush());
     }
     set_flush()
 }

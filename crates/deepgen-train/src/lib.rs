@@ -14,11 +14,12 @@
 //! example runs (device → trainer → fit → evaluation → `eval.json`); [`report`] writes the
 //! after-training `eval.json`; [`json`] is how every JSON file here stores NaN and ±∞;
 //! [`allocator`] keeps freed tensor memory in the process for the examples (glibc tuning) and
-//! [`denormals`] flushes subnormal floats to zero in them (FTZ/DAZ);
+//! [`denormals`] flushes subnormal floats to zero in them (FTZ/DAZ); [`pool`] runs a program
+//! on rayon's pool so that parallel kernels start without a cross-thread hand-off;
 //! [`adam`] is the optimizer the examples use, Burn's Adam fused into one loop on flex.
 //! Configuration errors use deepgen-tensor's [`Validate`](deepgen_tensor::Validate) style.
 //!
-//! Source files: `adam.rs` ([`FusedAdam`]), `allocator.rs`, `denormals.rs`, `task.rs` ([`Task`], [`StepContext`], [`StepOutput`]), `samples.rs`
+//! Source files: `adam.rs` ([`FusedAdam`]), `allocator.rs`, `denormals.rs`, `pool.rs`, `task.rs` ([`Task`], [`StepContext`], [`StepOutput`]), `samples.rs`
 //! ([`Samples`]), `trainer.rs` ([`Trainer`], [`FitReport`]), `checkpoint.rs`, `metrics.rs`,
 //! `schedule.rs`, `grad.rs`, `ema.rs`, `export.rs` ([`export_npy`]: parameters as `.npy`), `progress.rs`, `cli.rs`, `run.rs`, `report.rs`, `json.rs`,
 //! `error.rs` ([`TrainError`]).
@@ -40,6 +41,7 @@ pub mod export;
 pub mod grad;
 pub mod json;
 pub mod metrics;
+pub mod pool;
 pub mod progress;
 pub mod report;
 pub mod run;
@@ -49,7 +51,7 @@ mod task;
 mod trainer;
 
 pub use adam::{FusedAdam, FusedAdamConfig};
-pub use cli::{CommonArgs, exit_on_error};
+pub use cli::{CommonArgs, exit_on_error, run_main};
 pub use error::TrainError;
 pub use export::{ExportedParam, export_npy};
 pub use report::{EvalReport, ReportValue};

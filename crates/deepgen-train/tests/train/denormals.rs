@@ -46,3 +46,22 @@ fn flushing_makes_subnormal_results_zero_here_and_in_threads_started_afterwards(
     // This (test) thread was not touched.
     assert!(product() > 0.0);
 }
+
+#[test]
+fn called_on_a_rayon_worker_it_flushes_every_worker_of_that_pool() {
+    // A private pool whose workers exist before the call (as the global pool's do when an
+    // example's `main` runs through `pool::on_pool`), so they cannot inherit the mode.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let before = pool.broadcast(|_| product());
+    assert!(before.iter().all(|&p| p > 0.0), "IEEE default: {before:?}");
+    let mode = pool.install(flush_denormals_to_zero);
+    if mode != DenormalMode::Flushed {
+        return; // turned off through the environment, or an unsupported architecture
+    }
+    let after = pool.broadcast(|_| product());
+    assert_eq!(after, vec![0.0; 3], "every worker flushes");
+    assert!(product() > 0.0, "the calling (test) thread is untouched");
+}
