@@ -102,24 +102,51 @@ fn stats(x: &[f32], eps: f64) -> (f64, f64) {
     (mean, 1.0 / (var + eps).sqrt())
 }
 
-/// `y = γ_c·(x − μ)·r + β_c` over `[N, C, S]`.
-pub(crate) fn forward(g: &Geometry, x: &[f32], gamma: &[f32], beta: &[f32]) -> Vec<f32> {
+/// `u = γ_c·(x − μ)·r + β_c` of one block into `u`, given the block's [`stats`] as `f32` (the
+/// block's first channel is `c0`).
+#[inline]
+fn normalise_block(
+    g: &Geometry,
+    xb: &[f32],
+    (mean, r): (f32, f32),
+    gamma: &[f32],
+    beta: &[f32],
+    c0: usize,
+    u: &mut [f32],
+) {
     let (cg, s) = (g.cg(), g.s);
+    for k in 0..cg {
+        let (ga, be) = (gamma[c0 + k] * r, beta[c0 + k]);
+        let shift = be - mean * ga;
+        for (u, &x) in u[k * s..(k + 1) * s]
+            .iter_mut()
+            .zip(&xb[k * s..(k + 1) * s])
+        {
+            *u = x * ga + shift;
+        }
+    }
+}
+
+/// `y = γ_c·(x − μ)·r + β_c` over `[N, C, S]`, followed by `y·σ(y)` when `silu`.
+pub(crate) fn forward(
+    g: &Geometry,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    silu: bool,
+) -> Vec<f32> {
     let m = g.block();
     zeroed_chunks(x.len(), m, true, |b, yb| {
         let xb = &x[b * m..(b + 1) * m];
+        let c0 = (b % g.groups) * g.cg();
         let (mean, r) = stats(xb, g.eps);
-        let (mean, r) = (mean as f32, r as f32);
-        let c0 = (b % g.groups) * cg;
-        for k in 0..cg {
-            let (ga, be) = (gamma[c0 + k] * r, beta[c0 + k]);
-            let shift = be - mean * ga;
-            for (y, &x) in yb[k * s..(k + 1) * s]
-                .iter_mut()
-                .zip(&xb[k * s..(k + 1) * s])
-            {
-                *y = x * ga + shift;
-            }
+        let st = (mean as f32, r as f32);
+        if silu {
+            let mut u = vec![0.0f32; m];
+            normalise_block(g, xb, st, gamma, beta, c0, &mut u);
+            crate::silu::silu_slice(&u, yb);
+        } else {
+            normalise_block(g, xb, st, gamma, beta, c0, yb);
         }
     })
     .0
@@ -136,10 +163,15 @@ pub(crate) struct Grads {
 type BlockSums = (usize, Vec<f64>, Vec<f64>);
 
 /// The backward step (see the module docs); `want` = which of x, γ, β to return.
+///
+/// With `silu = Some(β)`, `dy` is the gradient of `SiLU(GroupNorm(x))`: each block's norm output
+/// is recomputed exactly as [`forward`] computed it and `dy` is taken through SiLU's derivative
+/// first (the same kernels as the two separate operations, so the same bits).
 pub(crate) fn backward(
     g: &Geometry,
     x: &[f32],
     gamma: &[f32],
+    silu: Option<&[f32]>,
     dy: &[f32],
     want: [bool; 3],
 ) -> Grads {
@@ -147,6 +179,18 @@ pub(crate) fn backward(
     let block_grads = |b: usize, xb: &[f32], dyb: &[f32], dxb: Option<&mut [f32]>| {
         let (mean, r) = stats(xb, g.eps);
         let (mean, r) = (mean as f32, r as f32);
+        let dz;
+        let dyb = match silu {
+            Some(beta) => {
+                let mut u = vec![0.0f32; m];
+                normalise_block(g, xb, (mean, r), gamma, beta, (b % g.groups) * cg, &mut u);
+                let mut d = vec![0.0f32; m];
+                crate::silu::silu_backward_slice(&u, dyb, &mut d);
+                dz = d;
+                &dz[..]
+            }
+            None => dyb,
+        };
         let c0 = (b % g.groups) * cg;
         // Per-channel Σ dy·x̂ and Σ dy of this block; block sums of g and g·x̂.
         let mut dgamma = vec![0.0f64; cg];
@@ -211,13 +255,15 @@ pub(crate) fn backward(
 /// The fused GroupNorm as a backend operation (see the module docs).
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuGroupNorm: Backend {
-    /// GroupNorm of `x` `[N, C, S]` with `groups` groups and per-channel `gamma`, `beta` `[C]`.
+    /// GroupNorm of `x` `[N, C, S]` with `groups` groups and per-channel `gamma`, `beta` `[C]`,
+    /// followed by SiLU when `silu`.
     fn deepgen_group_norm(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         groups: usize,
         eps: f64,
+        silu: bool,
     ) -> FloatTensor<Self>;
 }
 
@@ -238,10 +284,11 @@ fn flex_forward(
     beta: FlexTensor,
     groups: usize,
     eps: f64,
+    silu: bool,
 ) -> FlexTensor {
     let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
     let g = geometry(&x, groups, eps);
-    let y = forward(&g, values(&x), values(&gamma), values(&beta));
+    let y = forward(&g, values(&x), values(&gamma), values(&beta), silu);
     flex_tensor(y, x.layout().shape().to_vec())
 }
 
@@ -252,8 +299,9 @@ impl CpuGroupNorm for Flex {
         beta: FlexTensor,
         groups: usize,
         eps: f64,
+        silu: bool,
     ) -> FlexTensor {
-        flex_forward(x, gamma, beta, groups, eps)
+        flex_forward(x, gamma, beta, groups, eps, silu)
     }
 }
 
@@ -261,8 +309,8 @@ impl CpuGroupNorm for Flex {
 struct GroupNormBackward;
 
 impl Backward<Flex, 3> for GroupNormBackward {
-    /// The input and γ (checkpointed), the groups and ε.
-    type State = (NodeId, NodeId, usize, f64);
+    /// The input, γ and β (checkpointed), the groups, ε and whether SiLU follows.
+    type State = (NodeId, NodeId, NodeId, usize, f64, bool);
 
     fn backward(
         self,
@@ -271,12 +319,14 @@ impl Backward<Flex, 3> for GroupNormBackward {
         checkpointer: &mut Checkpointer,
     ) {
         let dy = contiguous(grads.consume::<Flex>(&ops.node));
-        let (x_id, gamma_id, groups, eps) = ops.state;
+        let (x_id, gamma_id, beta_id, groups, eps, silu) = ops.state;
         let x = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(x_id));
         let gamma = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(gamma_id));
+        let beta = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(beta_id));
         let g = geometry(&x, groups, eps);
         let want = [0, 1, 2].map(|i| ops.parents[i].is_some());
-        let out = backward(&g, values(&x), values(&gamma), values(&dy), want);
+        let silu = silu.then(|| values(&beta));
+        let out = backward(&g, values(&x), values(&gamma), silu, values(&dy), want);
         let shapes = [x.layout().shape().to_vec(), vec![g.c], vec![g.c]];
         for ((parent, grad), shape) in ops
             .parents
@@ -298,6 +348,7 @@ impl<C: CheckpointStrategy> CpuGroupNorm for Autodiff<Flex, C> {
         beta: FloatTensor<Self>,
         groups: usize,
         eps: f64,
+        silu: bool,
     ) -> FloatTensor<Self> {
         match GroupNormBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
@@ -305,13 +356,21 @@ impl<C: CheckpointStrategy> CpuGroupNorm for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&x), prep.checkpoint(&gamma), groups, eps);
+                let state = (
+                    prep.checkpoint(&x),
+                    prep.checkpoint(&gamma),
+                    prep.checkpoint(&beta),
+                    groups,
+                    eps,
+                    silu,
+                );
                 let y = flex_forward(
                     x.into_primitive(),
                     gamma.into_primitive(),
                     beta.into_primitive(),
                     groups,
                     eps,
+                    silu,
                 );
                 prep.finish(state, y)
             }
@@ -321,6 +380,7 @@ impl<C: CheckpointStrategy> CpuGroupNorm for Autodiff<Flex, C> {
                 beta.into_primitive(),
                 groups,
                 eps,
+                silu,
             )),
         }
     }
@@ -349,6 +409,32 @@ pub fn fused_group_norm<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tenso
     if !uses_fused_group_norm(norm, &x) {
         return norm.forward(x);
     }
+    run_fused(norm, x, false)
+}
+
+/// `silu(norm.forward(x))` — the pre-activation of every residual block and head of the U-Net —
+/// as one operation on flex: the norm's output is never stored (forward: normalised and
+/// activated block by block; backward: recomputed per block from the saved input and taken
+/// through SiLU's derivative), which saves a full write and read of the activations each way
+/// and the memory SiLU kept for its backward. Same bits as
+/// [`silu`](crate::silu())`(`[`fused_group_norm`]`(norm, x))`, values and gradients (the same
+/// per-block kernels in the same order). Elsewhere (other backends, non-affine norms) it is
+/// exactly those two calls.
+///
+/// # Shapes
+/// - x: `[batch, channels, …]` (rank ≥ 3)
+/// - output: the same
+///
+/// # Panics
+/// As `GroupNorm::forward`: if `channels` differs from the module's.
+pub fn fused_group_norm_silu<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tensor<D> {
+    if !uses_fused_group_norm(norm, &x) {
+        return crate::silu(norm.forward(x));
+    }
+    run_fused(norm, x, true)
+}
+
+fn run_fused<const D: usize>(norm: &GroupNorm, x: Tensor<D>, silu: bool) -> Tensor<D> {
     let shape = x.dims();
     assert_eq!(
         shape[1], norm.num_channels,
@@ -365,6 +451,7 @@ pub fn fused_group_norm<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tenso
         beta.into_dispatch(),
         norm.num_groups,
         norm.epsilon,
+        silu,
     );
     Tensor::<3>::from_dispatch(y).reshape(shape)
 }
@@ -437,7 +524,7 @@ mod tests {
             let x = data(g.n * g.c * g.s, 1);
             let gamma = data(g.c, 2);
             let beta = data(g.c, 3);
-            let y = forward(&g, &x, &gamma, &beta);
+            let y = forward(&g, &x, &gamma, &beta, false);
             let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
             let want = reference(&g, &f64s(&x), &f64s(&gamma), &f64s(&beta));
             for (i, (&y, &w)) in y.iter().zip(&want).enumerate() {
@@ -456,7 +543,7 @@ mod tests {
             let gamma = data(g.c, 5);
             let beta = data(g.c, 6);
             let dy = data(x.len(), 7);
-            let out = backward(&g, &x, &gamma, &dy, [true, true, true]);
+            let out = backward(&g, &x, &gamma, None, &dy, [true, true, true]);
             let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
             let (x64, ga64, be64, dy64) = (f64s(&x), f64s(&gamma), f64s(&beta), f64s(&dy));
             // L = Σ dy·y; the derivative in each input by a central difference.
@@ -489,7 +576,7 @@ mod tests {
             check(out.x.as_ref().unwrap(), 0);
             check(out.gamma.as_ref().unwrap(), 1);
             check(out.beta.as_ref().unwrap(), 2);
-            let only_gamma = backward(&g, &x, &gamma, &dy, [false, true, false]);
+            let only_gamma = backward(&g, &x, &gamma, None, &dy, [false, true, false]);
             assert!(only_gamma.x.is_none() && only_gamma.beta.is_none());
             assert_eq!(only_gamma.gamma, out.gamma);
         }

@@ -47,7 +47,7 @@ pub use conv_encoder::{ConvEncoder, ConvEncoderConfig};
 pub use conv_geometry::{block_output_padding, block_output_size, block_padding, block_sizes};
 pub use downsample::{Downsample, DownsampleConfig, downsampled_size};
 pub use group_norm::{clamped_groups, validate_groups};
-pub use group_norm_kernel::fused_group_norm;
+pub use group_norm_kernel::{fused_group_norm, fused_group_norm_silu};
 pub use linear::{forward_linear, linear};
 pub use mlp::{Mlp, MlpConfig};
 pub use net::{DecoderNet, DecoderNetConfig, EncoderNet, EncoderNetConfig};

@@ -14,7 +14,7 @@
 //! the zeroed convolution, so training moves it away from zero at the first step.
 
 use crate::conv::{Conv2d, Conv2dConfig};
-use crate::group_norm_kernel::fused_group_norm;
+use crate::group_norm_kernel::fused_group_norm_silu;
 use crate::silu;
 use burn::config::Config;
 use burn::module::Module;
@@ -155,7 +155,7 @@ impl ResBlock {
     pub fn forward(&self, x: Tensor<4>, context: Option<&Tensor<2>>) -> Tensor<4> {
         let h = self
             .conv1
-            .forward(silu(fused_group_norm(&self.norm1, x.clone())));
+            .forward(fused_group_norm_silu(&self.norm1, x.clone()));
         let h = match (&self.context_proj, context) {
             (Some(proj), Some(c)) => {
                 let [b, co, _, _] = h.dims();
@@ -173,7 +173,7 @@ impl ResBlock {
         };
         let h = self
             .conv2
-            .forward(self.dropout.forward(silu(fused_group_norm(&self.norm2, h))));
+            .forward(self.dropout.forward(fused_group_norm_silu(&self.norm2, h)));
         let skip = match &self.skip {
             Some(conv) => conv.forward(x),
             None => x,

@@ -76,6 +76,16 @@ flex_kernels::simd_dispatch! {
     fn backward_chunk(x: &[f32], dy: &[f32], dx: &mut [f32]) = backward_slice;
 }
 
+/// `y = x · σ(x)` on this thread (the fused GroupNorm + SiLU applies it per block).
+pub(crate) fn silu_slice(x: &[f32], y: &mut [f32]) {
+    forward_chunk(x, y)
+}
+
+/// `dx = dy · σ(x)·(1 + x·(1 − σ(x)))` on this thread (see [`silu_slice`]).
+pub(crate) fn silu_backward_slice(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    backward_chunk(x, dy, dx)
+}
+
 /// `y = x · σ(x)` over a slice (rayon above 64 Ki elements).
 pub(crate) fn silu_forward(x: &[f32]) -> Vec<f32> {
     par_map(x, forward_chunk)

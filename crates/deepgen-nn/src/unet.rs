@@ -37,8 +37,7 @@
 //!   `Tensor::detach` to keep a head's loss out of the trunk.
 
 use crate::conv::Conv2d;
-use crate::group_norm_kernel::fused_group_norm;
-use crate::silu;
+use crate::group_norm_kernel::fused_group_norm_silu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, GroupNorm};
@@ -357,7 +356,7 @@ impl UNetHead {
     /// - output: `[batch, out_channels, H, W]`
     pub fn forward(&self, features: Tensor<4>) -> Tensor<4> {
         self.conv
-            .forward(silu(fused_group_norm(&self.norm, features)))
+            .forward(fused_group_norm_silu(&self.norm, features))
     }
 }
 
@@ -436,7 +435,7 @@ impl UNet {
     /// - output: `[batch, out_channels, H, W]`
     pub fn forward_head(&self, features: Tensor<4>) -> Tensor<4> {
         self.head_conv
-            .forward(silu(fused_group_norm(&self.head_norm, features)))
+            .forward(fused_group_norm_silu(&self.head_norm, features))
     }
 
     /// The trunk: everything before the output head (see the [module docs](self)).

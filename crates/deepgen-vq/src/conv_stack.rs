@@ -23,7 +23,7 @@ use deepgen_nn::{
     ResBlock, ResBlockConfig, Upsample, UpsampleConfig, clamped_groups, downsampled_size,
     validate_groups,
 };
-use deepgen_nn::{fused_group_norm, silu};
+use deepgen_nn::{fused_group_norm_silu, silu};
 use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};
 
@@ -188,7 +188,7 @@ impl EncoderStack {
         for block in &self.mid {
             h = block.forward(h, None);
         }
-        self.output.forward(silu(fused_group_norm(&self.norm, h)))
+        self.output.forward(fused_group_norm_silu(&self.norm, h))
     }
 }
 
@@ -229,6 +229,6 @@ impl DecoderStack {
         for (level, size) in self.levels.iter().zip(sizes) {
             h = level.conv.forward(level.up.forward_to(silu(h), *size));
         }
-        self.output.forward(silu(fused_group_norm(&self.norm, h)))
+        self.output.forward(fused_group_norm_silu(&self.norm, h))
     }
 }

@@ -9,7 +9,9 @@
 use burn::module::Param;
 use burn::nn::{GroupNorm, GroupNormConfig};
 use burn::tensor::{Device, Tensor, TensorData};
-use deepgen_nn::group_norm_kernel::{fused_group_norm, uses_fused_group_norm};
+use deepgen_nn::group_norm_kernel::{
+    fused_group_norm, fused_group_norm_silu, uses_fused_group_norm,
+};
 use deepgen_tensor::BackendKind;
 
 use crate::common::host;
@@ -170,4 +172,72 @@ fn other_backends_and_non_affine_norms_take_burns_path() {
     let y = host(fused_group_norm(&plain, x));
     let mean: f32 = y[..8].iter().sum::<f32>() / 8.0;
     assert!(mean.abs() < 1e-5, "{mean}");
+}
+
+/// Values and the gradients in x, γ and β of `SiLU(GroupNorm(x))`, three ways: `0` the fused
+/// operation, `1` deepgen's two operations (`silu(fused_group_norm(..))`), `2` Burn's.
+fn run_silu<const D: usize>(
+    shape: [usize; D],
+    groups: usize,
+    dev: &Device,
+    way: u8,
+) -> [Vec<f32>; 4] {
+    let dev = dev.clone().autodiff();
+    let n: usize = shape.iter().product();
+    let norm = module(groups, shape[1], &dev);
+    let x =
+        Tensor::<D>::from_data(TensorData::new(values(n, 1), shape.to_vec()), &dev).require_grad();
+    let g = Tensor::<D>::from_data(TensorData::new(values(n, 2), shape.to_vec()), &dev);
+    let y = match way {
+        0 => fused_group_norm_silu(&norm, x.clone()),
+        1 => deepgen_nn::silu(fused_group_norm(&norm, x.clone())),
+        _ => burn::tensor::activation::silu(norm.forward(x.clone())),
+    };
+    let grads = (y.clone() * g).sum().backward();
+    let gamma = norm.gamma.as_ref().unwrap().val();
+    let beta = norm.beta.as_ref().unwrap().val();
+    [
+        host(y),
+        host(x.grad(&grads).unwrap()),
+        host(gamma.grad(&grads).unwrap()),
+        host(beta.grad(&grads).unwrap()),
+    ]
+}
+
+/// The fused GroupNorm + SiLU equals deepgen's two operations to the bit on flex (values and all
+/// three gradients), and Burn's two operations on flex and ndarray within the tolerance above.
+#[test]
+fn fused_group_norm_silu_equals_the_two_operations() {
+    let ndarray = BackendKind::NdArray.device().unwrap();
+    for (shape, groups) in [
+        ([2, 4, 3, 3], 2),
+        ([3, 6, 2, 5], 6),
+        ([4, 32, 7, 7], 16),
+        ([2, 8, 1, 9], 1),
+    ] {
+        let fused = run_silu(shape, groups, &Device::flex(), 0);
+        let two = run_silu(shape, groups, &Device::flex(), 1);
+        for (name, (a, b)) in ["y", "dx", "dgamma", "dbeta"]
+            .iter()
+            .zip(fused.iter().zip(&two))
+        {
+            let bits = |v: &[f32]| v.iter().map(|e| e.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(a),
+                bits(b),
+                "{shape:?}, {groups} groups: {name} differs from silu(fused_group_norm)"
+            );
+        }
+        let what = format!("{shape:?}, {groups} groups, SiLU");
+        assert_close(
+            &fused,
+            &run_silu(shape, groups, &Device::flex(), 2),
+            &format!("{what} vs Burn's flex"),
+        );
+        assert_close(
+            &fused,
+            &run_silu(shape, groups, &ndarray, 2),
+            &format!("{what} vs ndarray"),
+        );
+    }
 }
