@@ -12,7 +12,7 @@
 //! [`Conv2d`] (and every transposed one [`ConvTranspose2d`]) from [`conv`]: Burn's layers and
 //! records, computed on flex by deepgen's own batch-parallel im2col + GEMM kernels (a Burn
 //! backend extension with its own backward), and [`silu()`], [`tanh()`] and
-//! [`fused_group_norm`] are fused and vectorised there too; every linear layer goes through [`linear()`] ([`forward_linear`]
+//! [`fused_group_norm`] (and [`fused_group_norm_silu`], both in one pass) are fused and vectorised there too; every linear layer goes through [`linear()`] ([`forward_linear`]
 //! for Burn's `Linear`), one GEMM into the bias rows on flex.
 //! Every config implements [`Validate`](deepgen_tensor::Validate) and has `try_init` (a
 //! [`ConfigError`](deepgen_tensor::ConfigError) naming the field) and `init` (panics with it).
