@@ -3,7 +3,7 @@
 //!
 //! It mirrors a [`ConvEncoder`](crate::ConvEncoder) with the same `channels` and kernel: each
 //! transposed convolution undoes one encoder block, with the output padding of
-//! [`block_output_padding`](crate::block_output_padding) so that odd and even sides both come
+//! [`block_output_padding`] so that odd and even sides both come
 //! back exactly. The last transposed convolution has no activation: the decoder outputs
 //! unconstrained values (logits or distribution parameters). The computed sizes are recorded
 //! in [`ConvDecoder::sizes`] and [`ConvDecoder::output_padding`].
