@@ -42,12 +42,12 @@ fn module(groups: usize, channels: usize, dev: &Device) -> GroupNorm {
     norm
 }
 
-/// Values, then the gradients of `Σ y ⊙ g` in x, γ and β.
-fn run<const D: usize>(
+/// Values, then the gradients of `Σ y ⊙ g` in x, γ and β, with `y = norm_op(norm, x)`.
+fn run_with<const D: usize>(
     shape: [usize; D],
     groups: usize,
     dev: &Device,
-    fused: bool,
+    norm_op: impl Fn(&GroupNorm, Tensor<D>) -> Tensor<D>,
 ) -> [Vec<f32>; 4] {
     let dev = dev.clone().autodiff();
     let n: usize = shape.iter().product();
@@ -55,15 +55,7 @@ fn run<const D: usize>(
     let x =
         Tensor::<D>::from_data(TensorData::new(values(n, 1), shape.to_vec()), &dev).require_grad();
     let g = Tensor::<D>::from_data(TensorData::new(values(n, 2), shape.to_vec()), &dev);
-    let y = if fused {
-        assert!(
-            uses_fused_group_norm(&norm, &x),
-            "flex must take the fused kernel"
-        );
-        fused_group_norm(&norm, x.clone())
-    } else {
-        norm.forward(x.clone())
-    };
+    let y = norm_op(&norm, x.clone());
     let grads = (y.clone() * g).sum().backward();
     let gamma = norm.gamma.as_ref().unwrap().val();
     let beta = norm.beta.as_ref().unwrap().val();
@@ -73,6 +65,26 @@ fn run<const D: usize>(
         host(gamma.grad(&grads).unwrap()),
         host(beta.grad(&grads).unwrap()),
     ]
+}
+
+/// [`run_with`] the fused GroupNorm (`fused`) or Burn's.
+fn run<const D: usize>(
+    shape: [usize; D],
+    groups: usize,
+    dev: &Device,
+    fused: bool,
+) -> [Vec<f32>; 4] {
+    run_with(shape, groups, dev, |norm, x| {
+        if fused {
+            assert!(
+                uses_fused_group_norm(norm, &x),
+                "flex must take the fused kernel"
+            );
+            fused_group_norm(norm, x)
+        } else {
+            norm.forward(x)
+        }
+    })
 }
 
 fn assert_close(got: &[Vec<f32>; 4], want: &[Vec<f32>; 4], what: &str) {
@@ -182,26 +194,11 @@ fn run_silu<const D: usize>(
     dev: &Device,
     way: u8,
 ) -> [Vec<f32>; 4] {
-    let dev = dev.clone().autodiff();
-    let n: usize = shape.iter().product();
-    let norm = module(groups, shape[1], &dev);
-    let x =
-        Tensor::<D>::from_data(TensorData::new(values(n, 1), shape.to_vec()), &dev).require_grad();
-    let g = Tensor::<D>::from_data(TensorData::new(values(n, 2), shape.to_vec()), &dev);
-    let y = match way {
-        0 => fused_group_norm_silu(&norm, x.clone()),
-        1 => deepgen_nn::silu(fused_group_norm(&norm, x.clone())),
-        _ => burn::tensor::activation::silu(norm.forward(x.clone())),
-    };
-    let grads = (y.clone() * g).sum().backward();
-    let gamma = norm.gamma.as_ref().unwrap().val();
-    let beta = norm.beta.as_ref().unwrap().val();
-    [
-        host(y),
-        host(x.grad(&grads).unwrap()),
-        host(gamma.grad(&grads).unwrap()),
-        host(beta.grad(&grads).unwrap()),
-    ]
+    run_with(shape, groups, dev, |norm, x| match way {
+        0 => fused_group_norm_silu(norm, x),
+        1 => deepgen_nn::silu(fused_group_norm(norm, x)),
+        _ => burn::tensor::activation::silu(norm.forward(x)),
+    })
 }
 
 /// The fused GroupNorm + SiLU equals deepgen's two operations to the bit on flex (values and all
