@@ -462,16 +462,16 @@ fn threads() -> usize {
 
 /// The `--timed` mode: warm-up, then `repeats` runs of whole iterations for at least `seconds`
 /// each; prints one JSON line with the rate of each run, their median and the peak RSS.
-/// Runs [`run_timed_here`] on rayon's pool, as every example runs (`deepgen::train::run_main`),
-/// unless `DEEPGEN_ON_POOL=off`, which times the kernels called from the main thread instead.
-fn run_timed(t: &Timed) {
+/// Runs `f` on rayon's pool, as every example runs (`deepgen::train::run_main`), unless
+/// `DEEPGEN_ON_POOL=off`, which times the kernels called from the main thread instead.
+fn on_pool_unless_off(f: impl FnOnce() + Send) {
     if std::env::var("DEEPGEN_ON_POOL").is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")) {
-        return run_timed_here(t);
+        return f();
     }
-    deepgen::train::pool::on_pool(|| run_timed_here(t))
+    deepgen::train::pool::on_pool(f)
 }
 
-fn run_timed_here(t: &Timed) {
+fn run_timed(t: &Timed) {
     let device = t.backend.device().expect("a compiled backend");
     let mut w = build(&t.workload, &device);
     let warmup = t.warmup.unwrap_or(match w.unit() {
@@ -579,12 +579,12 @@ fn main() {
     let _ = deepgen::train::allocator::keep_memory_in_process();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match parse_timed(&args) {
-        Ok(Some(t)) => run_timed(&t),
-        Ok(None) => {
+        Ok(Some(t)) => on_pool_unless_off(|| run_timed(&t)),
+        Ok(None) => on_pool_unless_off(|| {
             let mut c = Criterion::default().configure_from_args();
             criterion_benches(&mut c, &args);
             c.final_summary();
-        }
+        }),
         Err(e) => {
             eprintln!("workloads: {e}");
             std::process::exit(2);
