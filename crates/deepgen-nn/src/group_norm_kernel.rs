@@ -179,18 +179,14 @@ pub(crate) fn backward(
     let block_grads = |b: usize, xb: &[f32], dyb: &[f32], dxb: Option<&mut [f32]>| {
         let (mean, r) = stats(xb, g.eps);
         let (mean, r) = (mean as f32, r as f32);
-        let dz;
-        let dyb = match silu {
-            Some(beta) => {
-                let mut u = vec![0.0f32; m];
-                normalise_block(g, xb, (mean, r), gamma, beta, (b % g.groups) * cg, &mut u);
-                let mut d = vec![0.0f32; m];
-                crate::silu::silu_backward_slice(&u, dyb, &mut d);
-                dz = d;
-                &dz[..]
-            }
-            None => dyb,
-        };
+        let dz = silu.map(|beta| {
+            let mut u = vec![0.0f32; m];
+            normalise_block(g, xb, (mean, r), gamma, beta, (b % g.groups) * cg, &mut u);
+            let mut dz = vec![0.0f32; m];
+            crate::silu::silu_backward_slice(&u, dyb, &mut dz);
+            dz
+        });
+        let dyb = dz.as_deref().unwrap_or(dyb);
         let c0 = (b % g.groups) * cg;
         // Per-channel Σ dy·x̂ and Σ dy of this block; block sums of g and g·x̂.
         let mut dgamma = vec![0.0f64; cg];
@@ -309,8 +305,8 @@ impl CpuGroupNorm for Flex {
 struct GroupNormBackward;
 
 impl Backward<Flex, 3> for GroupNormBackward {
-    /// The input, γ and β (checkpointed), the groups, ε and whether SiLU follows.
-    type State = (NodeId, NodeId, NodeId, usize, f64, bool);
+    /// The input and γ (checkpointed), β (checkpointed when SiLU follows), the groups and ε.
+    type State = (NodeId, NodeId, Option<NodeId>, usize, f64);
 
     fn backward(
         self,
@@ -319,13 +315,14 @@ impl Backward<Flex, 3> for GroupNormBackward {
         checkpointer: &mut Checkpointer,
     ) {
         let dy = contiguous(grads.consume::<Flex>(&ops.node));
-        let (x_id, gamma_id, beta_id, groups, eps, silu) = ops.state;
+        let (x_id, gamma_id, beta_id, groups, eps) = ops.state;
         let x = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(x_id));
         let gamma = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(gamma_id));
-        let beta = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(beta_id));
+        let beta =
+            beta_id.map(|id| contiguous(checkpointer.retrieve_node_output::<FlexTensor>(id)));
         let g = geometry(&x, groups, eps);
         let want = [0, 1, 2].map(|i| ops.parents[i].is_some());
-        let silu = silu.then(|| values(&beta));
+        let silu = beta.as_ref().map(values);
         let out = backward(&g, values(&x), values(&gamma), silu, values(&dy), want);
         let shapes = [x.layout().shape().to_vec(), vec![g.c], vec![g.c]];
         for ((parent, grad), shape) in ops
@@ -359,10 +356,9 @@ impl<C: CheckpointStrategy> CpuGroupNorm for Autodiff<Flex, C> {
                 let state = (
                     prep.checkpoint(&x),
                     prep.checkpoint(&gamma),
-                    prep.checkpoint(&beta),
+                    silu.then(|| prep.checkpoint(&beta)),
                     groups,
                     eps,
-                    silu,
                 );
                 let y = flex_forward(
                     x.into_primitive(),
