@@ -2,7 +2,7 @@
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
-use deepgen_tensor::numerics::tensor::softplus;
+use deepgen_tensor::numerics::tensor::{bernoulli_log_prob, softplus};
 use deepgen_tensor::rng::HostRng;
 
 use crate::{DistShape, Distribution, Entropy, KlDivergence, Result, check, noise};
@@ -41,10 +41,10 @@ impl Bernoulli {
         sigmoid(self.logits.clone())
     }
 
-    /// x·ℓ − softplus(ℓ) per dimension (= x·ln σ(ℓ) + (1−x)·ln σ(−ℓ)), `[B, D]`.
+    /// x·ℓ − softplus(ℓ) per dimension (= x·ln σ(ℓ) + (1−x)·ln σ(−ℓ)), `[B, D]`: one fused
+    /// operation on flex ([`bernoulli_log_prob`]), with the bits of the composed formula.
     pub fn log_prob_per_dim(&self, x: Tensor<2>) -> Tensor<2> {
-        let l = self.logits.clone();
-        x * l.clone() - softplus(l)
+        bernoulli_log_prob(self.logits.clone(), x)
     }
 }
 

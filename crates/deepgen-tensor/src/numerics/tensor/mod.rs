@@ -9,11 +9,15 @@
 //! Accuracy figures are for `f32` tensors (Burn's default float type) and
 //! were measured against the `f64` host versions on a grid.
 //!
+//! [`bernoulli_log_prob`] (`x·ℓ − softplus(ℓ)`) is one backend-extension operation on flex with
+//! the composed formula's bits, and that composition elsewhere.
+//!
 //! Exception: the Bessel / von Mises–Fisher functions ([`log_bessel_i`],
 //! [`vmf_log_normalizer`]) are evaluated on the host in `f64` and attached to
 //! autodiff with an exact-gradient surrogate (one host sync per call; see
 //! their module docs).
 
+mod bernoulli_log_prob;
 mod bessel;
 mod digamma;
 mod expm1;
@@ -22,6 +26,7 @@ mod log1mexp;
 mod logsumexp;
 mod softplus;
 
+pub use bernoulli_log_prob::{COMPOSED_ENV, bernoulli_log_prob, bernoulli_log_prob_composed};
 pub use bessel::{log_bessel_i, vmf_log_normalizer};
 pub use digamma::digamma;
 pub use expm1::expm1;

@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 
 /// Above this, `softplus(x) = x` to within `ln_1p(e^{-36}) ≈ 2.3e-16` (below
 /// half an ulp of 36 even in `f64`); `e^36 ≈ 4.3e15` is finite in `f32`.
-const LINEAR_FROM: f64 = 36.0;
+pub(super) const LINEAR_FROM: f64 = 36.0;
 
 /// `ln(1 + eˣ)` elementwise: `ln_1p(exp(min(x, 36)))`, or `x` itself above 36.
 ///
