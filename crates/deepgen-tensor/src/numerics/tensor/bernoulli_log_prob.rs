@@ -117,16 +117,16 @@ mod flex_op {
         (x * l - softplus, e)
     }
 
-    /// One element of the backward: `(dℓ, dx)` for the upstream gradient `g`.
+    /// dℓ of one element for the upstream gradient `g`.
     #[inline(always)]
-    fn backward_one(l: f32, x: f32, e: f32, g: f32) -> (f32, f32) {
+    fn dlogit(l: f32, x: f32, e: f32, g: f32) -> f32 {
         let s = -g;
         let through_softplus = if l > LINEAR_FROM as f32 {
             s
         } else {
             (s * (1.0 / (e + 1.0))) * e
         };
-        ((g * x + through_softplus) + 0.0, g * l)
+        (g * x + through_softplus) + 0.0
     }
 
     fn contiguous(t: FlexTensor) -> FlexTensor {
@@ -186,31 +186,19 @@ mod flex_op {
             let (logits, x, e) = ops.state;
             let [dl_node, dx_node] = ops.parents;
             let (l, xs, es, gs) = (values(&logits), values(&x), values(&e), values(&g));
-            let mut dl = vec![0.0f32; l.len()];
-            let mut dx = vec![0.0f32; if dx_node.is_some() { l.len() } else { 0 }];
-            let dx_chunks: Vec<&mut [f32]> = if dx.is_empty() {
-                (0..l.len().div_ceil(CHUNK)).map(|_| &mut [][..]).collect()
-            } else {
-                dx.chunks_mut(CHUNK).collect()
-            };
-            dl.par_chunks_mut(CHUNK)
-                .zip(dx_chunks)
-                .enumerate()
-                .for_each(|(i, (dl, dx))| {
-                    let r = i * CHUNK..i * CHUNK + dl.len();
-                    let (l, xs, es, gs) = (&l[r.clone()], &xs[r.clone()], &es[r.clone()], &gs[r]);
-                    for j in 0..dl.len() {
-                        let (a, b) = backward_one(l[j], xs[j], es[j], gs[j]);
-                        dl[j] = a;
-                        if let Some(d) = dx.get_mut(j) {
-                            *d = b;
-                        }
+            if let Some(node) = dl_node {
+                let mut dl = vec![0.0f32; l.len()];
+                dl.par_chunks_mut(CHUNK).enumerate().for_each(|(i, dl)| {
+                    let o = i * CHUNK;
+                    for (j, d) in dl.iter_mut().enumerate() {
+                        *d = dlogit(l[o + j], xs[o + j], es[o + j], gs[o + j]);
                     }
                 });
-            if let Some(node) = dl_node {
                 grads.register::<Flex>(node.id, shaped(dl, &logits));
             }
             if let Some(node) = dx_node {
+                // The product's gradient: `g·ℓ`.
+                let dx: Vec<f32> = gs.par_iter().zip(l).map(|(&g, &l)| g * l).collect();
                 grads.register::<Flex>(node.id, shaped(dx, &logits));
             }
         }
