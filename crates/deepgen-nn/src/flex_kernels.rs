@@ -5,9 +5,10 @@
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-use burn::backend::DispatchDevice;
 use burn::backend::flex::FlexTensor;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::Tensor;
+use deepgen_tensor::flex::is_flex_f32;
+pub(crate) use deepgen_tensor::flex::{contiguous, flex_tensor, values};
 use gemm::Parallelism;
 
 /// The environment variable that picks the kernels of the convolutions, the linear layers
@@ -52,31 +53,7 @@ pub(crate) fn burn_linear_forced() -> bool {
 
 /// An `f32` tensor on a flex device (with or without autodiff), kernels not forced to Burn's.
 pub(crate) fn applies<const D: usize>(t: &Tensor<D>) -> bool {
-    matches!(
-        t.device().without_autodiff().as_dispatch(),
-        DispatchDevice::Flex(_)
-    ) && t.dtype() == DType::F32
-        && !burn_kernels_forced()
-}
-
-/// `t` with contiguous storage from offset 0 (itself when it already is).
-pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.is_contiguous() && t.layout().start_offset() == 0 {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-/// The elements of a contiguous `f32` tensor (see [`contiguous`]).
-pub(crate) fn values(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>()
-        .expect("deepgen flex kernels: a contiguous f32 tensor (the caller checks the dtype)")
-}
-
-/// A flex tensor holding `data` in `shape`.
-pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(data, shape.into()))
+    is_flex_f32(t) && !burn_kernels_forced()
 }
 
 /// A matrix operand of the GEMM calls: its elements and its (column, row) strides in elements.

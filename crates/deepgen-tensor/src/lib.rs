@@ -10,12 +10,15 @@
 //!   lgamma, digamma, log Bessel `ln I_ν` and the von Mises–Fisher
 //!   log-normaliser) on tensors and on the host in f64;
 //! - [`output`]: PNG sample grids, `.npy` files and plots (loss curves, scatter plots,
-//!   2-D density heat-maps).
+//!   2-D density heat-maps);
+//! - `flex` (with the `flex` feature): helpers for deepgen's own kernels on the flex backend.
 //!
 //! Every other deepgen crate builds on these; none of them picks a backend itself.
 
 pub mod config;
 pub mod device;
+#[cfg(feature = "flex")]
+pub mod flex;
 pub mod rng;
 
 pub use config::{ConfigError, Validate};

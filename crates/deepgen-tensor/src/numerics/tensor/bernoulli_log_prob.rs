@@ -58,12 +58,13 @@ mod flex_op {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::flex::FlexTensor;
     use burn::backend::tensor::FloatTensor;
-    use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
-    use burn::tensor::{DType, Tensor, TensorData};
+    use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+    use burn::tensor::Tensor;
     use rayon::prelude::*;
     use std::sync::OnceLock;
 
     use super::{COMPOSED_ENV, LINEAR_FROM};
+    use crate::flex::{contiguous, flex_tensor, is_flex_f32, values};
 
     fn composed_forced() -> bool {
         static FORCED: OnceLock<bool> = OnceLock::new();
@@ -78,13 +79,7 @@ mod flex_op {
 
     /// f32 tensors of one shape on flex (with or without autodiff).
     pub(super) fn applies<const D: usize>(logits: &Tensor<D>, x: &Tensor<D>) -> bool {
-        let on_flex = |t: &Tensor<D>| {
-            matches!(
-                t.device().without_autodiff().as_dispatch(),
-                DispatchDevice::Flex(_)
-            ) && t.dtype() == DType::F32
-        };
-        on_flex(logits) && on_flex(x) && logits.shape() == x.shape() && !composed_forced()
+        is_flex_f32(logits) && is_flex_f32(x) && logits.shape() == x.shape() && !composed_forced()
     }
 
     pub(super) fn run<const D: usize>(logits: Tensor<D>, x: Tensor<D>) -> Tensor<D> {
@@ -129,21 +124,9 @@ mod flex_op {
         (g * x + through_softplus) + 0.0
     }
 
-    fn contiguous(t: FlexTensor) -> FlexTensor {
-        if t.is_contiguous() && t.layout().start_offset() == 0 {
-            t
-        } else {
-            t.to_contiguous()
-        }
-    }
-
-    fn values(t: &FlexTensor) -> &[f32] {
-        t.as_slice::<f32>()
-            .expect("bernoulli_log_prob: a contiguous f32 tensor (checked by `applies`)")
-    }
-
+    /// A flex tensor of `like`'s shape holding `data`.
     fn shaped(data: Vec<f32>, like: &FlexTensor) -> FlexTensor {
-        FlexTensor::from_data(TensorData::new(data, like.layout().shape().to_vec()))
+        flex_tensor(data, like.layout().shape().to_vec())
     }
 
     /// The output and `e`, computed chunk by chunk on rayon.
