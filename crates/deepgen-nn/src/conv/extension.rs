@@ -13,6 +13,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
+use burn::tensor::DType;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::kernel::{self, Geometry};
@@ -136,23 +137,55 @@ struct Conv2dBackward;
 
 type State = (NodeId, NodeId, Op);
 
+/// `(start, image stride)` of a 4-D `f32` tensor whose images are each contiguous (row-major
+/// over `[C, H, W]`) but not adjacent — a channel slice of a larger tensor — or `None`.
+fn image_strided(t: &FlexTensor) -> Option<(usize, usize)> {
+    let layout = t.layout();
+    let dims: &[usize] = layout.shape();
+    let strides = layout.strides();
+    if t.dtype() != DType::F32 || dims.len() != 4 || strides.len() != 4 || t.is_contiguous() {
+        return None;
+    }
+    let inner = (dims[2] * dims[3]) as isize;
+    let image = dims[1] * dims[2] * dims[3];
+    let images_apart = strides[0] >= 0 && strides[0] as usize >= image;
+    let rows = strides[3] == 1 && strides[2] == dims[3] as isize && strides[1] == inner;
+    (rows && images_apart).then(|| (layout.start_offset(), strides[0] as usize))
+}
+
 /// Computes the gradients the graph asks for (`parents`: x, weight, bias) and registers them.
 fn run_backward<const N: usize>(
     ops: Ops<State, N>,
     grads: &mut Gradients,
     checkpointer: &mut Checkpointer,
 ) {
-    let dy = contiguous(grads.consume::<Flex>(&ops.node));
+    let dy = grads.consume::<Flex>(&ops.node);
     let (x_id, w_id, op) = ops.state;
+    // A convolution's output gradient that is a channel slice (from `cat`'s backward) is read
+    // in place, images `stride` apart; anything else is made contiguous.
+    let (dy, dy_start, dy_stride) = match (&op, image_strided(&dy)) {
+        (Op::Conv(_), Some((start, stride))) => (dy, start, Some(stride)),
+        _ => (contiguous(dy), 0, None),
+    };
     let x = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(x_id));
     let weight = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(w_id));
     let (x_dims, w_dims) = (dims4(&x), dims4(&weight));
     let g = op.geometry(x_dims, w_dims);
     let parents = ops.parents;
     let want = [0, 1, 2].map(|i| parents.get(i).is_some_and(Option::is_some));
-    let (xs, ws, dys) = (values(&x), values(&weight), values(&dy));
+    let (xs, ws) = (values(&x), values(&weight));
+    let dys = match dy_stride {
+        Some(_) => &dy.storage::<f32>()[dy_start..],
+        None => values(&dy),
+    };
     let (out, channels_out) = match op {
-        Op::Conv(_) => (kernel::backward(&g, xs, ws, dys, want), g.c_out),
+        Op::Conv(_) => {
+            let stride = dy_stride.unwrap_or(g.c_out * g.n());
+            (
+                kernel::backward_strided(&g, xs, ws, dys, stride, want),
+                g.c_out,
+            )
+        }
         Op::Transpose(_) => (kernel::transpose_backward(&g, xs, ws, dys, want), g.c_in),
     };
     let shapes = [x_dims.to_vec(), w_dims.to_vec(), vec![channels_out]];

@@ -575,14 +575,39 @@ pub(crate) fn backward(
     dy: &[f32],
     want: [bool; 3],
 ) -> Grads {
+    backward_strided(g, x, weight, dy, g.c_out * g.n(), want)
+}
+
+/// [`backward`] with image `b`'s output gradient at `dy[b·dy_stride..][..C_out·Ho·Wo]`: the
+/// gradient Burn's `cat` hands back to the convolutions before a U-Net skip connection is a
+/// channel slice of a larger tensor (each image contiguous, images `dy_stride ≥ C_out·Ho·Wo`
+/// apart), read in place instead of copied out on the calling thread first.
+///
+/// # Panics
+/// If `dy_stride < C_out·Ho·Wo` (images would overlap) or `dy` is too short for the batch.
+pub(crate) fn backward_strided(
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    dy_stride: usize,
+    want: [bool; 3],
+) -> Grads {
     let [want_x, want_w, want_b] = want;
     let (k, n) = (g.k(), g.n());
     let out_len = g.c_out * n;
+    assert!(
+        dy_stride >= out_len && (g.batch == 0 || dy.len() >= (g.batch - 1) * dy_stride + out_len),
+        "conv backward: output gradient of {} elements with image stride {dy_stride} for a batch \
+         of {} images of {out_len}",
+        dy.len(),
+        g.batch
+    );
     let image = g.image_len();
     let wide = g.wide();
 
     let one = |b: usize, dx_b: Option<&mut [f32]>, p: &mut Partial, par: Parallelism| {
-        let dy_b = &dy[b * out_len..(b + 1) * out_len];
+        let dy_b = &dy[b * dy_stride..b * dy_stride + out_len];
         if want_b {
             for (acc, row) in p.db.iter_mut().zip(dy_b.chunks_exact(n.max(1))) {
                 *acc += row.iter().sum::<f32>();
@@ -934,6 +959,31 @@ mod tests {
             let only_w = backward(&g, &x, &w, &dy, [false, true, false]);
             assert!(only_w.x.is_none() && only_w.bias.is_none());
             assert_close(only_w.weight.as_ref().unwrap(), &dw, "dw alone", &g);
+        }
+    }
+
+    /// An output gradient read in place from a larger buffer (images `stride` apart, other
+    /// values between them) gives the same bits as the same gradient stored compactly.
+    #[test]
+    fn strided_output_gradient_gives_the_same_bits() {
+        for g in geometries() {
+            let x = values(g.batch * g.image_len(), 11);
+            let w = values(g.c_out * g.k(), 12);
+            let out_len = g.c_out * g.n();
+            let dy = values(g.batch * out_len, 13);
+            let stride = out_len + 2 * g.n() + 5;
+            let mut wide = vec![f32::NAN; g.batch * stride + 3];
+            for (b, img) in dy.chunks_exact(out_len.max(1)).enumerate() {
+                wide[3 + b * stride..3 + b * stride + out_len].copy_from_slice(img);
+            }
+            let want = [true, true, true];
+            let a = backward(&g, &x, &w, &dy, want);
+            let b = backward_strided(&g, &x, &w, &wide[3..], stride, want);
+            let bits =
+                |v: Option<Vec<f32>>| v.unwrap().iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert!(bits(a.x) == bits(b.x), "dx {g:?}");
+            assert!(bits(a.weight) == bits(b.weight), "dw {g:?}");
+            assert!(bits(a.bias) == bits(b.bias), "db {g:?}");
         }
     }
 
