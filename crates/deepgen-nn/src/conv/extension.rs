@@ -143,7 +143,7 @@ fn image_strided(t: &FlexTensor) -> Option<(usize, usize)> {
     let layout = t.layout();
     let dims: &[usize] = layout.shape();
     let strides = layout.strides();
-    if t.dtype() != DType::F32 || dims.len() != 4 || strides.len() != 4 || t.is_contiguous() {
+    if t.dtype() != DType::F32 || dims.len() != 4 || t.is_contiguous() {
         return None;
     }
     let inner = (dims[2] * dims[3]) as isize;
@@ -163,9 +163,14 @@ fn run_backward<const N: usize>(
     let (x_id, w_id, op) = ops.state;
     // A convolution's output gradient that is a channel slice (from `cat`'s backward) is read
     // in place, images `stride` apart; anything else is made contiguous.
-    let (dy, dy_start, dy_stride) = match (&op, image_strided(&dy)) {
-        (Op::Conv(_), Some((start, stride))) => (dy, start, Some(stride)),
-        _ => (contiguous(dy), 0, None),
+    let in_place = match op {
+        Op::Conv(_) => image_strided(&dy),
+        Op::Transpose(_) => None,
+    };
+    let dy = if in_place.is_some() {
+        dy
+    } else {
+        contiguous(dy)
     };
     let x = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(x_id));
     let weight = contiguous(checkpointer.retrieve_node_output::<FlexTensor>(w_id));
@@ -174,18 +179,15 @@ fn run_backward<const N: usize>(
     let parents = ops.parents;
     let want = [0, 1, 2].map(|i| parents.get(i).is_some_and(Option::is_some));
     let (xs, ws) = (values(&x), values(&weight));
-    let dys = match dy_stride {
-        Some(_) => &dy.storage::<f32>()[dy_start..],
-        None => values(&dy),
+    let (dys, dy_stride) = match in_place {
+        Some((start, stride)) => (&dy.storage::<f32>()[start..], stride),
+        None => (values(&dy), g.c_out * g.n()),
     };
     let (out, channels_out) = match op {
-        Op::Conv(_) => {
-            let stride = dy_stride.unwrap_or(g.c_out * g.n());
-            (
-                kernel::backward_strided(&g, xs, ws, dys, stride, want),
-                g.c_out,
-            )
-        }
+        Op::Conv(_) => (
+            kernel::backward_strided(&g, xs, ws, dys, dy_stride, want),
+            g.c_out,
+        ),
         Op::Transpose(_) => (kernel::transpose_backward(&g, xs, ws, dys, want), g.c_in),
     };
     let shapes = [x_dims.to_vec(), w_dims.to_vec(), vec![channels_out]];
