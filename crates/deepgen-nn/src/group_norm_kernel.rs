@@ -92,19 +92,20 @@ flex_kernels::simd_dispatch! {
     fn scale_shift(x: &[f32], a: f32, b: f32, u: &mut [f32]) = scale_shift_body;
 }
 
+/// The scalars of one channel's input gradient: the block's mean and `r = 1/√(σ² + ε)`, the
+/// channel's γ, and the block means of `g = γ·dy` and of `g·x̂`.
+#[derive(Clone, Copy)]
+struct DxScalars {
+    mean: f32,
+    r: f32,
+    gamma: f32,
+    mean_g: f32,
+    mean_gx: f32,
+}
+
 flex_kernels::simd_dispatch! {
     /// One channel of the input gradient: `dx = r·(γ·dy − mean(g) − x̂·mean(g·x̂))`.
-    #[allow(clippy::too_many_arguments)]
-    fn dx_channel(
-        x: &[f32],
-        dy: &[f32],
-        mean: f32,
-        r: f32,
-        ga: f32,
-        mg: f32,
-        mgx: f32,
-        dx: &mut [f32],
-    ) = dx_channel_body;
+    fn dx_channel(x: &[f32], dy: &[f32], k: DxScalars, dx: &mut [f32]) = dx_channel_body;
 }
 
 #[inline(always)]
@@ -115,20 +116,10 @@ fn scale_shift_body(x: &[f32], a: f32, b: f32, u: &mut [f32]) {
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn dx_channel_body(
-    x: &[f32],
-    dy: &[f32],
-    mean: f32,
-    r: f32,
-    ga: f32,
-    mg: f32,
-    mgx: f32,
-    dx: &mut [f32],
-) {
+fn dx_channel_body(x: &[f32], dy: &[f32], k: DxScalars, dx: &mut [f32]) {
     for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-        let xh = (x - mean) * r;
-        *dx = r * (ga * dy - mg - xh * mgx);
+        let xh = (x - k.mean) * k.r;
+        *dx = k.r * (k.gamma * dy - k.mean_g - xh * k.mean_gx);
     }
 }
 
@@ -266,7 +257,14 @@ pub(crate) fn backward(
             for k in 0..cg {
                 let range = k * s..(k + 1) * s;
                 let (x, dy) = (&xb[range.clone()], &dyb[range.clone()]);
-                dx_channel(x, dy, mean, r, gamma[c0 + k], mg, mgx, &mut dxb[range]);
+                let scalars = DxScalars {
+                    mean,
+                    r,
+                    gamma: gamma[c0 + k],
+                    mean_g: mg,
+                    mean_gx: mgx,
+                };
+                dx_channel(x, dy, scalars, &mut dxb[range]);
             }
         }
         (c0, dgamma, dbeta)
