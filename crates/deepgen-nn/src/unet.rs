@@ -496,7 +496,7 @@ impl UNet {
         for level in &self.up {
             for block in &level.blocks {
                 let skip = skips.pop().expect("one skip per up block");
-                h = block.forward(Tensor::cat(vec![h, skip], 1), &emb);
+                h = block.forward(crate::cat(vec![h, skip], 1), &emb);
             }
             if let Some(up) = &level.upsample {
                 let [_, _, sh, sw] = skips.last().expect("a skip after each upsample").dims();

@@ -5,6 +5,7 @@
 //! disk in CI. Each module below is one topic; run one with `cargo test --release --test nn <module>::`.
 
 mod activation;
+mod cat;
 mod common;
 mod nets;
 mod res_block;
