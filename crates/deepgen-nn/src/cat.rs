@@ -55,6 +55,7 @@ fn cat_values(a: &[f32], b: &[f32], outer: usize, a_block: usize, b_block: usize
             let per_task = (PARALLEL_MIN / 2).div_ceil(block).max(1);
             spare
                 .par_chunks_mut(per_task * block)
+                .with_max_len(1)
                 .enumerate()
                 .for_each(|(t, chunk)| {
                     for (j, dst) in chunk.chunks_exact_mut(block).enumerate() {

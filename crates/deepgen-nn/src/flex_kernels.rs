@@ -226,6 +226,21 @@ macro_rules! simd_dispatch {
 }
 pub(crate) use simd_dispatch;
 
+/// Elements a rayon leaf job covers at least (see [`leaf_len`]).
+const LEAF_MIN: usize = 1 << 15;
+
+/// The most `chunk`-element items one rayon leaf job may take, for `with_max_len`: as many as
+/// make [`LEAF_MIN`] elements, at least one. Left to itself, rayon cuts an indexed parallel
+/// iterator into about twice as many leaves as threads and runs each leaf's items in order
+/// on one thread, so with 2 threads a worker that finished its leaves had nothing to steal
+/// while the other still ran up to a quarter of the items (two of the 8 image groups of a
+/// convolution's backward; a perf profile of the U-Net step found one core idle at the end of
+/// many parallel sections). Which thread runs an item never changes its result, so the bits
+/// stay.
+pub(crate) fn leaf_len(chunk: usize) -> usize {
+    (LEAF_MIN / chunk.max(1)).max(1)
+}
+
 /// A new vector of `len` elements, cut into chunks of `chunk` elements (the last may be
 /// shorter), and `work(i, chunk_i)`'s result for each chunk, in order. `work` runs on rayon when
 /// `parallel` (else in order on this thread) and receives its chunk **zeroed by the task
@@ -255,6 +270,7 @@ pub(crate) fn zeroed_chunks<R: Send>(
     let results: Vec<R> = if parallel {
         spare
             .par_chunks_mut(chunk)
+            .with_max_len(leaf_len(chunk))
             .enumerate()
             .map(|(i, c)| run(i, c))
             .collect()

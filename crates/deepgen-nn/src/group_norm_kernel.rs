@@ -278,6 +278,7 @@ pub(crate) fn backward(
         let partial = x
             .par_chunks(m)
             .zip(dy.par_chunks(m))
+            .with_max_len(crate::flex_kernels::leaf_len(m))
             .enumerate()
             .map(|(b, (xb, dyb))| block_grads(b, xb, dyb, None))
             .collect();

@@ -308,6 +308,9 @@ impl FusedAdam {
                     .zip(g.par_chunks(CHUNK))
                     .zip(m.par_chunks_mut(CHUNK))
                     .zip(v.par_chunks_mut(CHUNK))
+                    // Leaves of at most 4 chunks: rayon's default leaves are a quarter of
+                    // the work each with 2 threads, and the last one ran alone.
+                    .with_max_len(4)
                     .for_each(|(((p, g), m), v)| run(p, g, m, v));
             } else {
                 run(p, g, m, v);

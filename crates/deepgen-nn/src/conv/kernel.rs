@@ -36,7 +36,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::flex_kernels::{Operand, gemm_raw, zeroed_chunks};
+use crate::flex_kernels::{Operand, gemm_raw, leaf_len, zeroed_chunks};
 
 /// The sizes of one 2-D convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -512,6 +512,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
     if batch_parallel(g.batch) {
         spare
             .par_chunks_mut(out_len)
+            .with_max_len(leaf_len(out_len))
             .enumerate()
             .for_each(|(b, y_b)| one(b, y_b, Parallelism::None));
     } else {
@@ -712,6 +713,7 @@ pub(crate) fn backward_strided(
         let partials = if parallel {
             (0..groups)
                 .into_par_iter()
+                .with_max_len(1)
                 .map(|gi| run_group(gi, None, par))
                 .collect()
         } else {
