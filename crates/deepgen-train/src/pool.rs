@@ -81,12 +81,10 @@ pub const SPIN_FOR: Duration = Duration::from_millis(5);
 /// A napping spinner's sleep between polls.
 pub const NAP: Duration = Duration::from_micros(200);
 
-/// Whether a value of [`SPIN_ENV`] leaves the spinning on.
+/// Whether a value of [`SPIN_ENV`] leaves the spinning on: the same reading as the allocator
+/// tuning's switch ([`tuning_enabled`](crate::allocator::tuning_enabled)).
 pub fn spin_enabled(value: Option<&str>) -> bool {
-    !matches!(
-        value.map(|v| v.trim().to_ascii_lowercase()).as_deref(),
-        Some("off" | "0" | "false" | "no")
-    )
+    crate::allocator::tuning_enabled(value)
 }
 
 thread_local! {
