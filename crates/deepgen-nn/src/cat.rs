@@ -22,10 +22,7 @@ use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Slice, Tensor};
 use rayon::prelude::*;
 
-use crate::flex_kernels::{self, contiguous, flex_tensor, values};
-
-/// Outputs below this many elements are copied on the calling thread (a task costs more).
-const PARALLEL_MIN: usize = 1 << 15;
+use crate::flex_kernels::{self, contiguous, flex_tensor, leaf_len, values};
 
 /// `[a, b]` concatenated along `dim`: for every outer index (the dimensions before `dim`), `a`'s
 /// block of `a_block` elements, then `b`'s of `b_block`.
@@ -49,24 +46,15 @@ fn cat_values(a: &[f32], b: &[f32], outer: usize, a_block: usize, b_block: usize
         }
     };
     if block > 0 {
-        let spare = &mut out.spare_capacity_mut()[..len];
-        if len >= PARALLEL_MIN && outer > 1 {
-            // Tasks of whole outer blocks, at least `PARALLEL_MIN / 2` elements each.
-            let per_task = (PARALLEL_MIN / 2).div_ceil(block).max(1);
-            spare
-                .par_chunks_mut(per_task * block)
-                .with_max_len(1)
-                .enumerate()
-                .for_each(|(t, chunk)| {
-                    for (j, dst) in chunk.chunks_exact_mut(block).enumerate() {
-                        copy(t * per_task + j, dst);
-                    }
-                });
-        } else {
-            for (i, dst) in spare.chunks_exact_mut(block).enumerate() {
-                copy(i, dst);
-            }
-        }
+        // Leaves of whole outer blocks worth `LEAF_MIN` elements: one leaf (this thread, no
+        // task) for a small output.
+        let leaf = leaf_len(block);
+        out.spare_capacity_mut()[..len]
+            .par_chunks_mut(block)
+            .with_min_len(leaf)
+            .with_max_len(leaf)
+            .enumerate()
+            .for_each(|(i, dst)| copy(i, dst));
     }
     // SAFETY: the `outer` blocks of `block` elements cover `0..len`, and `copy` writes every
     // element of its block (`a_block` from `a`, then `b_block` from `b`).
@@ -189,6 +177,7 @@ pub fn cat<const D: usize>(tensors: Vec<Tensor<D>>, dim: usize) -> Tensor<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flex_kernels::LEAF_MIN;
 
     #[test]
     fn blocks_interleave_per_outer_index() {
@@ -205,7 +194,7 @@ mod tests {
 
     #[test]
     fn the_parallel_copy_matches_the_serial_one() {
-        // 64 images of 16 + 8 channels of 7x7: above PARALLEL_MIN, with a partial last task.
+        // 67 images of 16 + 8 channels of 7x7: several leaves, the last one partial.
         let (outer, ab, bb) = (67, 16 * 49, 8 * 49);
         let a: Vec<f32> = (0..outer * ab).map(|i| i as f32).collect();
         let b: Vec<f32> = (0..outer * bb).map(|i| -(i as f32)).collect();
@@ -218,7 +207,7 @@ mod tests {
                     .copied()
             })
             .collect();
-        assert!(got.len() >= PARALLEL_MIN);
+        assert!(got.len() >= 2 * LEAF_MIN);
         assert_eq!(got, want);
     }
 

@@ -227,7 +227,7 @@ macro_rules! simd_dispatch {
 pub(crate) use simd_dispatch;
 
 /// Elements a rayon leaf job covers at least (see [`leaf_len`]).
-const LEAF_MIN: usize = 1 << 15;
+pub(crate) const LEAF_MIN: usize = 1 << 15;
 
 /// The most `chunk`-element items one rayon leaf job may take, for `with_max_len`: as many as
 /// make [`LEAF_MIN`] elements, at least one. Left to itself, rayon cuts an indexed parallel
