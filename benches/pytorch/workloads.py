@@ -32,8 +32,13 @@ items / elapsed. A training iteration is zero_grad, forward loss, backward, opti
 (no gradient clipping). Threads: `--threads`, default RAYON_NUM_THREADS if set, else the
 CPUs this process may run on (what Burn's rayon pool uses). Prints one JSON line:
 
-    {"workload", "impl": "pytorch", "torch", "threads", "unit", "items_per_iter",
-     "per_s_median", "per_s_all", "peak_rss_mib"}
+    {"workload", "impl": "pytorch" (or "pytorch-cuda"), "torch", "device", "threads", "unit",
+     "items_per_iter", "per_s_median", "per_s_all", "peak_rss_mib"[, "gpu", "peak_gpu_mib"]}
+
+`--device cuda` puts the models and the fixed inputs on the GPU (torch's default device, numpy
+arrays moved explicitly) and ends every timed iteration with torch.cuda.synchronize(), the
+counterpart of deepgen's `--backend wgpu` / `--backend cuda`; benches/device/side_by_side.sh
+runs the two alternately on a GPU machine.
 
 Fixed inputs (drawn once after torch.manual_seed(0)): the first 128 (100) MNIST training
 images binarised once (pixel/255 > U[0, 1)) for the VAEs, with fresh eps every step; 512
@@ -66,6 +71,7 @@ Details that follow deepgen rather than the papers (see each class):
 
 Usage (PyTorch is installed only for benchmarks, never in CI):
     python benches/pytorch/workloads.py --workload glow_mnist [--threads 2] [--seconds 2]
+    python benches/pytorch/workloads.py --workload ddpm_unet --device cuda
     python benches/pytorch/workloads.py --list
     python benches/pytorch/workloads.py --check [--workload NAME]   # 2 iterations, print losses
 """
@@ -98,6 +104,9 @@ ADAM_EPS = 1e-5  # Burn's AdamConfig::new()
 GLOW_PARAMS = 433_868  # printed by `cargo run --release --example glow_mnist`
 UNET_PARAMS = 280_177  # printed by `cargo run --release --example ddpm_mnist`
 HALF_LN_2PI = 0.5 * math.log(2.0 * math.pi)
+# Where the models and inputs live (`--device`); main() sets it and makes it torch's default
+# device, so modules, randn, full, ... land there. Arrays from numpy are moved explicitly.
+DEVICE = torch.device("cpu")
 
 
 # ------------------------------------------------------------------------------- parameter counts
@@ -407,7 +416,7 @@ class Glow(nn.Module):
 
 def dequantize(pixels_u8):
     """(k + u)/256, u ~ U[0, 1) capped below 1 - f32 eps (preprocess.rs `dequantize`)."""
-    k = torch.from_numpy(np.ascontiguousarray(pixels_u8, dtype=np.float32))
+    k = torch.from_numpy(np.ascontiguousarray(pixels_u8, dtype=np.float32)).to(DEVICE)
     if k.dim() == 3:
         k = k.unsqueeze(1)
     u = torch.rand(k.shape).clamp_max(1.0 - float(np.finfo(np.float32).eps))
@@ -591,7 +600,7 @@ def train_images(data_dir):
 
 def binarised(data_dir, n):
     """The first n training images binarised once: pixel/255 > U[0, 1)."""
-    x = torch.from_numpy(train_images(data_dir)[:n].astype(np.float32) / 255.0)
+    x = torch.from_numpy(train_images(data_dir)[:n].astype(np.float32) / 255.0).to(DEVICE)
     return (x > torch.rand(x.shape)).float()
 
 
@@ -627,12 +636,12 @@ def build(name, data_dir):
         model = ddpm_mnist.UNet()
         n = count(model)
         assert n == ddpm_mnist.deepgen_param_count() == UNET_PARAMS, n
-        x0 = ddpm_mnist.scaled(train_images(data_dir)[:64])
+        x0 = ddpm_mnist.scaled(train_images(data_dir)[:64]).to(DEVICE)
         t = torch.randint(0, ddpm_mnist.T, (64,))
         noise = torch.randn(x0.shape)
         alpha_bar = ddpm_mnist.linear_schedule()
-        sqrt_ab = torch.from_numpy(np.sqrt(alpha_bar)).float()
-        sqrt_1mab = torch.from_numpy(np.sqrt(1.0 - alpha_bar)).float()
+        sqrt_ab = torch.from_numpy(np.sqrt(alpha_bar)).float().to(DEVICE)
+        sqrt_1mab = torch.from_numpy(np.sqrt(1.0 - alpha_bar)).float().to(DEVICE)
         w = TrainStep(model, lambda: ddpm_mnist.loss_fn(
             model, x0, t, noise, sqrt_ab, sqrt_1mab).mean(), lr=5e-4)
     elif name == "ddim_50":
@@ -645,13 +654,22 @@ def build(name, data_dir):
     return w
 
 
+def sync():
+    """Wait for the device's queued work: every timed iteration ends with it, as deepgen's
+    `--timed` mode ends each with `device.sync()` (a no-op on the CPU)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
 def rate_runs(w, seconds, repeats):
     rates = []
     for _ in range(repeats):
         iters = 0
+        sync()
         t0 = time.perf_counter()
         while True:
             w.run()
+            sync()
             iters += 1
             elapsed = time.perf_counter() - t0
             if elapsed >= seconds:
@@ -662,6 +680,23 @@ def rate_runs(w, seconds, repeats):
 
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def set_device(name):
+    """Make `name` ("cpu", "cuda" or "cuda:N") the device of every model and input; raises
+    SystemExit with what to do when CUDA is asked for and absent."""
+    global DEVICE
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SystemExit(f"error: --device {name}: expected cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise SystemExit(f"error: --device {name}: expected cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name}: this PyTorch ({torch.__version__}) sees no CUDA "
+                         "device; install a CUDA build of torch or use --device cpu")
+    DEVICE = device
+    torch.set_default_device(device)
 
 
 def main():
@@ -679,6 +714,9 @@ def main():
                    help="untimed iterations (default 3 for training steps, 1 for ddim_50 and "
                         "vmf_sample)")
     p.add_argument("--data", default="data/mnist", help="directory of the MNIST IDX files")
+    p.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda or cuda:N: where the models and inputs live; on "
+                        "CUDA every timed iteration ends with torch.cuda.synchronize()")
     a = p.parse_args()
     if a.list:
         print("\n".join(WORKLOADS))
@@ -686,6 +724,7 @@ def main():
     if a.threads < 1 or a.repeats < 1 or a.seconds <= 0 or (a.warmup is not None and a.warmup < 0):
         p.error("--threads and --repeats must be >= 1, --seconds > 0, --warmup >= 0")
     torch.set_num_threads(a.threads)
+    set_device(a.device)
 
     if a.check:
         ok = True
@@ -708,12 +747,17 @@ def main():
     for _ in range(w.default_warmup if a.warmup is None else a.warmup):
         w.run()
     rates = rate_runs(w, a.seconds, a.repeats)
-    print(json.dumps({
-        "workload": a.workload, "impl": "pytorch", "torch": torch.__version__,
+    line = {
+        "workload": a.workload, "impl": "pytorch" if DEVICE.type == "cpu" else "pytorch-cuda",
+        "torch": torch.__version__, "device": str(DEVICE),
         "threads": a.threads, "unit": w.unit, "items_per_iter": w.items_per_iter,
         "per_s_median": statistics.median(rates), "per_s_all": rates,
         "peak_rss_mib": peak_rss_mib(),
-    }))
+    }
+    if DEVICE.type == "cuda":
+        line["gpu"] = torch.cuda.get_device_name(DEVICE)
+        line["peak_gpu_mib"] = torch.cuda.max_memory_allocated(DEVICE) / 2**20
+    print(json.dumps(line))
     return 0
 
 
