@@ -13,12 +13,15 @@
 //! records, computed on flex by deepgen's own batch-parallel im2col + GEMM kernels (a Burn
 //! backend extension with its own backward), and [`silu()`], [`tanh()`] and
 //! [`fused_group_norm`] (and [`fused_group_norm_silu`], both in one pass) are fused and vectorised there too, and
-//! [`cat()`] copies the U-Net's skip concatenations in parallel; every linear layer goes through [`linear()`] ([`forward_linear`]
+//! [`cat()`] copies the U-Net's skip concatenations in parallel, and [`scaled_dot_product_attention`]
+//! runs [`SelfAttention2d`]'s products and softmax as parallel chunks of images with Burn's
+//! roundings; every linear layer goes through [`linear()`] ([`forward_linear`]
 //! for Burn's `Linear`), one GEMM into the bias rows on flex.
 //! Every config implements [`Validate`](deepgen_tensor::Validate) and has `try_init` (a
 //! [`ConfigError`](deepgen_tensor::ConfigError) naming the field) and `init` (panics with it).
 
 pub mod activation;
+pub mod attention;
 pub mod cat;
 pub mod conv;
 pub mod conv_decoder;
@@ -41,6 +44,7 @@ pub mod unet;
 pub mod upsample;
 
 pub use activation::{ACTIVATION_NAMES, activate, parse_activation, safe_elu};
+pub use attention::scaled_dot_product_attention;
 pub use cat::cat;
 pub use conv::{
     Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, conv_transpose2d, conv2d,

@@ -15,11 +15,11 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{GroupNorm, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use deepgen_tensor::config::positive;
 use deepgen_tensor::{ConfigError, Validate};
 
+use crate::attention::scaled_dot_product_attention;
 use crate::group_norm::{group_norm, validate_groups};
 use crate::group_norm_kernel::fused_group_norm;
 
@@ -129,8 +129,7 @@ impl SelfAttention2d {
         let q = split(self.query.forward(tokens.clone()));
         let k = split(self.key.forward(tokens.clone()));
         let v = split(self.value.forward(tokens));
-        let scores = q.matmul(k.swap_dims(2, 3)) / (d as f64).sqrt();
-        let a = softmax(scores, 3).matmul(v); // [B, heads, N, d]
+        let a = scaled_dot_product_attention(q, k, v); // [B, heads, N, d]
         let a = a.swap_dims(1, 2).reshape([b, n, c]);
         let out = self.output.forward(a).swap_dims(1, 2).reshape([b, c, h, w]);
         x + out

@@ -5,6 +5,7 @@
 //! disk in CI. Each module below is one topic; run one with `cargo test --release --test nn <module>::`.
 
 mod activation;
+mod attention;
 mod cat;
 mod common;
 mod nets;
