@@ -10,8 +10,9 @@
 //! products) or per row (the softmax's sums), so cutting the batch changes which thread computes
 //! a number, never how. Why by hand: Burn runs these operations one after the other on the
 //! calling thread, each too small to split (the U-Net's attention at 7 × 7 is `[64, 1, 49, 49]`
-//! weights), and with the backward step the attention blocks were ≈ 10 % of a U-Net training step
-//! with the other core idle (AMD EPYC, 2026-12-06). Other backends and dtypes, and
+//! weights), and with the backward step the four attention blocks were ≈ 8 % of a U-Net training
+//! step with the other core idle (AMD EPYC, 2026-12-06); chunked, a block is 1.2–1.4× faster
+//! (docs/performance.md). Other backends and dtypes, and
 //! `DEEPGEN_CONV=burn`, take Burn's expression.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
