@@ -8,14 +8,7 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Tensor};
 
-fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f32::to_bits)
-        .collect()
-}
+use crate::common::bits;
 
 fn burn_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     let d = q.dims()[3];
@@ -90,6 +83,17 @@ fn run(
     (bits(out), g)
 }
 
+/// `f(threads)` inside a rayon pool of each thread count (a different chunking of the batch).
+fn in_pools(counts: &[usize], f: impl Fn(usize) + Sync) {
+    for &threads in counts {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| f(threads));
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         // The U-Net's attention at 7x7: batch 64, one head, C = 32.
@@ -140,46 +144,34 @@ fn cases() -> Vec<Case> {
 #[test]
 fn values_and_gradients_equal_burns_expression_to_the_bit() {
     let ad = Device::flex().autodiff();
-    for threads in [1, 2, 3] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            for (i, c) in cases().iter().enumerate() {
-                let ours = run(c, &ad, deepgen_nn::scaled_dot_product_attention);
-                let burn = run(c, &ad, burn_attention);
-                assert_eq!(ours.0, burn.0, "case {i}, {threads} threads: values");
-                assert_eq!(ours.1, burn.1, "case {i}, {threads} threads: gradients");
-                assert!(
-                    ours.1.iter().any(Option::is_some),
-                    "case {i}: nothing tracked"
-                );
-            }
-        });
-    }
+    in_pools(&[1, 2, 3], |threads| {
+        for (i, c) in cases().iter().enumerate() {
+            let ours = run(c, &ad, deepgen_nn::scaled_dot_product_attention);
+            let burn = run(c, &ad, burn_attention);
+            assert_eq!(ours.0, burn.0, "case {i}, {threads} threads: values");
+            assert_eq!(ours.1, burn.1, "case {i}, {threads} threads: gradients");
+            assert!(
+                ours.1.iter().any(Option::is_some),
+                "case {i}: nothing tracked"
+            );
+        }
+    });
 }
 
 #[test]
 fn without_autodiff_the_values_equal_burns_to_the_bit() {
     let flex = Device::flex();
-    for threads in [1, 3] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            for (i, c) in cases().iter().enumerate() {
-                let inference = Case {
-                    tracked: [false; 3],
-                    ..*c
-                };
-                let ours = run_plain(&inference, &flex, deepgen_nn::scaled_dot_product_attention);
-                let burn = run_plain(&inference, &flex, burn_attention);
-                assert_eq!(ours, burn, "case {i}, {threads} threads");
-            }
-        });
-    }
+    in_pools(&[1, 3], |threads| {
+        for (i, c) in cases().iter().enumerate() {
+            let inference = Case {
+                tracked: [false; 3],
+                ..*c
+            };
+            let ours = run_plain(&inference, &flex, deepgen_nn::scaled_dot_product_attention);
+            let burn = run_plain(&inference, &flex, burn_attention);
+            assert_eq!(ours, burn, "case {i}, {threads} threads");
+        }
+    });
 }
 
 /// The output alone, on a device without autodiff.

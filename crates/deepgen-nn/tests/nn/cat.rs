@@ -5,14 +5,7 @@
 
 use burn::tensor::{Device, Distribution, Tensor};
 
-fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f32::to_bits)
-        .collect()
-}
+use crate::common::bits;
 
 /// Values and the gradients of `sum(cat(a, b) · w)` with respect to `a` and (if tracked) `b`,
 /// through `cat`.

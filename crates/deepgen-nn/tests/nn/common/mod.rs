@@ -17,6 +17,16 @@ pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f64> {
         .collect()
 }
 
+/// The bit patterns of a tensor's `f32` values, row-major: for "equal to the bit" checks.
+pub fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f32::to_bits)
+        .collect()
+}
+
 /// The largest absolute difference.
 pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
