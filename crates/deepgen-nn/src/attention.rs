@@ -56,11 +56,10 @@ fn chunks(batch: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// The chunks' tensors (each `[images, ...]`) stacked along the first dimension into one
-/// contiguous tensor of `shape`, copied in parallel.
+/// The chunks' contiguous tensors (each `[images, ...]`, made contiguous by their own tasks)
+/// stacked along the first dimension into one contiguous tensor of `shape`, copied in parallel.
 fn stack(parts: Vec<FlexTensor>, shape: Vec<usize>) -> FlexTensor {
     let len: usize = shape.iter().product();
-    let parts: Vec<FlexTensor> = parts.into_iter().map(contiguous).collect();
     let mut out = vec![0.0f32; len];
     let mut rest = out.as_mut_slice();
     let mut slots = Vec::with_capacity(parts.len());
@@ -148,7 +147,8 @@ fn backward_composed(s: &Saved, grad: FlexTensor, d: usize) -> [FlexTensor; 3] {
     let dprod = Flex::float_mul_scalar(dscores, Scalar::from(inv));
     let dq = Flex::float_matmul(dprod.clone(), Flex::float_transpose(s.k_t.clone()));
     let dk_t = Flex::float_matmul(Flex::float_transpose(s.q.clone()), dprod);
-    [dq, Flex::float_swap_dims(dk_t, 2, 3), dv]
+    // `dk` is a transposed view: copied out here, in the chunk's task, for `stack`.
+    [dq, Flex::float_swap_dims(dk_t, 2, 3), dv].map(contiguous)
 }
 
 /// Without autodiff: flex's own softmax, as Burn's expression runs on a plain flex device.
@@ -193,9 +193,9 @@ fn run(q: FlexTensor, k: FlexTensor, v: FlexTensor, composed: bool) -> (FlexTens
             let (qc, kc, vc) = (images(&q, lo, hi), images(&k, lo, hi), images(&v, lo, hi));
             if composed {
                 let (out, saved) = forward_composed(qc, kc, vc, d);
-                (out, Some(((lo, hi), saved)))
+                (contiguous(out), Some(((lo, hi), saved)))
             } else {
-                (forward_inference(qc, kc, vc, d), None)
+                (contiguous(forward_inference(qc, kc, vc, d)), None)
             }
         })
         .collect();
