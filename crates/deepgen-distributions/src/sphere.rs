@@ -105,60 +105,41 @@ pub fn tangent_embed_with_sine(w: Tensor<1>, sine: Tensor<1>, v: Tensor<2>) -> T
 /// invariant, so its direction is uniform; Muller 1959). A zero-norm draw (which
 /// has probability zero) is redrawn. For `dim = 1` the directions are ±1.
 ///
+/// The rows are drawn in fixed blocks of [`DIRECTION_BLOCK_ROWS`], each from its own
+/// stream `HostRng::derive(key, block)` with `key` the one output taken from `rng`, and
+/// the blocks run on rayon's threads. The normals are ziggurat draws
+/// ([`HostRng::normal_ziggurat`]), whose consumption of random bits varies, so one
+/// stream could not be split by position; with a stream per block the result depends
+/// only on the seed, never on the thread count or the scheduling. `rng` advances by
+/// exactly one output whatever `batch` and `dim` are.
+///
 /// # Panics
 /// If `dim == 0`.
 pub fn uniform_directions(rng: &mut HostRng, batch: usize, dim: usize) -> Vec<f64> {
     assert!(dim > 0, "uniform_directions: `dim` must be ≥ 1");
-    // Blocks of rows: the random bits of a block are drawn in order on this thread (cheap),
-    // then its rows are formed on rayon's threads (the logs, square roots and cosines of the
-    // normals are most of the cost). Every row is the same function of the same bits as in the
-    // one-thread loop below, so the output is identical to the bit; only a zero-norm row (which
-    // would have to be redrawn, shifting the stream) sends the whole draw back to that loop.
-    let start = rng.clone();
+    let key = rng.next_u64();
     let mut out = vec![0.0f64; batch * dim];
-    let mut bits = Vec::new();
-    for block in out.chunks_mut(DIRECTION_BLOCK_ROWS * dim) {
-        bits.clear();
-        bits.extend((0..2 * block.len()).map(|_| rng.next_u64()));
-        let all_finite = block
-            .par_chunks_mut(dim)
-            .zip(bits.par_chunks(2 * dim))
-            .map(|(row, bits)| {
-                for (r, ab) in row.iter_mut().zip(bits.chunks_exact(2)) {
-                    *r = HostRng::normal_from_bits(ab[0], ab[1]);
+    out.par_chunks_mut(DIRECTION_BLOCK_ROWS * dim)
+        .enumerate()
+        .for_each(|(block, rows)| {
+            let mut stream = HostRng::derive(key, block as u64);
+            for row in rows.chunks_mut(dim) {
+                loop {
+                    row.iter_mut().for_each(|r| *r = stream.normal_ziggurat());
+                    let norm = row.iter().map(|r| r * r).sum::<f64>().sqrt();
+                    if norm > 0.0 && norm.is_finite() {
+                        row.iter_mut().for_each(|r| *r /= norm);
+                        break;
+                    }
                 }
-                let norm = row.iter().map(|r| r * r).sum::<f64>().sqrt();
-                row.iter_mut().for_each(|r| *r /= norm);
-                norm > 0.0 && norm.is_finite()
-            })
-            .reduce(|| true, |a, b| a && b);
-        if !all_finite {
-            *rng = start;
-            return uniform_directions_serial(rng, batch, dim);
-        }
-    }
-    out
-}
-
-/// Rows per block of [`uniform_directions`] (bounds its buffer of random bits).
-const DIRECTION_BLOCK_ROWS: usize = 2048;
-
-/// [`uniform_directions`] one row after the other, redrawing a zero-norm row.
-fn uniform_directions_serial(rng: &mut HostRng, batch: usize, dim: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(batch * dim);
-    let mut row = vec![0.0f64; dim];
-    for _ in 0..batch {
-        loop {
-            row.iter_mut().for_each(|r| *r = rng.normal());
-            let norm = row.iter().map(|r| r * r).sum::<f64>().sqrt();
-            if norm > 0.0 && norm.is_finite() {
-                out.extend(row.iter().map(|r| r / norm));
-                break;
             }
-        }
-    }
+        });
     out
 }
+
+/// Rows per block (and random stream) of [`uniform_directions`]. Part of the definition
+/// of the draws: changing it changes every seeded direction.
+pub const DIRECTION_BLOCK_ROWS: usize = 1024;
 
 /// [`uniform_directions`] uploaded as an f32 tensor `[batch, dim]`.
 ///
@@ -176,23 +157,44 @@ pub fn uniform_sphere_noise(rng: &mut HostRng, shape: [usize; 2], device: &Devic
 mod tests {
     use super::*;
 
-    /// The blocked, multi-threaded draw equals the one-row-at-a-time loop to the bit and leaves
-    /// the generator in the same state (several blocks, a partial block, `dim = 1`, nothing).
+    /// The draw depends on the seed only: one thread, three threads and the global pool give
+    /// the same bits (several blocks, a partial block, `dim = 1`, nothing), the caller's
+    /// generator advances by exactly one output, and consecutive calls differ (`dim > 1`; ±1 rows
+    /// can repeat by chance).
     #[test]
-    fn blocked_directions_equal_the_serial_loop() {
+    fn directions_do_not_depend_on_the_thread_count() {
+        let draw = |threads: usize, batch: usize, dim: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut rng = HostRng::seed_from_u64(11);
+            let v = pool.install(|| uniform_directions(&mut rng, batch, dim));
+            (v, rng)
+        };
         for (batch, dim) in [(0, 3), (1, 1), (7, 1), (5000, 7), (2049, 64)] {
-            let mut a = HostRng::seed_from_u64(11);
-            let mut b = a.clone();
-            let fast = uniform_directions(&mut a, batch, dim);
-            let slow = uniform_directions_serial(&mut b, batch, dim);
-            assert_eq!(fast.len(), batch * dim);
-            assert!(
-                fast.iter()
-                    .zip(&slow)
-                    .all(|(x, y)| x.to_bits() == y.to_bits()),
-                "[{batch}, {dim}]: values differ"
-            );
-            assert_eq!(a, b, "[{batch}, {dim}]: generator states differ");
+            let (one, rng_one) = draw(1, batch, dim);
+            let (three, rng_three) = draw(3, batch, dim);
+            let mut rng = HostRng::seed_from_u64(11);
+            let global = uniform_directions(&mut rng, batch, dim);
+            assert_eq!(one.len(), batch * dim);
+            for other in [&three, &global] {
+                assert!(
+                    one.iter()
+                        .zip(other)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "[{batch}, {dim}]: values differ between thread counts"
+                );
+            }
+            let mut after_one = HostRng::seed_from_u64(11);
+            after_one.next_u64();
+            assert_eq!(rng_one, after_one, "[{batch}, {dim}]: not one output");
+            assert_eq!(rng_three, after_one);
+            assert_eq!(rng, after_one);
+            if batch > 0 && dim > 1 {
+                let again = uniform_directions(&mut rng, batch, dim);
+                assert_ne!(one, again, "[{batch}, {dim}]: consecutive calls repeat");
+            }
         }
     }
 }

@@ -16,7 +16,8 @@
 //!   tangent component.
 //! - [`sample_cosines`]: the exact inverse CDF for `m = 3` ([`cosine_m3`]) and
 //!   Wood's (1994) rejection sampler otherwise ([`wood_cosines`]), batched, with
-//!   a cap on the number of rounds.
+//!   a cap on the number of rounds, in fixed blocks of rows with a random stream each, on
+//!   rayon's threads (the draws depend on the seed, not on the thread count).
 //! - [`cosine_kappa_grad`]: `∂w/∂κ` at fixed CDF value (implicit
 //!   reparameterisation, Figurnov, Mohamed & Mnih 2018) by tanh-sinh quadrature.
 //! - [`mean_resultant_length_dk`]: `A'_m(κ) = Var(w)` by the same quadrature,
@@ -27,6 +28,8 @@ use std::sync::OnceLock;
 
 use deepgen_tensor::numerics::host::vmf_mean_resultant_length;
 use deepgen_tensor::rng::HostRng;
+
+use rayon::prelude::*;
 
 use crate::gamma::beta_pair;
 use crate::{DistributionError, Result};
@@ -161,7 +164,10 @@ impl WoodEnvelope {
 /// Batched Wood (1994) rejection sampler of the cosine `w = μᵀx` for every
 /// `m ≥ 2`, one draw per entry of `kappas`.
 ///
-/// Each round proposes for every row still pending, in row order:
+/// The rows are split into fixed blocks of [`COSINE_BLOCK_ROWS`]; block `b` draws from its own
+/// stream `HostRng::derive(key, b)`, `key` being the one output taken from `rng`, and the
+/// blocks run on rayon's threads, so the draws depend on the seed only (not on the thread
+/// count). Within a block each round proposes for every row still pending, in row order:
 /// `(z, 1−z)` with `z ~ Beta((m−1)/2, (m−1)/2)` ([`beta_pair`]), the proposal
 /// `w = (1 − (1+b)z)/(1 − (1−b)z)`, then `u ~ U(0, 1)`; the row accepts when
 /// `ln u ≤ κw + (m−1)ln(1 − x₀w) − c`, with `b = (m−1)/(2κ + √(4κ² + (m−1)²))`
@@ -187,6 +193,48 @@ pub fn wood_cosines(
         kappas.iter().all(|k| k.is_finite() && *k >= 0.0),
         "wood_cosines: κ must be finite and ≥ 0"
     );
+    let key = rng.next_u64();
+    let blocks: Vec<Vec<Option<Cosine>>> = kappas
+        .par_chunks(COSINE_BLOCK_ROWS)
+        .enumerate()
+        .map(|(block, ks)| wood_block(&mut HostRng::derive(key, block as u64), m, ks, max_rounds))
+        .collect();
+    let out: Vec<Option<Cosine>> = blocks.into_iter().flatten().collect();
+    let pending: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
+    if !pending.is_empty() {
+        let shown: Vec<String> = pending.iter().take(8).map(|i| i.to_string()).collect();
+        let more = if pending.len() > 8 { ", …" } else { "" };
+        let (lo, hi) = pending
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), &i| {
+                (lo.min(kappas[i]), hi.max(kappas[i]))
+            });
+        return Err(DistributionError::RejectionCap {
+            distribution: NAME,
+            pending: pending.len(),
+            total: kappas.len(),
+            rounds: max_rounds,
+            detail: format!(
+                "m = {m}; pending rows [{}{more}] with κ from {lo} to {hi}",
+                shown.join(", ")
+            ),
+        });
+    }
+    Ok(out.into_iter().map(|c| c.expect("accepted")).collect())
+}
+
+/// Rows per block (and random stream) of [`wood_cosines`]. Part of the definition of the
+/// draws: changing it changes every seeded cosine.
+pub const COSINE_BLOCK_ROWS: usize = 1024;
+
+/// Wood's rounds over one block of rows on one stream; `None` where a row is still pending
+/// after `max_rounds` rounds.
+fn wood_block(
+    rng: &mut HostRng,
+    m: usize,
+    kappas: &[f64],
+    max_rounds: usize,
+) -> Vec<Option<Cosine>> {
     let half = (m as f64 - 1.0) / 2.0;
     let envelopes: Vec<WoodEnvelope> = kappas.iter().map(|&k| WoodEnvelope::new(m, k)).collect();
     let mut out: Vec<Option<Cosine>> = vec![None; kappas.len()];
@@ -208,26 +256,7 @@ pub fn wood_cosines(
             }
         });
     }
-    if !pending.is_empty() {
-        let shown: Vec<String> = pending.iter().take(8).map(|i| i.to_string()).collect();
-        let more = if pending.len() > 8 { ", …" } else { "" };
-        let (lo, hi) = pending
-            .iter()
-            .fold((f64::INFINITY, 0.0f64), |(lo, hi), &i| {
-                (lo.min(kappas[i]), hi.max(kappas[i]))
-            });
-        return Err(DistributionError::RejectionCap {
-            distribution: NAME,
-            pending: pending.len(),
-            total: kappas.len(),
-            rounds: max_rounds,
-            detail: format!(
-                "m = {m}; pending rows [{}{more}] with κ from {lo} to {hi}",
-                shown.join(", ")
-            ),
-        });
-    }
-    Ok(out.into_iter().map(|c| c.expect("accepted")).collect())
+    out
 }
 
 /// One cosine per entry of `kappas`: the exact inverse CDF [`cosine_m3`] (one
@@ -561,4 +590,51 @@ pub fn cosine_kappa_grad(m: usize, kappa: f64, cosine: Cosine) -> f64 {
 /// If `m < 2`.
 pub fn mean_resultant_length_dk(m: usize, kappa: f64) -> f64 {
     Marginal::new(m, kappa).variance()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wood's cosines depend on the seed only: one thread and three threads give the same bits
+    /// (several blocks and a partial one, a κ per row spanning 0 to 1e4), the caller's generator
+    /// advances by one output, and one block's rows are not copies of another's.
+    #[test]
+    fn wood_cosines_do_not_depend_on_the_thread_count() {
+        let n = 2 * COSINE_BLOCK_ROWS + 37;
+        let kappas: Vec<f64> = (0..n).map(|i| (i % 50) as f64 * 200.0).collect();
+        let draw = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut rng = HostRng::seed_from_u64(3);
+            let c = pool
+                .install(|| wood_cosines(&mut rng, 11, &kappas, 1000))
+                .unwrap();
+            (c, rng)
+        };
+        let (one, rng_one) = draw(1);
+        let (three, rng_three) = draw(3);
+        assert_eq!(one.len(), n);
+        assert!(
+            one.iter().zip(&three).all(|(a, b)| {
+                a.one_minus.to_bits() == b.one_minus.to_bits()
+                    && a.one_plus.to_bits() == b.one_plus.to_bits()
+            }),
+            "cosines differ between thread counts"
+        );
+        let mut after = HostRng::seed_from_u64(3);
+        after.next_u64();
+        assert_eq!(rng_one, after);
+        assert_eq!(rng_three, after);
+        // Same κ everywhere: the second block's rows are not a copy of the first block's
+        // (each block has its own stream).
+        let same = wood_cosines(&mut HostRng::seed_from_u64(3), 11, &vec![10.0; n], 1000).unwrap();
+        let (first, second) = (
+            &same[..50],
+            &same[COSINE_BLOCK_ROWS..COSINE_BLOCK_ROWS + 50],
+        );
+        assert!(first.iter().zip(second).all(|(a, b)| a != b));
+    }
 }

@@ -4,7 +4,11 @@
 //! own stream for shuffling, binarisation thresholds and toy-data sampling,
 //! and its state must go into checkpoints so `--resume` continues the same
 //! stream. `HostRng` is xoshiro256++ (Blackman & Vigna 2019) seeded through
-//! SplitMix64: 32 bytes of state, good statistical quality, no dependency.
+//! SplitMix64: 32 bytes of state, good statistical quality.
+//!
+//! It is also a `rand_core` generator (`rand_core::TryRng` with `Infallible` errors, hence
+//! `rand_core::Rng`), so the `rand` ecosystem's distributions can draw from it; the
+//! throughput-bound normal draws use rand_distr's ziggurat ([`HostRng::normal_ziggurat`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -178,6 +182,18 @@ impl HostRng {
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
+    /// Standard normal draw by the ziggurat method (rand_distr's `StandardNormal`: Marsaglia &
+    /// Tsang 2000 with Doornik's 2005 correction), about four times as fast as
+    /// [`normal`](Self::normal)'s Box–Muller: one [`next_u64`](Self::next_u64) and a table
+    /// look-up in ≈ 98.8 % of draws, more (an exponential tail or a wedge rejection) otherwise.
+    ///
+    /// The number of outputs it consumes varies, so the state is not a function of the number
+    /// of calls; samplers that draw blocks in parallel give each block its own stream
+    /// ([`derive`](Self::derive)) rather than splitting one stream by position.
+    pub fn normal_ziggurat(&mut self) -> f64 {
+        rand_distr::Distribution::sample(&rand_distr::StandardNormal, self)
+    }
+
     /// Fisher–Yates shuffle in place.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -191,6 +207,29 @@ impl HostRng {
         let mut p: Vec<usize> = (0..n).collect();
         self.shuffle(&mut p);
         p
+    }
+}
+
+/// `HostRng` as a `rand_core` generator (infallible, so `rand_core::Rng` follows from the blanket
+/// implementation): `next_u64` is [`HostRng::next_u64`], `next_u32` its high half, and bytes
+/// are filled from consecutive `next_u64` outputs in little-endian order.
+impl rand_core::TryRng for HostRng {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((HostRng::next_u64(self) >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(HostRng::next_u64(self))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = HostRng::next_u64(self).to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
     }
 }
 
@@ -287,6 +326,50 @@ mod tests {
         let v = z.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64;
         assert!(m.abs() < 0.011, "{m}");
         assert!((v - 1.0).abs() < 0.016, "{v}");
+    }
+
+    #[test]
+    fn ziggurat_normal_matches_the_standard_normal_cdf() {
+        // n = 10⁶ draws; P(Z ≤ x) at points in the body and both tails against Φ(x)
+        // (`torch.special.ndtr` in float64, pasted), each within 5 binomial standard errors; plus the
+        // first two moments. A sign error, a wrong table scale or a missing tail fails it.
+        let mut rng = HostRng::seed_from_u64(5);
+        let n = 1_000_000usize;
+        let z: Vec<f64> = (0..n).map(|_| rng.normal_ziggurat()).collect();
+        for (x, phi) in [
+            (-3.0, 0.001_349_898_031_630_103_5),
+            (-2.0, 0.022_750_131_948_179_21),
+            (-1.0, 0.158_655_253_931_457_05),
+            (0.0, 0.5),
+            (0.5, 0.691_462_461_274_013_1),
+            (2.5, 0.993_790_334_674_223_8),
+            (3.5, 0.999_767_370_920_964_5),
+        ] {
+            let p = z.iter().filter(|&&v| v <= x).count() as f64 / n as f64;
+            let se = (phi * (1.0 - phi) / n as f64).sqrt();
+            assert!((p - phi).abs() < 5.0 * se, "P(Z ≤ {x}) = {p}, Φ = {phi}");
+        }
+        let m = z.iter().sum::<f64>() / n as f64;
+        let v = z.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64;
+        assert!(m.abs() < 0.005, "{m}");
+        assert!((v - 1.0).abs() < 0.01, "{v}");
+    }
+
+    #[test]
+    fn rand_core_view_is_the_same_stream() {
+        use rand_core::Rng;
+        let mut a = HostRng::seed_from_u64(9);
+        let mut b = a.clone();
+        let x = HostRng::next_u64(&mut a);
+        assert_eq!(Rng::next_u64(&mut b), x);
+        let y = HostRng::next_u64(&mut a);
+        assert_eq!(Rng::next_u32(&mut b), (y >> 32) as u32);
+        let (w0, w1) = (HostRng::next_u64(&mut a), HostRng::next_u64(&mut a));
+        let mut bytes = [0u8; 12];
+        b.fill_bytes(&mut bytes);
+        assert_eq!(&bytes[..8], &w0.to_le_bytes());
+        assert_eq!(&bytes[8..], &w1.to_le_bytes()[..4]);
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -45,6 +45,7 @@ fn sig(x: f64) -> f64 {
 
 #[test]
 fn reconstruction_terms_match_hand_computed_values() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     // Includes saturated logits (±30) and grey-level targets.
     let logits = [0.3, -1.2, 2.0, 30.0, -30.0, 0.0];
@@ -84,6 +85,7 @@ fn kl_sparse_f64(code: &[f64], b: usize, m: usize, rho: f64) -> f64 {
 
 #[test]
 fn sparsity_kl_matches_f64_and_its_gradient_matches_finite_differences() {
+    let _serial = crate::serial();
     let ad = Device::flex().autodiff();
     let (b, m, rho) = (3, 4, 0.05);
     let code = [
@@ -118,6 +120,7 @@ fn sparsity_kl_matches_f64_and_its_gradient_matches_finite_differences() {
 
 #[test]
 fn top_k_keeps_the_k_largest_and_routes_gradients_only_through_them() {
+    let _serial = crate::serial();
     let ad = Device::flex().autodiff();
     let code = [0.5, -1.0, 2.0, 0.1, 1.5, -3.0, -2.0, -0.5, -4.0, -0.1];
     let c = t2(&code, [2, 5], &ad).require_grad();
@@ -189,6 +192,7 @@ fn penalty_f64(xs: &[f64], w: &[f64], b: &[f64], d: usize, m: usize) -> f64 {
 
 #[test]
 fn contractive_penalty_matches_a_brute_force_jacobian() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let model = contractive_model(&dev);
     let (d, m) = (5, 3);
@@ -216,6 +220,7 @@ fn contractive_penalty_matches_a_brute_force_jacobian() {
 
 #[test]
 fn contractive_penalty_gradient_matches_finite_differences() {
+    let _serial = crate::serial();
     let ad = Device::flex().autodiff();
     let model = contractive_model(&ad);
     let (d, m) = (5, 3);
@@ -248,6 +253,7 @@ fn contractive_penalty_gradient_matches_finite_differences() {
 
 #[test]
 fn contractive_kind_rejects_models_without_a_sigmoid_first_layer() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let relu_code = AutoencoderConfig::mlp(4, vec![], 2).init(&dev);
     assert!(matches!(
@@ -267,6 +273,7 @@ fn contractive_kind_rejects_models_without_a_sigmoid_first_layer() {
 
 #[test]
 fn corruption_noise_has_the_stated_statistics_and_is_seeded() {
+    let _serial = crate::serial();
     let n = 200_000;
     let ones = vec![1.0f32; n];
     let mut rng = HostRng::seed_from_u64(3);
@@ -293,6 +300,7 @@ fn corruption_noise_has_the_stated_statistics_and_is_seeded() {
 
 #[test]
 fn kind_names_round_trip_and_bad_names_are_errors() {
+    let _serial = crate::serial();
     for kind in AeKind::all() {
         let text = kind.to_string();
         assert_eq!(text.parse::<AeKind>().unwrap(), kind, "{text}");
@@ -322,6 +330,7 @@ fn kind_names_round_trip_and_bad_names_are_errors() {
 
 #[test]
 fn save_load_round_trip_preserves_reconstructions() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let dir = std::env::temp_dir().join(format!("deepgen-ae-rt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -363,6 +372,7 @@ fn grey(split: &MnistSplit, n: usize, dev: &Device) -> Tensor<2> {
 
 #[test]
 fn every_kind_overfits_one_batch() {
+    let _serial = crate::serial();
     let data = mnist();
     let ad = Device::flex().autodiff();
     let x = grey(&data.test, 16, &ad);
@@ -410,6 +420,7 @@ fn every_kind_overfits_one_batch() {
 
 #[test]
 fn denoising_batches_are_corrupted_copies_from_the_loop_rng() {
+    let _serial = crate::serial();
     let data = mnist();
     let dev = Device::flex();
     let kind = AeKind::Denoising(Corruption::Masking { p: 0.5 });
@@ -437,6 +448,7 @@ fn denoising_batches_are_corrupted_copies_from_the_loop_rng() {
 
 #[test]
 fn task_rejects_mismatched_models_and_bad_arguments() {
+    let _serial = crate::serial();
     let data = mnist();
     let dev = Device::flex();
     let task = AeTask::new(
@@ -494,6 +506,7 @@ fn task_rejects_mismatched_models_and_bad_arguments() {
 
 #[test]
 fn trains_through_the_shared_loop_on_real_mnist() {
+    let _serial = crate::serial();
     let data = mnist();
     let ad = Device::flex().autodiff();
     for (kind, net) in [

@@ -156,6 +156,7 @@ fn reference(m: &Cvae, code: ClassCode, x: &[f64], y: usize, eps: &[f64]) -> [f6
 
 #[test]
 fn terms_match_a_forward_pass_written_out_in_f64() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     for (code, conditional) in [
         (ClassCode::Label, true),
@@ -209,6 +210,7 @@ fn terms_match_a_forward_pass_written_out_in_f64() {
 
 #[test]
 fn generation_decodes_one_hot_codes_and_classify_is_argmax() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let m = tiny(ClassCode::Softmax, &dev);
     let labels = [1usize, 0, 2];
@@ -276,6 +278,7 @@ fn toy_split(n: usize, d: usize) -> MnistSplit {
 
 #[test]
 fn task_loss_takes_alpha_and_beta_from_the_schedules() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let m = tiny(ClassCode::Label, &dev);
     let task = CvaeTask::new(
@@ -322,6 +325,7 @@ fn task_loss_takes_alpha_and_beta_from_the_schedules() {
 
 #[test]
 fn gradient_matches_finite_differences() {
+    let _serial = crate::serial();
     // d loss / d (encoder output bias) — which moves c, μ and ln σ, so it reaches the CE, the
     // KL and (through z, and through softmax(c) in the softmax mode) the reconstruction — by
     // autodiff vs central differences (h = 1e-2; loss O(10) in f32: truncation ≈ 1e-4).
@@ -375,6 +379,7 @@ fn gradient_matches_finite_differences() {
 
 #[test]
 fn save_load_round_trip_preserves_outputs() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let m = tiny(ClassCode::Label, &dev);
     let (x, y, eps) = batch(&dev);
@@ -396,6 +401,7 @@ fn save_load_round_trip_preserves_outputs() {
 
 #[test]
 fn overfits_one_batch() {
+    let _serial = crate::serial();
     let ad = Device::flex().autodiff();
     let mut m = CvaeConfig::new()
         .with_hidden(vec![128])
@@ -438,6 +444,7 @@ fn overfits_one_batch() {
 
 #[test]
 fn conditional_accuracy_counts_per_digit() {
+    let _serial = crate::serial();
     let requested = [0u8, 0, 1, 1, 2, 2];
     let predicted = [0u8, 1, 1, 1, 0, 0];
     let acc = ConditionalAccuracy::of(&predicted, &requested, 3);
@@ -456,6 +463,7 @@ fn conditional_accuracy_counts_per_digit() {
 
 #[test]
 fn trains_through_the_shared_loop_on_real_mnist() {
+    let _serial = crate::serial();
     let mnist = Mnist::load(None).expect("bundled MNIST");
     let ad = Device::flex().autodiff();
     let m = CvaeConfig::new()

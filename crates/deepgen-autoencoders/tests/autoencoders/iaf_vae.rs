@@ -312,6 +312,7 @@ fn fd_ln_det(steps: &[HostStep], z: &[f64], h: &[f64]) -> f64 {
 
 #[test]
 fn elbo_terms_match_an_independent_f64_computation() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let cfg = tiny_config();
     let model = tiny(&cfg, &dev);
@@ -449,6 +450,7 @@ fn make_flow_affine(model: &mut IafVae, biases: &[[f64; 6]]) {
 
 #[test]
 fn kl_estimate_is_unbiased_for_the_closed_form_of_an_affine_flow() {
+    let _serial = crate::serial();
     // With affine IAF steps the posterior stays Gaussian with per-dimension mean and scale
     // that are easy to push through on the host (reversal included), so both ln q(z_T|x) at
     // every sample and E[ln q − ln p] = KL(N(m_T, s_T²) ‖ N(0, I)) have closed forms.
@@ -616,6 +618,7 @@ fn exact_log_marginal(model: &IafVae, x: &[f64], dev: &Device) -> f64 {
 
 #[test]
 fn importance_weighted_estimate_converges_to_the_exact_marginal() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let cfg = tiny_config().with_latent_dim(2).with_prior(PriorKind::Af {
         steps: 1,
@@ -659,6 +662,7 @@ fn importance_weighted_estimate_converges_to_the_exact_marginal() {
 
 #[test]
 fn save_load_round_trip_preserves_outputs() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let cfg = tiny_config();
     let model = tiny(&cfg, &dev);
@@ -686,6 +690,7 @@ fn save_load_round_trip_preserves_outputs() {
 
 #[test]
 fn overfits_one_batch() {
+    let _serial = crate::serial();
     let ad = Device::flex().autodiff();
     let cfg = IafVaeConfig::new()
         .with_hidden(vec![128])
@@ -722,6 +727,7 @@ fn overfits_one_batch() {
 
 #[test]
 fn trains_through_the_shared_loop_on_real_mnist() {
+    let _serial = crate::serial();
     let mnist = Mnist::load(None).expect("bundled MNIST");
     let ad = Device::flex().autodiff();
     let cfg = IafVaeConfig::new()

@@ -11,6 +11,7 @@ fn host(t: Tensor<2>) -> Vec<f64> {
 
 #[test]
 fn lerp_and_slerp_hit_the_endpoints_and_slerp_keeps_the_norm() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let (a, b) = ([1.0, 0.0, 0.0], [0.0, 2.0, 0.0]);
     let l = host(lerp(&a, &b, 5, &dev));
@@ -42,6 +43,7 @@ fn lerp_and_slerp_hit_the_endpoints_and_slerp_keeps_the_norm() {
 
 #[test]
 fn traversal_sets_one_coordinate_per_row() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let t = host(traversal(&[0.1, 0.2], &[1, 0], &[-1.0, 1.0], &dev));
     assert_eq!(
@@ -71,6 +73,7 @@ impl LatentCodec for Linear2 {
 
 #[test]
 fn active_units_counts_dimensions_with_posterior_mean_variance_above_threshold() {
+    let _serial = crate::serial();
     // Inputs ±1 in both coordinates: Var of code 0 = 1 (·n/(n−1)), of code 1 = 0.0025 < 0.01.
     let dev = Device::flex();
     let n = 100;

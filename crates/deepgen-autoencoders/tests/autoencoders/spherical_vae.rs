@@ -57,6 +57,7 @@ fn host1(t: Tensor<1>) -> Vec<f64> {
 
 #[test]
 fn vmf_kl_matches_the_host_formula_and_fixed_kappa_kl_is_constant() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let vae = small(SphericalPosterior::VonMisesFisher, None)
         .init(&dev)
@@ -90,6 +91,7 @@ fn vmf_kl_matches_the_host_formula_and_fixed_kappa_kl_is_constant() {
 
 #[test]
 fn recon_term_is_the_likelihood_at_the_posterior_sample() {
+    let _serial = crate::serial();
     // Same seed → same z: the ELBO's recon equals −ln p(x|z) at q.rsample with that seed.
     let dev = Device::flex();
     for posterior in [
@@ -113,6 +115,7 @@ fn recon_term_is_the_likelihood_at_the_posterior_sample() {
 
 #[test]
 fn importance_weights_bound_the_elbo_and_the_objective_is_checked() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let vae = small(SphericalPosterior::VonMisesFisher, None)
         .init(&dev)
@@ -149,35 +152,46 @@ fn importance_weights_bound_the_elbo_and_the_objective_is_checked() {
 
 #[test]
 fn save_load_round_trip_and_overfitting_one_batch() {
+    let _serial = crate::serial();
     let ad = Device::flex().autodiff();
     let cfg = SphericalVaeConfig::new()
         .with_hidden(vec![64])
         .with_latent_dim(8);
-    let mut vae = cfg.init(&ad).map(&mut Fill(7));
     let x = data(16, &ad)
         .repeat_dim(1, 784 / 12 + 1)
         .slice([0..16, 0..784]);
-    let mut optim = AdamConfig::new().init();
     let ctx = deepgen_train::StepContext {
         epoch: 0,
         step: 0,
         weights: Default::default(),
     };
     let obj = VaeObjective::default();
-    let mut rng = HostRng::seed_from_u64(0);
-    let first = host1(vae.train_step(&obj, x.clone(), &mut rng, &ctx).loss)[0];
-    for _ in 0..200 {
-        let out = vae.train_step(&obj, x.clone(), &mut rng, &ctx);
-        let grads = GradientsParams::from_grads(out.loss.backward(), &vae);
-        vae = optim.step(3e-3, vae, grads);
-    }
-    let last = host1(vae.train_step(&obj, x.clone(), &mut rng, &ctx).loss)[0];
-    // Start ≈ 784·ln 2 = 543 nats; 16 patterned images are memorised far below that.
+    let train = |cfg: &SphericalVaeConfig, steps: usize| {
+        let mut vae = cfg.init(&ad).map(&mut Fill(7));
+        let mut optim = AdamConfig::new().init();
+        let mut rng = HostRng::seed_from_u64(0);
+        let first = host1(vae.train_step(&obj, x.clone(), &mut rng, &ctx).loss)[0];
+        for _ in 0..steps {
+            let out = vae.train_step(&obj, x.clone(), &mut rng, &ctx);
+            let grads = GradientsParams::from_grads(out.loss.backward(), &vae);
+            vae = optim.step(3e-3, vae, grads);
+        }
+        let last = host1(vae.train_step(&obj, x.clone(), &mut rng, &ctx).loss)[0];
+        (vae, first, last)
+    };
+    // Overfitting at a fixed κ = 50. With κ learned, this batch of five distinct patterns falls
+    // into the uniform-posterior collapse (the decoder ignores z: ≈ 520 nats) in 40–65 % of the
+    // noise draws (24 and 40 seeds, measured 2026-12-07 with both the old and the blocked vMF
+    // sampler), so an assertion on one seed tested the draw; at κ = 50 all 24 seeds ended at
+    // 10–21 nats after 200 steps. Start ≈ 784·ln 2 = 543 nats plus the constant KL.
+    let (_, first, last) = train(&cfg.clone().with_fixed_kappa(Some(50.0)), 200);
     assert!(
-        first > 450.0 && last < 150.0,
+        first > 450.0 && last < 60.0,
         "negative ELBO {first} → {last}"
     );
 
+    // Save and load the learned-κ model (κ head included) after a few optimizer steps.
+    let (vae, _, _) = train(&cfg, 20);
     let dev = Device::flex();
     let trained = vae.valid();
     let bytes = trained.clone().into_record().into_bytes().unwrap().to_vec();
@@ -196,6 +210,7 @@ fn save_load_round_trip_and_overfitting_one_batch() {
 
 #[test]
 fn trains_through_the_shared_loop_and_the_example_driver() {
+    let _serial = crate::serial();
     use clap::Parser;
     use deepgen_autoencoders::cli::VaeFamilyArgs;
     use deepgen_data::Mnist;

@@ -87,6 +87,7 @@ fn check_elbo_terms(vae: &Vae, x: Tensor<2>, eps: Tensor<2>) {
 
 #[test]
 fn elbo_terms_match_an_independent_f64_computation() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let vae = tiny(&dev);
     let (x, eps) = batch(&dev);
@@ -116,6 +117,7 @@ fn conv_batch(device: &Device) -> (Tensor<2>, Tensor<2>) {
 
 #[test]
 fn conv_vae_elbo_terms_match_an_independent_f64_computation() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let vae = tiny_conv(&dev);
     assert!(vae.encoder.as_mlp().is_none() && vae.decoder.as_mlp().is_none());
@@ -125,6 +127,7 @@ fn conv_vae_elbo_terms_match_an_independent_f64_computation() {
 
 #[test]
 fn conv_vae_gaussian_learned_decoder_emits_mean_and_scale_channels() {
+    let _serial = crate::serial();
     // P = 2 parameters per pixel: the decoder's output has 2 channels, flattened to
     // [means of all pixels | scales of all pixels], and the log-likelihood is finite.
     let dev = Device::flex();
@@ -147,6 +150,7 @@ fn conv_vae_gaussian_learned_decoder_emits_mean_and_scale_channels() {
 
 #[test]
 fn conv_shape_that_does_not_match_input_dim_is_rejected() {
+    let _serial = crate::serial();
     let err = VaeConfig::new()
         .with_conv(Some(ConvBodyConfig::new([3, 28, 28], vec![8])))
         .try_init(&Device::flex())
@@ -161,6 +165,7 @@ fn conv_shape_that_does_not_match_input_dim_is_rejected() {
 #[test]
 #[should_panic(expected = "VaeConfig.body.conv.shape")]
 fn init_panics_with_the_field_path() {
+    let _serial = crate::serial();
     VaeConfig::new()
         .with_conv(Some(ConvBodyConfig::new([3, 28, 28], vec![8])))
         .init(&Device::flex());
@@ -170,6 +175,7 @@ fn init_panics_with_the_field_path() {
 /// outer config; the model-specific fields are checked beside it.
 #[test]
 fn every_vae_config_validates_its_body_and_own_fields() {
+    let _serial = crate::serial();
     use deepgen_autoencoders::{CvaeConfig, IafVaeConfig, SphericalVaeConfig};
     use deepgen_tensor::Validate;
     let field = |r: Result<(), deepgen_tensor::ConfigError>| {
@@ -245,6 +251,7 @@ fn overfit(mut vae: Vae, x: &Tensor<2>, eps: &Tensor<2>, lr: f64) -> (Vae, f32, 
 
 #[test]
 fn conv_vae_save_load_round_trip_and_overfit() {
+    let _serial = crate::serial();
     let ad = Device::flex().autodiff();
     let (x, eps) = conv_batch(&ad);
     let (vae, first, last) = overfit(tiny_conv(&ad), &x, &eps, 1e-2);
@@ -277,6 +284,7 @@ fn conv_vae_save_load_round_trip_and_overfit() {
 
 #[test]
 fn gradient_matches_finite_differences() {
+    let _serial = crate::serial();
     // d loss / d (decoder output bias) by autodiff vs central differences (h = 1e-2; the loss is
     // smooth and O(10), so the f32 truncation error of the difference is ≈ 1e-4).
     let ad = Device::flex().autodiff();
@@ -327,6 +335,7 @@ fn gradient_matches_finite_differences() {
 
 #[test]
 fn save_load_round_trip_preserves_outputs() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let vae = tiny(&dev);
     let (x, eps) = batch(&dev);
@@ -359,6 +368,7 @@ fn save_load_round_trip_preserves_outputs() {
 
 #[test]
 fn overfits_one_batch() {
+    let _serial = crate::serial();
     let ad = Device::flex().autodiff();
     ad.seed(2);
     let vae = VaeConfig::new()
@@ -379,6 +389,7 @@ fn overfits_one_batch() {
 
 #[test]
 fn trains_through_the_shared_loop_on_real_mnist() {
+    let _serial = crate::serial();
     let mnist = Mnist::load(None).expect("bundled MNIST");
     let ad = Device::flex().autodiff();
     ad.seed(0);

@@ -84,6 +84,7 @@ fn host2(t: Tensor<2>) -> Vec<f64> {
 
 #[test]
 fn beta_free_bits_and_capacity_losses_match_hand_computation() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let vae = model(small(), &dev);
     let x = data(4, 6, &dev);
@@ -136,6 +137,7 @@ fn beta_free_bits_and_capacity_losses_match_hand_computation() {
 
 #[test]
 fn free_bits_stops_the_kl_gradient_of_dimensions_below_lambda() {
+    let _serial = crate::serial();
     // With λ above every dimension's KL the KL term is constant: the encoder's log σ head
     // (which the reconstruction reaches only through z) gets the same gradient as with β = 0.
     let ad = Device::flex().autodiff();
@@ -175,6 +177,7 @@ fn free_bits_stops_the_kl_gradient_of_dimensions_below_lambda() {
 
 #[test]
 fn iwae_loss_is_the_negative_bound_of_the_same_samples() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let vae = model(small(), &dev);
     let x = data(3, 6, &dev);
@@ -220,6 +223,7 @@ fn iwae_loss_is_the_negative_bound_of_the_same_samples() {
 
 #[test]
 fn bn_vae_bounds_the_batch_kl_from_below() {
+    let _serial = crate::serial();
     // In training mode the BN'd means have batch variance γ², so the batch-average KL per
     // dimension is ≥ ½γ² (σ² − 1 − ln σ² ≥ 0). Checked on an encoder driven to collapse:
     // every mean ≈ the same value.
@@ -246,6 +250,7 @@ fn bn_vae_bounds_the_batch_kl_from_below() {
 
 #[test]
 fn gaussian_likelihoods_match_the_formula_and_parse() {
+    let _serial = crate::serial();
     let dev = Device::flex();
     let out = Tensor::<2>::from_data(TensorData::new(vec![0.2f32, 0.9, -3.0, 1.0], [1, 4]), &dev);
     let x = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0], [1, 2]), &dev);
@@ -292,6 +297,7 @@ fn gaussian_likelihoods_match_the_formula_and_parse() {
 
 #[test]
 fn grey_level_likelihoods_are_the_distributions_and_parse() {
+    let _serial = crate::serial();
     // The likelihood adapters must be exactly the distributions of deepgen-distributions
     // on the right domain: CB on [0, 1]; the logistic mixture on the level grid 2v/255 − 1
     // with channel-major parameters (logits, means, log-scales).
