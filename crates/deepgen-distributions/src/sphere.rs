@@ -105,7 +105,7 @@ pub fn tangent_embed_with_sine(w: Tensor<1>, sine: Tensor<1>, v: Tensor<2>) -> T
 /// invariant, so its direction is uniform; Muller 1959). A zero-norm draw (which
 /// has probability zero) is redrawn. For `dim = 1` the directions are ±1.
 ///
-/// The rows are drawn in fixed blocks of [`DIRECTION_BLOCK_ROWS`], each from its own
+/// The rows are drawn in fixed blocks of [`SAMPLER_BLOCK_ROWS`], each from its own
 /// stream `HostRng::derive(key, block)` with `key` the one output taken from `rng`, and
 /// the blocks run on rayon's threads. The normals are ziggurat draws
 /// ([`HostRng::normal_ziggurat`]), whose consumption of random bits varies, so one
@@ -119,7 +119,7 @@ pub fn uniform_directions(rng: &mut HostRng, batch: usize, dim: usize) -> Vec<f6
     assert!(dim > 0, "uniform_directions: `dim` must be ≥ 1");
     let key = rng.next_u64();
     let mut out = vec![0.0f64; batch * dim];
-    out.par_chunks_mut(DIRECTION_BLOCK_ROWS * dim)
+    out.par_chunks_mut(SAMPLER_BLOCK_ROWS * dim)
         .enumerate()
         .for_each(|(block, rows)| {
             let mut stream = HostRng::derive(key, block as u64);
@@ -137,9 +137,11 @@ pub fn uniform_directions(rng: &mut HostRng, batch: usize, dim: usize) -> Vec<f6
     out
 }
 
-/// Rows per block (and random stream) of [`uniform_directions`]. Part of the definition
-/// of the draws: changing it changes every seeded direction.
-pub const DIRECTION_BLOCK_ROWS: usize = 1024;
+/// Rows per block (and random stream) of the host samplers that run on rayon
+/// ([`uniform_directions`] and Wood's vMF cosines,
+/// [`wood_cosines`](crate::vmf_sampler::wood_cosines)). Part of the definition of their
+/// draws: changing it changes every seeded direction and cosine.
+pub const SAMPLER_BLOCK_ROWS: usize = 1024;
 
 /// [`uniform_directions`] uploaded as an f32 tensor `[batch, dim]`.
 ///

@@ -32,6 +32,7 @@ use deepgen_tensor::rng::HostRng;
 use rayon::prelude::*;
 
 use crate::gamma::beta_pair;
+use crate::sphere::SAMPLER_BLOCK_ROWS;
 use crate::{DistributionError, Result};
 
 const NAME: &str = "VonMisesFisher";
@@ -164,7 +165,7 @@ impl WoodEnvelope {
 /// Batched Wood (1994) rejection sampler of the cosine `w = μᵀx` for every
 /// `m ≥ 2`, one draw per entry of `kappas`.
 ///
-/// The rows are split into fixed blocks of [`COSINE_BLOCK_ROWS`]; block `b` draws from its own
+/// The rows are split into fixed blocks of [`SAMPLER_BLOCK_ROWS`]; block `b` draws from its own
 /// stream `HostRng::derive(key, b)`, `key` being the one output taken from `rng`, and the
 /// blocks run on rayon's threads, so the draws depend on the seed only (not on the thread
 /// count). Within a block each round proposes for every row still pending, in row order:
@@ -194,12 +195,19 @@ pub fn wood_cosines(
         "wood_cosines: κ must be finite and ≥ 0"
     );
     let key = rng.next_u64();
-    let blocks: Vec<Vec<Option<Cosine>>> = kappas
-        .par_chunks(COSINE_BLOCK_ROWS)
+    let mut out: Vec<Option<Cosine>> = vec![None; kappas.len()];
+    out.par_chunks_mut(SAMPLER_BLOCK_ROWS)
+        .zip(kappas.par_chunks(SAMPLER_BLOCK_ROWS))
         .enumerate()
-        .map(|(block, ks)| wood_block(&mut HostRng::derive(key, block as u64), m, ks, max_rounds))
-        .collect();
-    let out: Vec<Option<Cosine>> = blocks.into_iter().flatten().collect();
+        .for_each(|(block, (out, ks))| {
+            wood_block(
+                &mut HostRng::derive(key, block as u64),
+                m,
+                ks,
+                max_rounds,
+                out,
+            )
+        });
     let pending: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
     if !pending.is_empty() {
         let shown: Vec<String> = pending.iter().take(8).map(|i| i.to_string()).collect();
@@ -223,21 +231,17 @@ pub fn wood_cosines(
     Ok(out.into_iter().map(|c| c.expect("accepted")).collect())
 }
 
-/// Rows per block (and random stream) of [`wood_cosines`]. Part of the definition of the
-/// draws: changing it changes every seeded cosine.
-pub const COSINE_BLOCK_ROWS: usize = 1024;
-
-/// Wood's rounds over one block of rows on one stream; `None` where a row is still pending
-/// after `max_rounds` rounds.
+/// Wood's rounds over one block of rows on one stream, into `out` (all `None` on entry; left
+/// `None` where a row is still pending after `max_rounds` rounds).
 fn wood_block(
     rng: &mut HostRng,
     m: usize,
     kappas: &[f64],
     max_rounds: usize,
-) -> Vec<Option<Cosine>> {
+    out: &mut [Option<Cosine>],
+) {
     let half = (m as f64 - 1.0) / 2.0;
     let envelopes: Vec<WoodEnvelope> = kappas.iter().map(|&k| WoodEnvelope::new(m, k)).collect();
-    let mut out: Vec<Option<Cosine>> = vec![None; kappas.len()];
     let mut pending: Vec<usize> = (0..kappas.len()).collect();
     for _ in 0..max_rounds {
         if pending.is_empty() {
@@ -256,7 +260,6 @@ fn wood_block(
             }
         });
     }
-    out
 }
 
 /// One cosine per entry of `kappas`: the exact inverse CDF [`cosine_m3`] (one
@@ -601,7 +604,7 @@ mod tests {
     /// advances by one output, and one block's rows are not copies of another's.
     #[test]
     fn wood_cosines_do_not_depend_on_the_thread_count() {
-        let n = 2 * COSINE_BLOCK_ROWS + 37;
+        let n = 2 * SAMPLER_BLOCK_ROWS + 37;
         let kappas: Vec<f64> = (0..n).map(|i| (i % 50) as f64 * 200.0).collect();
         let draw = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -633,7 +636,7 @@ mod tests {
         let same = wood_cosines(&mut HostRng::seed_from_u64(3), 11, &vec![10.0; n], 1000).unwrap();
         let (first, second) = (
             &same[..50],
-            &same[COSINE_BLOCK_ROWS..COSINE_BLOCK_ROWS + 50],
+            &same[SAMPLER_BLOCK_ROWS..SAMPLER_BLOCK_ROWS + 50],
         );
         assert!(first.iter().zip(second).all(|(a, b)| a != b));
     }
