@@ -72,11 +72,30 @@ pub fn unit(x: u8) -> f32 {
 }
 
 /// `out[j] = 1` iff `rng.uniform() < pixels[j] / 255`, one draw per pixel in order.
+///
+/// Compared in integers: `uniform()` is `b · 2⁻⁵³` for the 53 bits `b = next_u64() >> 11`,
+/// and `p · 2⁵³` is exact in f64, so `b · 2⁻⁵³ < p ⟺ b < ⌈p · 2⁵³⌉` — the same bits as the
+/// float comparison (tested against it), without a division and a conversion per pixel.
 fn bernoulli(pixels: &[u8], rng: &mut HostRng, out: &mut [f32]) {
+    let thresholds = grey_thresholds();
     for (o, &x) in out.iter_mut().zip(pixels) {
-        let p = f64::from(x) / 255.0;
-        *o = if rng.uniform() < p { 1.0 } else { 0.0 };
+        let b = rng.next_u64() >> 11;
+        *o = if b < thresholds[usize::from(x)] {
+            1.0
+        } else {
+            0.0
+        };
     }
+}
+
+/// `⌈(x / 255) · 2⁵³⌉` for every grey level `x` (with `x / 255` rounded to f64 as in
+/// [`HostRng::uniform`]'s comparison).
+fn grey_thresholds() -> &'static [u64; 256] {
+    static TABLE: std::sync::OnceLock<[u64; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let scale = (1u64 << 53) as f64;
+        std::array::from_fn(|x| ((x as f64 / 255.0) * scale).ceil() as u64)
+    })
 }
 
 /// The statically binarised copy of `split`: every pixel 0 or 255, exactly
@@ -134,5 +153,53 @@ impl FromStr for Binarization {
                 None => Err(unknown()),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The float comparison the integer thresholds replace.
+    fn bernoulli_float(pixels: &[u8], rng: &mut HostRng, out: &mut [f32]) {
+        for (o, &x) in out.iter_mut().zip(pixels) {
+            let p = f64::from(x) / 255.0;
+            *o = if rng.uniform() < p { 1.0 } else { 0.0 };
+        }
+    }
+
+    #[test]
+    fn integer_thresholds_decide_like_the_float_comparison_at_their_edges() {
+        let t = grey_thresholds();
+        let unit = 1.0 / (1u64 << 53) as f64;
+        assert_eq!(t[0], 0);
+        assert_eq!(t[255], 1u64 << 53);
+        for x in 0..=255u8 {
+            let p = f64::from(x) / 255.0;
+            let lo = t[usize::from(x)].saturating_sub(2);
+            let hi = (t[usize::from(x)] + 2).min((1u64 << 53) - 1);
+            for b in lo..=hi {
+                assert_eq!(
+                    (b as f64 * unit) < p,
+                    b < t[usize::from(x)],
+                    "grey level {x}, 53-bit draw {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dynamic_binarisation_draws_the_same_bits_as_the_float_comparison() {
+        let pixels: Vec<u8> = (0..=255u8).cycle().take(256 * 40).collect();
+        let (mut a, mut b) = (HostRng::seed_from_u64(11), HostRng::seed_from_u64(11));
+        let mut fast = vec![0f32; pixels.len()];
+        let mut slow = vec![0f32; pixels.len()];
+        Binarization::Dynamic.apply(&pixels, 0, &mut a, &mut fast);
+        bernoulli_float(&pixels, &mut b, &mut slow);
+        assert_eq!(fast, slow);
+        assert_eq!(a.next_u64(), b.next_u64(), "one draw per pixel");
+        let ones = fast.iter().filter(|&&v| v == 1.0).count() as f64 / fast.len() as f64;
+        // E = mean of x/255 over 0..=255 = 0.5; SE ≈ 0.5/√10240 ≈ 0.005.
+        assert!((ones - 0.5).abs() < 0.025, "fraction of ones {ones}");
     }
 }

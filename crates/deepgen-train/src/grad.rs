@@ -19,9 +19,11 @@
 //! 3. all gradients are scaled by `min(1, max_norm/‖g‖)` ([`GradTransforms::with_global_norm`]).
 //!
 //! The norm costs **one device→host transfer**: the sum of squares of each
-//! gradient is reduced on the device to a one-element tensor, those (and a
-//! one-element NaN/Inf probe per gradient) are concatenated on the device and read
-//! back together, and the per-tensor partial sums are added on the host in `f64`. A
+//! gradient is reduced on the device to a one-element tensor, those are concatenated on
+//! the device and read back together, and the per-tensor partial sums are added on the host
+//! in `f64`. A NaN or ±∞ element makes its tensor's sum of squares non-finite, so only
+//! those tensors get a NaN/Inf probe (a second read, only then); with an element-wise clip,
+//! which would hide an ±∞ before the sum, every tensor gets its probe in the first read. A
 //! gradient whose f32 sum of squares overflows (finite elements beyond ~1.8e19, seen when a
 //! Glow training diverged) is measured again with its largest magnitude factored out, so the
 //! norm stays finite and the clip still applies (a second read, only then).
@@ -377,8 +379,9 @@ impl GradTransforms {
     /// Applies the custom closure, then the value clip, then the global-norm clip to
     /// every gradient in `grads` that belongs to a float parameter of `module`
     /// (others are left untouched), and returns the transformed gradients with
-    /// [`GradStats`]. Costs one device→host read of `2·P` numbers (P = number of
-    /// gradients). A parameter shared by two fields is transformed once.
+    /// [`GradStats`]. Costs one device→host read of `P` numbers (P = number of gradients;
+    /// `2·P` with an element-wise clip), and a second, small one only when a sum of squares
+    /// is not finite. A parameter shared by two fields is transformed once.
     ///
     /// # Panics
     /// If the custom closure changes a gradient's shape.
@@ -416,7 +419,8 @@ impl GradTransforms {
             return (grads, stats);
         }
 
-        // The single device -> host transfer: [ss_0 .. ss_{P-1}, probe_0 .. probe_{P-1}].
+        // The single device -> host transfer: [ss_0 .. ss_{P-1}], followed by
+        // [probe_0 .. probe_{P-1}] when the value clip is on.
         let device = sum_squares[0].device();
         let parts: Vec<Tensor<1>> = sum_squares
             .into_iter()
@@ -434,6 +438,13 @@ impl GradTransforms {
             .try_into_vec_as::<f64>()
             .expect("a float tensor converts to f64 on the host");
         let (ss, probe) = host.split_at(num_grads);
+        let probe = if probe.is_empty() {
+            // No clip: a tensor's sum of squares is finite only if every element is, so
+            // only the others need their probe (finite elements can still overflow it).
+            probe_where(module, &mut grads, ss)
+        } else {
+            probe.to_vec()
+        };
 
         let non_finite = probe
             .iter()
@@ -510,7 +521,8 @@ impl Validate for GradTransforms {
     }
 }
 
-/// Pass 1: custom closure, NaN/Inf probe, value clip, per-tensor sum of squares.
+/// Pass 1: custom closure, NaN/Inf probe (with a value clip only), value clip, per-tensor sum
+/// of squares.
 struct FirstPass<'a> {
     path: Vec<String>,
     seen: HashSet<ParamId>,
@@ -550,13 +562,72 @@ impl ModuleVisitor for FirstPass<'_> {
         };
         // IEEE 754: 0·x is ±0 for finite x and NaN for ±∞ or NaN, so the sum is
         // 0 exactly when every element is finite (and cannot overflow).
-        self.probes.push(wide(grad.clone()).mul_scalar(0.0).sum());
+        // Without a clip the sum of squares below tells finiteness (see `probe_where`).
         if let Some(v) = self.clip_value {
+            self.probes.push(wide(grad.clone()).mul_scalar(0.0).sum());
             grad = grad.clamp(-v, v);
         }
         self.sum_squares.push(wide(grad.clone()).square().sum());
         self.paths.push(path);
         self.grads.register::<D>(param.id, grad);
+    }
+}
+
+/// The NaN/Inf probes (`0` when every element is finite, NaN otherwise) of gradients with a
+/// non-finite sum of squares, read in one transfer; `0` for the rest without touching them.
+fn probe_where<M: Module>(module: &M, grads: &mut GradientsParams, ss: &[f64]) -> Vec<f64> {
+    let mut probe = vec![0.0; ss.len()];
+    let wanted: HashSet<usize> = (0..ss.len()).filter(|&i| !ss[i].is_finite()).collect();
+    if wanted.is_empty() {
+        return probe;
+    }
+    let mut pass = ProbePass {
+        seen: HashSet::new(),
+        grads,
+        index: 0,
+        wanted,
+        probes: Vec::new(),
+    };
+    module.visit(&mut pass);
+    let (indices, parts): (Vec<usize>, Vec<Tensor<1>>) = pass.probes.into_iter().unzip();
+    let host: Vec<f64> = Tensor::cat(parts, 0)
+        .into_data()
+        .try_into_vec_as::<f64>()
+        .expect("a float tensor converts to f64 on the host");
+    for (i, v) in indices.into_iter().zip(host) {
+        probe[i] = v;
+    }
+    probe
+}
+
+/// Pass 1b (no value clip, only for gradients whose sum of squares is not finite): the
+/// NaN/Inf probe `sum(0·g)`.
+struct ProbePass<'a> {
+    seen: HashSet<ParamId>,
+    grads: &'a mut GradientsParams,
+    index: usize,
+    wanted: HashSet<usize>,
+    probes: Vec<(usize, Tensor<1>)>,
+}
+
+impl ModuleVisitor for ProbePass<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if !self.seen.insert(param.id) {
+            return;
+        }
+        let Some(grad) = self.grads.get::<D>(param.id) else {
+            return;
+        };
+        let i = self.index;
+        self.index += 1;
+        if !self.wanted.contains(&i) {
+            return;
+        }
+        let grad = match grad.dtype() {
+            DType::F16 | DType::BF16 => grad.cast(FloatDType::F32),
+            _ => grad,
+        };
+        self.probes.push((i, grad.mul_scalar(0.0).sum()));
     }
 }
 

@@ -275,6 +275,41 @@ fn non_finite_gradient_is_reported_by_path_and_blocks_clipping() {
     assert_eq!(stats.non_finite.as_deref(), Some("encoder.bias"));
 }
 
+/// Without a value clip the probes run only where a sum of squares is not finite: a
+/// finite gradient whose squares overflow (encoder.weight, first in module order) must not
+/// be reported, the ±∞ / NaN after it must.
+#[test]
+fn without_a_clip_an_overflowing_finite_gradient_is_told_from_a_non_finite_one() {
+    let ad = device();
+    let model = EncDec::new(&ad);
+    let x = Tensor::<2>::from_data(X, &ad);
+    for (bad, expected) in [
+        (f32::INFINITY, "decoder.weight"),
+        (f32::NAN, "decoder.weight"),
+    ] {
+        let mut grads = GradientsParams::from_grads(model.loss(x.clone()).backward(), &model);
+        let huge = Tensor::<2>::from_data([[5e20f32, -5e20], [1.0, 2.0], [0.0, 0.0]], &ad);
+        grads.register(model.encoder.weight.id, huge);
+        let non_finite = Tensor::<2>::from_data([[0.0, bad], [1.0, 2.0]], &ad);
+        grads.register(model.decoder.weight.id, non_finite);
+        let (_, stats) = GradTransforms::new().apply(&model, grads);
+        assert_eq!(stats.non_finite.as_deref(), Some(expected), "{bad}");
+        assert_eq!(stats.num_grads, 4);
+    }
+    // The overflow alone: no report, and the norm measured with the rescale (≈ 5e20·√2).
+    let mut grads = GradientsParams::from_grads(model.loss(x).backward(), &model);
+    let huge = Tensor::<2>::from_data([[5e20f32, -5e20], [0.0, 0.0], [0.0, 0.0]], &ad);
+    grads.register(model.encoder.weight.id, huge);
+    let (_, stats) = GradTransforms::new().apply(&model, grads);
+    assert_eq!(stats.non_finite, None);
+    let want = 5e20f64 * 2f64.sqrt();
+    assert!(
+        (stats.global_norm - want).abs() / want < 1e-3,
+        "norm {} vs {want}",
+        stats.global_norm
+    );
+}
+
 #[test]
 fn per_module_learning_rate_moves_each_parameter_by_lr_times_grad() {
     let ad = device();
