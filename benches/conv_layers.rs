@@ -32,11 +32,14 @@ pub struct Layer {
 }
 
 /// The layers, from the default models (keep in sync with `benches/pytorch/conv_layers.py`).
-pub const LAYERS: [Layer; 9] = [
+pub const LAYERS: [Layer; 11] = [
     // ddpm_mnist's U-Net (base 16): ResBlock 3×3 convolutions at each resolution, batch 64.
     layer("unet_16x28x28_k3", 64, 16, 16, 28, 3, 1, 1),
     layer("unet_32x14x14_k3", 64, 32, 32, 14, 3, 1, 1),
     layer("unet_64x7x7_k3", 64, 64, 64, 7, 3, 1, 1),
+    // Its down-sampling convolutions between levels (3×3, stride 2).
+    layer("unet_down_16x28x28_k3s2", 64, 16, 16, 28, 3, 2, 1),
+    layer("unet_down_32x14x14_k3s2", 64, 32, 32, 14, 3, 2, 1),
     // glow_mnist's coupling conditioner (hidden 128), first level (2 → 128 → 128 → 4 at 14×14).
     layer("glow_2to128x14x14_k3", 64, 2, 128, 14, 3, 1, 1),
     layer("glow_128x14x14_k1", 64, 128, 128, 14, 1, 1, 0),

@@ -17,7 +17,9 @@ use gemm::Parallelism;
 /// but sends every convolution through the row-by-row patch matrix, as before the stride-1
 /// "wide" route existed (2026-12-06): results measured before then reproduce bit for bit with
 /// it (the wide route sums in a different order, which moves a training run at the rounding
-/// level).
+/// level). `strided-rows` sends only the strided convolutions there, as before strided layers
+/// joined the wide route (2026-12-07): results measured between the two dates reproduce bit for
+/// bit with it.
 pub const KERNELS_ENV: &str = "DEEPGEN_CONV";
 
 fn kernels_env_is(value: &str) -> bool {
@@ -33,6 +35,12 @@ fn burn_kernels_forced() -> bool {
 pub(crate) fn conv_rows_forced() -> bool {
     static FORCED: OnceLock<bool> = OnceLock::new();
     *FORCED.get_or_init(|| kernels_env_is("rows"))
+}
+
+/// Whether [`KERNELS_ENV`] is `strided-rows` (read once per process).
+pub(crate) fn strided_conv_rows_forced() -> bool {
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| kernels_env_is("strided-rows"))
 }
 
 /// The environment variable that sends only the MLP kernels — the linear layers

@@ -12,17 +12,21 @@
 //! summed over at most 8 groups of consecutive images fixed by the batch size, then over the
 //! groups in order, so the result is the same to the bit for every thread count (tested).
 //!
-//! Stride-1 convolutions with at most 64 output channels (every 3×3 layer of the U-Net and the
-//! VQ models, Glow's output layers) take a "wide" route instead: the image is first copied into
-//! a zero-padded `[C, Hp, Wp]` plane, and the output is computed on a grid `Ho × Wp`, `Wp − Wo`
-//! columns wider than the output (its length rounded up to a multiple of 16, see
-//! [`Geometry::wide`]). On that grid every patch-matrix row is one contiguous slice of the padded
-//! plane, so `im2col` is one long `memcpy` per row instead of one short copy per output row (a
-//! profile of the 16-channel 28×28 U-Net layer had `im2col` and those copies at 29 % of its
-//! training step), and `col2im` one long vector add per row. The extra columns are dropped from
-//! the output (and are zeros in the output gradient, so they add nothing to `dW` or `dX`); they
-//! cost `Wp / Wo − 1` more GEMM work (7 % at 28 × 28, 29 % at 7 × 7), which is why layers with
-//! more output channels, GEMM-bound, keep the row-by-row patch matrix.
+//! Convolutions with at most 64 output channels (every 3×3 layer of the U-Net and the VQ
+//! models, the U-Net's down-sampling, the conv VAE's and VQ models' 4×4 stride-2 encoders and,
+//! as input gradients, their transposed decoders, Glow's output layers) take a "wide" route
+//! instead: the image is first copied into a zero-padded `[C, Hp, Wp]` plane — at stride
+//! `(sh, sw)` split into `sh·sw` phase planes per channel, pixel `(Y, X)` in plane
+//! `(Y mod sh, X mod sw)` at `(Y / sh, X / sw)` ([`Wide`]) — and the output is computed on a
+//! grid `Ho × Wq`, `Wq − Wo` columns wider than the output (its length rounded up to a multiple
+//! of 16, see [`Geometry::wide`]). On that grid every patch-matrix row is one contiguous slice
+//! of one plane, so `im2col` is one long `memcpy` per row instead of one short copy (or, strided,
+//! one short gather) per output row (a profile of the 16-channel 28×28 U-Net layer had `im2col`
+//! and those copies at 29 % of its training step, one of the conv VAE's step 24 %), and `col2im`
+//! one long vector add per row. The extra columns are dropped from the output (and are zeros in
+//! the output gradient, so they add nothing to `dW` or `dX`); they cost `Wq / Wo − 1` more GEMM
+//! work (7 % at 28 × 28, 29 % at 7 × 7), which is why layers with more output channels,
+//! GEMM-bound, keep the row-by-row patch matrix.
 //!
 //! Why not Burn's own flex convolution: it converts the whole input to NHWC on the calling thread
 //! before the parallel part starts, and its weight gradient is a convolution whose kernel is the
@@ -128,32 +132,55 @@ impl Geometry {
         self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0, 0]
     }
 
-    /// The wide layout of a stride-1 convolution (see the module docs); `None` for strided or
-    /// pointwise convolutions and wide layers, which keep the row-by-row patch matrix, and for
-    /// every convolution under `DEEPGEN_CONV=rows` (the bits of results measured before this
-    /// route existed).
+    /// The wide layout of a convolution (see the module docs); `None` for pointwise
+    /// convolutions and wide layers, which keep the row-by-row patch matrix, for every
+    /// convolution under `DEEPGEN_CONV=rows` (the bits of results measured before this route
+    /// existed) and for strided ones under `DEEPGEN_CONV=strided-rows` (those measured before
+    /// strided layers took it, 2026-12-07).
     fn wide(&self) -> Option<Wide> {
         // Layers with more than 64 output channels are GEMM-bound: the extra columns cost them
         // more than the copies save (Glow's 2 → 128 at 14 × 14: forward 0.82× measured).
-        if self.stride != [1, 1]
-            || self.pointwise()
+        if self.pointwise()
             || self.c_out > 64
             || crate::flex_kernels::conv_rows_forced()
             || self.n() == 0
             || self.image_len() == 0
+            || self.stride.contains(&0)
         {
             return None;
         }
-        let hp = self.oh + self.dilation[0] * (self.kh - 1);
-        let wp = self.ow + self.dilation[1] * (self.kw - 1);
-        // The image must fit in the padded plane at its begin offsets (it always does at stride 1
-        // unless the kernel is larger than the padded image; those stay on the general path).
-        // The GEMMs run with `Ho·Wp` rounded up to a multiple of 16 columns: gemm copies
+        let [sh, sw] = self.stride;
+        if self.stride != [1, 1] && crate::flex_kernels::strided_conv_rows_forced() {
+            return None;
+        }
+        // The padded extent the taps read: `(Ho − 1)·s + d·(k − 1) + 1` (at stride 1,
+        // `Ho + d·(k − 1)`).
+        let hp = (self.oh - 1) * sh + self.dilation[0] * (self.kh - 1) + 1;
+        let wp = (self.ow - 1) * sw + self.dilation[1] * (self.kw - 1) + 1;
+        let (hp, wp) = if self.stride == [1, 1] {
+            // The image must fit in the padded plane at its begin offsets (it always does at
+            // stride 1 unless the kernel is larger than the padded image; those stay on the
+            // general path).
+            if hp < self.pad[0] + self.h || wp < self.pad[1] + self.w {
+                return None;
+            }
+            (hp, wp)
+        } else {
+            // Strided: image pixels no tap reads still get their place (zero-cost to keep).
+            (hp.max(self.pad[0] + self.h), wp.max(self.pad[1] + self.w))
+        };
+        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
+        // The GEMMs run with `Ho·Wq` rounded up to a multiple of 16 columns: gemm copies
         // ("prepacks") a whole operand whose leading dimension is not a multiple of the SIMD
         // width, which cost a fifth of a 28 × 28 layer's time at `Ho·Wp` = 840 (the extra
         // columns read past the last row and are dropped like the others).
-        let n = (self.oh * wp).next_multiple_of(16);
-        (hp >= self.pad[0] + self.h && wp >= self.pad[1] + self.w).then_some(Wide { hp, wp, n })
+        let n = (self.oh * wq).next_multiple_of(16);
+        Some(Wide {
+            hq,
+            wq,
+            stride: self.stride,
+            n,
+        })
     }
 
     /// The output columns `ox` whose tap `j` lands inside the input row: `lo..hi`.
@@ -182,55 +209,95 @@ impl Geometry {
     }
 }
 
-/// The padded plane `[Hp, Wp]` of a stride-1 convolution's wide route: output pixel `(oy, ox)`
-/// reads padded pixel `(oy + i·d, ox + j·d)` for tap `(i, j)`, and the output grid is `Ho × Wp`,
-/// of which the first `Wo` columns are the output.
+/// The padded image of a convolution's wide route, split into `sh·sw` phase planes per channel.
+///
+/// Padded pixel `(Y, X)` of channel `c` lives in plane `(c, Y mod sh, X mod sw)` at
+/// `(Y / sh, X / sw)`; every plane is `Hq × Wq`. Output pixel `(oy, ox)` reads padded pixel
+/// `(oy·sh + i·d, ox·sw + j·d)` for tap `(i, j)`, i.e. pixel `(oy + a, ox + b)` of one plane
+/// (`a = ⌊i·d / sh⌋`, `b = ⌊j·d / sw⌋`), so on the output grid `Ho × Wq` every tap is one
+/// contiguous slice of one plane; the first `Wo` columns of the grid are the output. At stride 1
+/// there is one plane per channel, the padded image itself (`Hq × Wq = Hp × Wp`).
 #[derive(Clone, Copy, Debug)]
 struct Wide {
-    hp: usize,
-    wp: usize,
-    /// Columns of the wide patch matrix: `Ho·Wp` rounded up to a multiple of 16.
+    hq: usize,
+    wq: usize,
+    stride: [usize; 2],
+    /// Columns of the wide patch matrix: `Ho·Wq` rounded up to a multiple of 16.
     n: usize,
 }
 
 impl Wide {
     fn plane(&self) -> usize {
-        self.hp * self.wp
+        self.hq * self.wq
     }
 
-    /// Elements of a padded image: `C·Hp·Wp`, plus what the last rows' extra columns read past
-    /// the last plane (they only feed dropped columns).
+    /// Elements of a padded image: `C·sh·sw` planes, plus what the last rows' extra columns
+    /// read past the last plane (they only feed dropped columns).
     fn padded_len(&self, g: &Geometry) -> usize {
-        g.c_in * self.plane() + g.dilation[1] * (g.kw - 1) + (self.n - g.oh * self.wp)
+        let [sh, sw] = self.stride;
+        g.c_in * sh * sw * self.plane()
+            + g.dilation[1] * (g.kw - 1) / sw
+            + (self.n - g.oh * self.wq)
     }
 
     /// Offset in the padded image of patch row `(c, i, j)`'s slice.
     #[inline]
     fn row_offset(&self, g: &Geometry, c: usize, i: usize, j: usize) -> usize {
-        c * self.plane() + i * g.dilation[0] * self.wp + j * g.dilation[1]
+        let [sh, sw] = self.stride;
+        let (yy, xx) = (i * g.dilation[0], j * g.dilation[1]);
+        ((c * sh + yy % sh) * sw + xx % sw) * self.plane() + (yy / sh) * self.wq + xx / sw
     }
 
-    /// For every image row `(c, y)` in order, the offset of its copy in the padded image (the
-    /// image rows themselves are consecutive `W`-long chunks).
-    fn image_row_offsets<'a>(&'a self, g: &'a Geometry) -> impl Iterator<Item = usize> + 'a {
-        (0..g.c_in).flat_map(move |c| {
-            (0..g.h).map(move |y| c * self.plane() + (y + g.pad[0]) * self.wp + g.pad[1])
+    /// For image row `(c, y)`, its pixels by column phase: `(first column x0, offset in the
+    /// padded image of its first pixel, pixel count)`; the pixels are `x0, x0 + sw, …` and lie
+    /// consecutively in their plane.
+    fn row_phases(
+        &self,
+        g: &Geometry,
+        c: usize,
+        y: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
+        let [sh, sw] = self.stride;
+        let (plane, wq, w, pw) = (self.plane(), self.wq, g.w, g.pad[1]);
+        let yp = y + g.pad[0];
+        let row = (c * sh + yp % sh) * sw * plane + (yp / sh) * wq;
+        (0..sw).filter_map(move |px| {
+            let x0 = (px + sw - pw % sw) % sw;
+            (x0 < w).then(|| (x0, row + px * plane + (x0 + pw) / sw, (w - x0).div_ceil(sw)))
         })
     }
 
     /// `xp` = the image `x [C, H, W]` at offset `(pad_h, pad_w)` of zeroed planes.
     fn pad(&self, g: &Geometry, x: &[f32], xp: &mut [f32]) {
         xp.fill(0.0);
-        for (row, at) in x.chunks_exact(g.w).zip(self.image_row_offsets(g)) {
-            xp[at..at + g.w].copy_from_slice(row);
+        for (r, row) in x.chunks_exact(g.w).enumerate() {
+            let (c, y) = (r / g.h, r % g.h);
+            for (x0, at, len) in self.row_phases(g, c, y) {
+                let sw = self.stride[1];
+                if sw == 1 {
+                    xp[at..at + len].copy_from_slice(row);
+                } else {
+                    gather_strided(&row[x0..], sw, &mut xp[at..at + len]);
+                }
+            }
         }
     }
 
     /// The adjoint of [`Wide::pad`] restricted to the image: `dx [C, H, W]` = the image part of
     /// the padded gradient `dxp`.
     fn crop(&self, g: &Geometry, dxp: &[f32], dx: &mut [f32]) {
-        for (row, at) in dx.chunks_exact_mut(g.w).zip(self.image_row_offsets(g)) {
-            row.copy_from_slice(&dxp[at..at + g.w]);
+        for (r, row) in dx.chunks_exact_mut(g.w).enumerate() {
+            let (c, y) = (r / g.h, r % g.h);
+            for (x0, at, len) in self.row_phases(g, c, y) {
+                let sw = self.stride[1];
+                if sw == 1 {
+                    row.copy_from_slice(&dxp[at..at + len]);
+                } else {
+                    for (d, s) in row[x0..].iter_mut().step_by(sw).zip(&dxp[at..at + len]) {
+                        *d = *s;
+                    }
+                }
+            }
         }
     }
 
@@ -262,7 +329,7 @@ impl Wide {
     /// `dyw [C_out, Ho·Wp]`: the output gradient `dy [C_out, Ho, Wo]` on the wide grid, zeros
     /// in the extra columns (so they add nothing to the weight or input gradient).
     fn widen(&self, g: &Geometry, dy: &[f32], dyw: &mut [f32]) {
-        let (ow, wp) = (g.ow, self.wp);
+        let (ow, wp) = (g.ow, self.wq);
         for (dst_c, src_c) in dyw.chunks_exact_mut(self.n).zip(dy.chunks_exact(g.n())) {
             let (rows, tail) = dst_c.split_at_mut(g.oh * wp);
             for (dst, src) in rows.chunks_exact_mut(wp).zip(src_c.chunks_exact(ow)) {
@@ -301,13 +368,53 @@ fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
                         if sw == 1 {
                             dst[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
                         } else {
-                            for (k, d) in dst[lo..hi].iter_mut().enumerate() {
-                                *d = src[first + k * sw];
-                            }
+                            gather_strided(&src[first..], sw, &mut dst[lo..hi]);
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// `dst[k] = src[k·stride]` for every `k` (`src` holds at least `(len − 1)·stride + 1`
+/// elements). Stride 2 — every down-sampling convolution here — goes through pairs, which
+/// LLVM turns into vector shuffles; the indexed loop it replaces kept a bounds check per
+/// element and was a quarter of a conv VAE step (`perf`, 2026-12-07).
+#[inline(always)]
+fn gather_strided(src: &[f32], stride: usize, dst: &mut [f32]) {
+    debug_assert!(dst.is_empty() || src.len() > (dst.len() - 1) * stride);
+    if stride == 2 {
+        let pairs = dst.len().min(src.len() / 2);
+        let (head, tail) = dst.split_at_mut(pairs);
+        for (d, p) in head.iter_mut().zip(src.chunks_exact(2)) {
+            *d = p[0];
+        }
+        if let Some(d) = tail.first_mut() {
+            *d = src[2 * pairs];
+        }
+    } else {
+        for (d, s) in dst.iter_mut().zip(src.iter().step_by(stride)) {
+            *d = *s;
+        }
+    }
+}
+
+/// The adjoint of [`gather_strided`]: `dst[k·stride] += src[k]` for every `k`, in order.
+#[inline(always)]
+fn scatter_add_strided(src: &[f32], stride: usize, dst: &mut [f32]) {
+    debug_assert!(src.is_empty() || dst.len() > (src.len() - 1) * stride);
+    if stride == 2 {
+        let pairs = src.len().min(dst.len() / 2);
+        for (p, s) in dst.chunks_exact_mut(2).zip(&src[..pairs]) {
+            p[0] += *s;
+        }
+        if let Some(s) = src.get(pairs) {
+            dst[2 * pairs] += *s;
+        }
+    } else {
+        for (d, s) in dst.iter_mut().step_by(stride).zip(src) {
+            *d += *s;
         }
     }
 }
@@ -402,9 +509,7 @@ fn col2im(g: &Geometry, dcols: &[f32], dx: &mut [f32]) {
                             *d += *s;
                         }
                     } else {
-                        for (k, s) in src.iter().enumerate() {
-                            dst[first + k * sw] += *s;
-                        }
+                        scatter_add_strided(src, sw, &mut dst[first..]);
                     }
                 }
             }
@@ -490,7 +595,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
                     y_b.chunks_exact_mut(n).zip(yw.chunks_exact(nw)).enumerate()
                 {
                     let v = bias.map_or(0.0, |bias| bias[co]);
-                    for (y_row, yw_row) in y_c.chunks_exact_mut(g.ow).zip(yw_c.chunks_exact(wd.wp))
+                    for (y_row, yw_row) in y_c.chunks_exact_mut(g.ow).zip(yw_c.chunks_exact(wd.wq))
                     {
                         for (e, s) in y_row.iter_mut().zip(yw_row) {
                             e.write(*s + v);
@@ -934,6 +1039,13 @@ mod tests {
             (1, 2, 2, 2, 2, 5, 1, 1, 1),
             // Stride 1 with more than 64 output channels: the row-by-row patch matrix.
             (2, 2, 5, 5, 65, 3, 1, 1, 1),
+            // Strided on the wide route: odd sizes, stride 3, dilation, no padding (the last
+            // image row and column read by no tap), and one on the row-by-row route.
+            (2, 3, 9, 7, 4, 3, 2, 1, 1),
+            (2, 2, 10, 10, 3, 3, 3, 1, 1),
+            (2, 2, 9, 9, 2, 3, 2, 2, 2),
+            (1, 2, 7, 7, 2, 4, 2, 0, 1),
+            (2, 2, 8, 8, 65, 4, 2, 1, 1),
         ] {
             let options = ConvOptions::new([stride; 2], [pad; 2], [dil; 2], 1);
             out.push(Geometry::new(
@@ -943,12 +1055,14 @@ mod tests {
             ));
         }
         // Asymmetric padding and kernels, a dilated one among them.
-        for (padding, k, dilation) in [
-            ([(0, 2), (1, 0)], [3, 2], [1, 1]),
-            ([(2, 1), (0, 1)], [3, 3], [2, 1]),
+        for (padding, k, dilation, stride) in [
+            ([(0, 2), (1, 0)], [3, 2], [1, 1], [1, 1]),
+            ([(2, 1), (0, 1)], [3, 3], [2, 1], [1, 1]),
+            ([(1, 0), (2, 1)], [3, 4], [1, 1], [2, 1]),
+            ([(0, 1), (1, 2)], [2, 3], [1, 2], [1, 3]),
         ] {
             let options = ConvOptions {
-                stride: [1, 1],
+                stride,
                 padding,
                 dilation,
                 groups: 1,
@@ -956,6 +1070,31 @@ mod tests {
             out.push(Geometry::new([2, 3, 7, 6], [2, 3, k[0], k[1]], &options));
         }
         out
+    }
+
+    /// The tests above and below cover both routes only if the geometries split between them.
+    #[test]
+    fn geometries_cover_both_routes_strided_and_not() {
+        if crate::flex_kernels::conv_rows_forced() {
+            return; // `DEEPGEN_CONV=rows`: every geometry on the row-by-row route.
+        }
+        let gs = geometries();
+        let strided = |g: &Geometry| g.stride != [1, 1];
+        assert!(gs.iter().any(|g| strided(g) && g.wide().is_some()));
+        assert!(gs.iter().any(|g| strided(g) && g.wide().is_none()));
+        assert!(gs.iter().any(|g| !strided(g) && g.wide().is_some()));
+        assert!(
+            gs.iter()
+                .any(|g| !strided(g) && !g.pointwise() && g.wide().is_none())
+        );
+        // A 2×-strided 4×4 layer on 14 × 14 (the conv VAE's second): 8-wide phase planes.
+        let g = Geometry::new(
+            [1, 32, 14, 14],
+            [64, 32, 4, 4],
+            &ConvOptions::new([2, 2], [1, 1], [1, 1], 1),
+        );
+        let wd = g.wide().expect("wide");
+        assert_eq!((wd.hq, wd.wq, wd.n, g.oh, g.ow), (8, 8, 64, 7, 7));
     }
 
     #[test]
