@@ -457,29 +457,13 @@ impl GradTransforms {
         let overflowed: Vec<usize> = (0..num_grads)
             .filter(|&i| !ss[i].is_finite() && probe[i] == 0.0)
             .collect();
-        if !overflowed.is_empty() {
-            let mut pass = RescalePass {
-                seen: HashSet::new(),
-                grads: &mut grads,
-                index: 0,
-                wanted: overflowed.iter().copied().collect(),
-                parts: Vec::new(),
-            };
-            module.visit(&mut pass);
-            let parts = pass.parts;
-            let host: Vec<f64> = Tensor::cat(
-                parts
-                    .iter()
-                    .flat_map(|(m, s)| [m.clone(), s.clone()])
-                    .collect(),
-                0,
-            )
-            .into_data()
-            .try_into_vec_as::<f64>()
-            .expect("a float tensor converts to f64 on the host");
-            for (&i, pair) in overflowed.iter().zip(host.chunks(2)) {
-                ss[i] = pair[0] * pair[0] * pair[1];
-            }
+        let rescaled = measure_selected(module, &mut grads, &overflowed, |g| {
+            let max = g.clone().abs().max();
+            let scaled = (g / max.clone().unsqueeze()).square().sum();
+            vec![max, scaled]
+        });
+        for (i, v) in rescaled {
+            ss[i] = v[0] * v[0] * v[1];
         }
         let global_norm = ss.iter().sum::<f64>().sqrt();
 
@@ -577,72 +561,61 @@ impl ModuleVisitor for FirstPass<'_> {
 /// non-finite sum of squares, read in one transfer; `0` for the rest without touching them.
 fn probe_where<M: Module>(module: &M, grads: &mut GradientsParams, ss: &[f64]) -> Vec<f64> {
     let mut probe = vec![0.0; ss.len()];
-    let wanted: HashSet<usize> = (0..ss.len()).filter(|&i| !ss[i].is_finite()).collect();
-    if wanted.is_empty() {
-        return probe;
-    }
-    let mut pass = ProbePass {
-        seen: HashSet::new(),
-        grads,
-        index: 0,
-        wanted,
-        probes: Vec::new(),
-    };
-    module.visit(&mut pass);
-    let (indices, parts): (Vec<usize>, Vec<Tensor<1>>) = pass.probes.into_iter().unzip();
-    let host: Vec<f64> = Tensor::cat(parts, 0)
-        .into_data()
-        .try_into_vec_as::<f64>()
-        .expect("a float tensor converts to f64 on the host");
-    for (i, v) in indices.into_iter().zip(host) {
-        probe[i] = v;
+    let wanted: Vec<usize> = (0..ss.len()).filter(|&i| !ss[i].is_finite()).collect();
+    for (i, v) in measure_selected(module, grads, &wanted, |g| vec![g.mul_scalar(0.0).sum()]) {
+        probe[i] = v[0];
     }
     probe
 }
 
-/// Pass 1b (no value clip, only for gradients whose sum of squares is not finite): the
-/// NaN/Inf probe `sum(0·g)`.
-struct ProbePass<'a> {
-    seen: HashSet<ParamId>,
-    grads: &'a mut GradientsParams,
-    index: usize,
-    wanted: HashSet<usize>,
-    probes: Vec<(usize, Tensor<1>)>,
-}
-
-impl ModuleVisitor for ProbePass<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if !self.seen.insert(param.id) {
-            return;
-        }
-        let Some(grad) = self.grads.get::<D>(param.id) else {
-            return;
-        };
-        let i = self.index;
-        self.index += 1;
-        if !self.wanted.contains(&i) {
-            return;
-        }
-        let grad = match grad.dtype() {
-            DType::F16 | DType::BF16 => grad.cast(FloatDType::F32),
-            _ => grad,
-        };
-        self.probes.push((i, grad.mul_scalar(0.0).sum()));
+/// The rare extra passes: `measure` of each gradient at `wanted` (its index in the first pass's
+/// order), flattened and in f32 at least, reduced on the device and read in one transfer;
+/// `(index, values)` in index order. Nothing is read when `wanted` is empty.
+fn measure_selected<M: Module>(
+    module: &M,
+    grads: &mut GradientsParams,
+    wanted: &[usize],
+    measure: impl FnMut(Tensor<1>) -> Vec<Tensor<1>>,
+) -> Vec<(usize, Vec<f64>)> {
+    if wanted.is_empty() {
+        return Vec::new();
     }
+    let mut pass = SelectedPass {
+        seen: HashSet::new(),
+        grads,
+        index: 0,
+        wanted: wanted.iter().copied().collect(),
+        measure,
+        parts: Vec::new(),
+    };
+    module.visit(&mut pass);
+    let counts: Vec<(usize, usize)> = pass.parts.iter().map(|(i, p)| (*i, p.len())).collect();
+    let host: Vec<f64> = Tensor::cat(pass.parts.into_iter().flat_map(|(_, p)| p).collect(), 0)
+        .into_data()
+        .try_into_vec_as::<f64>()
+        .expect("a float tensor converts to f64 on the host");
+    let mut rest = host.as_slice();
+    counts
+        .into_iter()
+        .map(|(i, n)| {
+            let (v, tail) = rest.split_at(n);
+            rest = tail;
+            (i, v.to_vec())
+        })
+        .collect()
 }
 
-/// The rare second pass: for the gradients at `wanted` (their order in the first pass),
-/// `max |g|` and `Σ (g / max |g|)²` on the device, so that `‖g‖² = max² · Σ` can be formed in
-/// f64 on the host without the f32 overflow of `Σ g²`.
-struct RescalePass<'a> {
+/// The visitor of [`measure_selected`].
+struct SelectedPass<'a, F> {
     seen: HashSet<ParamId>,
     grads: &'a mut GradientsParams,
     index: usize,
     wanted: HashSet<usize>,
-    parts: Vec<(Tensor<1>, Tensor<1>)>,
+    measure: F,
+    parts: Vec<(usize, Vec<Tensor<1>>)>,
 }
 
-impl ModuleVisitor for RescalePass<'_> {
+impl<F: FnMut(Tensor<1>) -> Vec<Tensor<1>>> ModuleVisitor for SelectedPass<'_, F> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if !self.seen.insert(param.id) {
             return;
@@ -655,13 +628,12 @@ impl ModuleVisitor for RescalePass<'_> {
         if !self.wanted.contains(&i) {
             return;
         }
+        let n = grad.shape().num_elements();
         let grad = match grad.dtype() {
             DType::F16 | DType::BF16 => grad.cast(FloatDType::F32),
             _ => grad,
         };
-        let max = grad.clone().abs().max();
-        let scaled = (grad / max.clone().unsqueeze()).square().sum();
-        self.parts.push((max, scaled));
+        self.parts.push((i, (self.measure)(grad.reshape([n]))));
     }
 }
 
