@@ -146,13 +146,11 @@ impl Geometry {
             || self.n() == 0
             || self.image_len() == 0
             || self.stride.contains(&0)
+            || (self.stride != [1, 1] && crate::flex_kernels::strided_conv_rows_forced())
         {
             return None;
         }
         let [sh, sw] = self.stride;
-        if self.stride != [1, 1] && crate::flex_kernels::strided_conv_rows_forced() {
-            return None;
-        }
         // The padded extent the taps read: `(Ho − 1)·s + d·(k − 1) + 1` (at stride 1,
         // `Ho + d·(k − 1)`).
         let hp = (self.oh - 1) * sh + self.dilation[0] * (self.kh - 1) + 1;
@@ -175,12 +173,7 @@ impl Geometry {
         // width, which cost a fifth of a 28 × 28 layer's time at `Ho·Wp` = 840 (the extra
         // columns read past the last row and are dropped like the others).
         let n = (self.oh * wq).next_multiple_of(16);
-        Some(Wide {
-            hq,
-            wq,
-            stride: self.stride,
-            n,
-        })
+        Some(Wide { hq, wq, n })
     }
 
     /// The output columns `ox` whose tap `j` lands inside the input row: `lo..hi`.
@@ -221,7 +214,6 @@ impl Geometry {
 struct Wide {
     hq: usize,
     wq: usize,
-    stride: [usize; 2],
     /// Columns of the wide patch matrix: `Ho·Wq` rounded up to a multiple of 16.
     n: usize,
 }
@@ -234,7 +226,7 @@ impl Wide {
     /// Elements of a padded image: `C·sh·sw` planes, plus what the last rows' extra columns
     /// read past the last plane (they only feed dropped columns).
     fn padded_len(&self, g: &Geometry) -> usize {
-        let [sh, sw] = self.stride;
+        let [sh, sw] = g.stride;
         g.c_in * sh * sw * self.plane()
             + g.dilation[1] * (g.kw - 1) / sw
             + (self.n - g.oh * self.wq)
@@ -243,7 +235,7 @@ impl Wide {
     /// Offset in the padded image of patch row `(c, i, j)`'s slice.
     #[inline]
     fn row_offset(&self, g: &Geometry, c: usize, i: usize, j: usize) -> usize {
-        let [sh, sw] = self.stride;
+        let [sh, sw] = g.stride;
         let (yy, xx) = (i * g.dilation[0], j * g.dilation[1]);
         ((c * sh + yy % sh) * sw + xx % sw) * self.plane() + (yy / sh) * self.wq + xx / sw
     }
@@ -257,7 +249,7 @@ impl Wide {
         c: usize,
         y: usize,
     ) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
-        let [sh, sw] = self.stride;
+        let [sh, sw] = g.stride;
         let (plane, wq, w, pw) = (self.plane(), self.wq, g.w, g.pad[1]);
         let yp = y + g.pad[0];
         let row = (c * sh + yp % sh) * sw * plane + (yp / sh) * wq;
@@ -270,14 +262,18 @@ impl Wide {
     /// `xp` = the image `x [C, H, W]` at offset `(pad_h, pad_w)` of zeroed planes.
     fn pad(&self, g: &Geometry, x: &[f32], xp: &mut [f32]) {
         xp.fill(0.0);
+        let sw = g.stride[1];
         for (r, row) in x.chunks_exact(g.w).enumerate() {
-            let (c, y) = (r / g.h, r % g.h);
-            for (x0, at, len) in self.row_phases(g, c, y) {
-                let sw = self.stride[1];
+            for (x0, at, len) in self.row_phases(g, r / g.h, r % g.h) {
                 if sw == 1 {
                     xp[at..at + len].copy_from_slice(row);
                 } else {
-                    gather_strided(&row[x0..], sw, &mut xp[at..at + len]);
+                    for (d, s) in xp[at..at + len]
+                        .iter_mut()
+                        .zip(row[x0..].iter().step_by(sw))
+                    {
+                        *d = *s;
+                    }
                 }
             }
         }
@@ -286,10 +282,9 @@ impl Wide {
     /// The adjoint of [`Wide::pad`] restricted to the image: `dx [C, H, W]` = the image part of
     /// the padded gradient `dxp`.
     fn crop(&self, g: &Geometry, dxp: &[f32], dx: &mut [f32]) {
+        let sw = g.stride[1];
         for (r, row) in dx.chunks_exact_mut(g.w).enumerate() {
-            let (c, y) = (r / g.h, r % g.h);
-            for (x0, at, len) in self.row_phases(g, c, y) {
-                let sw = self.stride[1];
+            for (x0, at, len) in self.row_phases(g, r / g.h, r % g.h) {
                 if sw == 1 {
                     row.copy_from_slice(&dxp[at..at + len]);
                 } else {
@@ -368,53 +363,13 @@ fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
                         if sw == 1 {
                             dst[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
                         } else {
-                            gather_strided(&src[first..], sw, &mut dst[lo..hi]);
+                            for (k, d) in dst[lo..hi].iter_mut().enumerate() {
+                                *d = src[first + k * sw];
+                            }
                         }
                     }
                 }
             }
-        }
-    }
-}
-
-/// `dst[k] = src[k·stride]` for every `k` (`src` holds at least `(len − 1)·stride + 1`
-/// elements). Stride 2 — every down-sampling convolution here — goes through pairs, which
-/// LLVM turns into vector shuffles; the indexed loop it replaces kept a bounds check per
-/// element and was a quarter of a conv VAE step (`perf`, 2026-12-07).
-#[inline(always)]
-fn gather_strided(src: &[f32], stride: usize, dst: &mut [f32]) {
-    debug_assert!(dst.is_empty() || src.len() > (dst.len() - 1) * stride);
-    if stride == 2 {
-        let pairs = dst.len().min(src.len() / 2);
-        let (head, tail) = dst.split_at_mut(pairs);
-        for (d, p) in head.iter_mut().zip(src.chunks_exact(2)) {
-            *d = p[0];
-        }
-        if let Some(d) = tail.first_mut() {
-            *d = src[2 * pairs];
-        }
-    } else {
-        for (d, s) in dst.iter_mut().zip(src.iter().step_by(stride)) {
-            *d = *s;
-        }
-    }
-}
-
-/// The adjoint of [`gather_strided`]: `dst[k·stride] += src[k]` for every `k`, in order.
-#[inline(always)]
-fn scatter_add_strided(src: &[f32], stride: usize, dst: &mut [f32]) {
-    debug_assert!(src.is_empty() || dst.len() > (src.len() - 1) * stride);
-    if stride == 2 {
-        let pairs = src.len().min(dst.len() / 2);
-        for (p, s) in dst.chunks_exact_mut(2).zip(&src[..pairs]) {
-            p[0] += *s;
-        }
-        if let Some(s) = src.get(pairs) {
-            dst[2 * pairs] += *s;
-        }
-    } else {
-        for (d, s) in dst.iter_mut().step_by(stride).zip(src) {
-            *d += *s;
         }
     }
 }
@@ -509,7 +464,9 @@ fn col2im(g: &Geometry, dcols: &[f32], dx: &mut [f32]) {
                             *d += *s;
                         }
                     } else {
-                        scatter_add_strided(src, sw, &mut dst[first..]);
+                        for (k, s) in src.iter().enumerate() {
+                            dst[first + k * sw] += *s;
+                        }
                     }
                 }
             }
