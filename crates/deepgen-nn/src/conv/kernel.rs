@@ -574,7 +574,10 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f3
     if batch_parallel(g.batch) {
         spare
             .par_chunks_mut(out_len)
-            .with_max_len(leaf_len(out_len))
+            // Leaves sized by work (output elements × patch length), not output elements:
+            // at 64 channels × 7 × 7 a leaf of `leaf_len(out_len)` held 10 images (a fifth of
+            // the layer), and the other core waited for the last one.
+            .with_max_len(leaf_len(out_len.saturating_mul(k.max(1))))
             .enumerate()
             .for_each(|(b, y_b)| one(b, y_b, Parallelism::None));
     } else {
