@@ -243,6 +243,12 @@ fn ddpm_mnist_rejects_bad_flags_and_missing_data_in_one_line() {
     let (code, err) = run_example("ddpm_mnist", &["--ddim-steps", "50,x"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("ddim-steps"), "{err}");
+    let (code, err) = run_example("ddpm_mnist", &["--spacing", "uniform"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("spacing") && err.contains("leading") && err.contains("linspace"),
+        "{err}"
+    );
     // Values out of range: one `error:` line naming the flag, exit 1, before any data loads.
     for (args, flag) in [
         (&["--ddpm-steps", "2000"][..], "ddpm-steps"),

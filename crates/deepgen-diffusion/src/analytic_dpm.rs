@@ -42,7 +42,10 @@ pub struct AnalyticDpmConfig {
     #[config(default = 1.0)]
     pub data_max: f64,
     /// `y`: clip the variance of the step onto the lowest kept timestep so that `E|σ z|` is at
-    /// most `y` quantisation bins of width `(max − min)/255` (the paper: 2); `None`: no clipping.
+    /// most `y` quantisation bins of width `(max − min)/255`; `None`: no clipping. The authors'
+    /// CIFAR-10 settings (`run_cifar10.py` of github.com/baofff/Analytic-DPM): 2 for
+    /// Analytic-DDPM with the linear schedule (the default here), 1 with the cosine schedule,
+    /// and 1 for Analytic-DDIM with either ([`AnalyticDpmConfig::ddim`]).
     #[config(default = "Some(2.0)")]
     pub clip_pixels: Option<f64>,
 }
@@ -114,6 +117,12 @@ impl AnalyticStep {
 }
 
 impl AnalyticDpmConfig {
+    /// Analytic-DDIM as its authors ran it: `η = 0` and the last noisy step clipped to one
+    /// pixel bin (`clip_pixels = 1`; Analytic-DDPM's default is 2).
+    pub fn ddim() -> Self {
+        Self::new().with_eta(0.0).with_clip_pixels(Some(1.0))
+    }
+
     /// The reverse variance of every step of a sampler with descending `timesteps` (those of
     /// [`Scheduler::timesteps`](crate::Scheduler::timesteps)), given `gamma[i] = Γ` at
     /// `timesteps[i]`; ready for [`Ddpm::with_variances`](crate::Ddpm::with_variances)

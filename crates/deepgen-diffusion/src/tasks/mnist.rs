@@ -768,8 +768,22 @@ fn check_conditioning(label_dropout: f64, guidance: f64) -> Result<(), TrainErro
     Ok(())
 }
 
-fn ddim(prediction: Prediction, steps: usize) -> DdimConfig {
+/// `--spacing`'s values.
+fn parse_spacing(s: &str) -> Result<Spacing, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "leading" => Ok(Spacing::Leading),
+        "linspace" | "linear" => Ok(Spacing::Linspace),
+        "trailing" => Ok(Spacing::Trailing),
+        "quadratic" => Ok(Spacing::Quadratic),
+        other => Err(format!(
+            "unknown spacing {other:?}: expected leading, linspace, trailing or quadratic"
+        )),
+    }
+}
+
+fn ddim(prediction: Prediction, steps: usize, spacing: Spacing) -> DdimConfig {
     DdimConfig::new(steps)
+        .with_spacing(spacing)
         .with_prediction(prediction)
         .with_clipping(SampleClipping::Clip { range: 1.0 })
 }
@@ -846,7 +860,7 @@ impl Task for MnistDiffusionTask {
         if n == 0 {
             return Ok(None);
         }
-        let sampler = ddim(model.prediction, self.sample_steps)
+        let sampler = ddim(model.prediction, self.sample_steps, Spacing::Leading)
             .try_init(&model.schedule)
             .map_err(|e| TrainError::config("sample-steps", e.to_string()))?;
         let mut rng = HostRng::stream(self.seed, Stream::Samples);
@@ -963,6 +977,13 @@ pub struct DdpmMnistArgs {
     /// Respaced steps of the DDPM and Analytic-DDPM samplers (and of the Analytic-DPM bound).
     #[arg(long, default_value_t = 100)]
     pub ddpm_steps: usize,
+    /// Timestep spacing of the after-training DDPM- and DDIM-family samplers (plain, Analytic,
+    /// SN/NPR) and of the respaced bound: `leading` (DDIM's uniform skip; 10 steps of 1000 are
+    /// 900, 800, …, 0), `linspace` (999, 888, …, 0: the Analytic-DPM authors' "linear"
+    /// trajectory), `trailing` (999, 899, …, 99) or `quadratic`. DPM-Solver++ always uses
+    /// `linspace`, the per-epoch grid `leading`.
+    #[arg(long, default_value = "leading", value_parser = parse_spacing)]
+    pub spacing: Spacing,
     /// Steps of the DDIM and Analytic-DDIM samplers, one sampler per entry.
     #[arg(long, value_delimiter = ',', default_value = "50,20")]
     pub ddim_steps: Vec<usize>,
@@ -1286,7 +1307,7 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         .push("nll_estimator", estimator.as_str());
 
     let schedule = model.schedule.clone();
-    let ddpm_timesteps = Spacing::Leading.timesteps(args.timesteps, args.ddpm_steps, 0);
+    let ddpm_timesteps = args.spacing.timesteps(args.timesteps, args.ddpm_steps, 0);
     let full_timesteps: Vec<usize> = (0..args.timesteps).rev().collect();
     let gamma_timesteps = full_timesteps.clone();
     let step = CheckpointDir::new(out.join("checkpoint"))
@@ -1387,6 +1408,7 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         ("ddpm_large", DdpmVariance::FixedLarge),
     ] {
         let s = DdpmConfig::new(n)
+            .with_spacing(args.spacing)
             .with_variance(v)
             .with_prediction(prediction)
             .with_clipping(clip.clone())
@@ -1395,13 +1417,14 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         samplers.push((format!("{name}_{n}"), AnySampler::Ddpm(s)));
     }
     for &m in &args.ddim_steps {
-        let s = ddim(prediction, m)
+        let s = ddim(prediction, m, args.spacing)
             .try_init(&schedule)
             .map_err(flag("ddim-steps"))?;
         samplers.push((format!("ddim_{m}"), AnySampler::Ddim(s)));
     }
     {
         let s = DdpmConfig::new(n)
+            .with_spacing(args.spacing)
             .with_prediction(prediction)
             .with_clipping(clip.clone())
             .try_init(&schedule)
@@ -1413,11 +1436,12 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         samplers.push((format!("analytic_ddpm_{n}"), AnySampler::Ddpm(s)));
     }
     for &m in &args.ddim_steps {
-        let s = ddim(prediction, m)
+        let s = ddim(prediction, m, args.spacing)
             .try_init(&schedule)
             .map_err(flag("ddim-steps"))?;
-        let v = AnalyticDpmConfig::new()
-            .with_eta(0.0)
+        // The authors' Analytic-DDIM: η = 0, the last noisy step clipped to one pixel bin
+        // (Analytic-DDPM above keeps their two bins for the linear schedule).
+        let v = AnalyticDpmConfig::ddim()
             .variances(&schedule, s.timesteps(), &gamma_at(s.timesteps()))
             .map_err(flag("ddim-steps"))?;
         let s = s.with_variances(&v).map_err(flag("ddim-steps"))?;
@@ -1438,6 +1462,7 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         let s = LearnedVarianceSampler::ddpm(
             head,
             &DdpmConfig::new(n)
+                .with_spacing(args.spacing)
                 .with_prediction(prediction)
                 .with_clipping(clip.clone()),
             &AnalyticDpmConfig::new(),
@@ -1448,7 +1473,7 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         for &m in &args.ddim_steps {
             let s = LearnedVarianceSampler::ddim(
                 head,
-                &ddim(prediction, m),
+                &ddim(prediction, m, args.spacing),
                 &AnalyticDpmConfig::new(),
                 &schedule,
             )

@@ -82,6 +82,20 @@ fn variances_match_the_authors_code() {
         0.0,
         "Analytic-DDIM η = 0.5",
     );
+    // The authors' Analytic-DDIM preset (run_cifar10.py, phase "sample_analytic_ddim": η = 0,
+    // clip_sigma_idx = 1, clip_pixel = 1): the η = 0 variances above, with the step onto the
+    // lowest kept timestep clipped to one bin, (2/255·√(π/2))² = 9.66272250239075e-05 (Python
+    // float arithmetic), a quarter of the two-bin bound.
+    let preset = AnalyticDpmConfig::ddim();
+    assert_eq!((preset.eta, preset.clip_pixels), (0.0, Some(1.0)));
+    let ddim_authors = preset.variances(&s, &ts, &GAMMA).unwrap();
+    let mut want = ddim0.clone();
+    want[8] = 9.66272250239075e-05;
+    assert_close(&ddim_authors, &want, 1e-12, 0.0, "Analytic-DDIM preset");
+    assert!(
+        ddim0[8] > 4.0 * 0.999 * want[8],
+        "the two-bin bound clips ddim0 too"
+    );
 }
 
 /// Theorem 2: `λ² ≤ σ*² ≤ λ² + (√(β̄_r/α) − √(β̄_s − λ²))²` for any `Γ ∈ [0, 1]`; for DDPM
