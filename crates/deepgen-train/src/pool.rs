@@ -110,15 +110,20 @@ struct KeepWarm {
 }
 
 impl KeepWarm {
-    /// Spawns one spinner per other worker of the pool into `scope` (none when not `enabled`).
+    /// Starts one spinner on every other worker of the pool, through `scope` (none when not
+    /// `enabled`). The spinner is *broadcast* — one copy queued for each worker, which only that
+    /// worker runs — not spawned: a spawned spinner waits on the caller's own deque until a
+    /// worker steals it, and a caller that waited for something there first (e.g. the half of
+    /// a `join` another worker took) popped it itself, where it returns at once. That happened
+    /// in every example: their loops ran without a spinner (perf: no `spin` sample in a
+    /// `ddpm_mnist` run, its worker asleep ≈ 1 300 times a second), while the benchmark
+    /// binary's, started differently, had one.
     fn start(scope: &rayon::Scope<'_>, enabled: bool) -> Self {
         let shared = Arc::new(Shared::default());
         let origin = rayon::current_thread_index();
-        if enabled {
-            for _ in 1..rayon::current_num_threads() {
-                let shared = Arc::clone(&shared);
-                scope.spawn(move |_| spin(&shared, origin));
-            }
+        if enabled && rayon::current_num_threads() > 1 {
+            let spinners = Arc::clone(&shared);
+            scope.spawn_broadcast(move |_, _| spin(&spinners, origin));
         }
         Self { shared }
     }
@@ -232,6 +237,25 @@ mod tests {
             shared.executed.load(Ordering::Relaxed) >= 1,
             "no job went through a spinner"
         );
+    }
+
+    /// The spinner must reach the other worker even when the closure starts with parallel work:
+    /// a spinner job left on the caller's own deque was popped by the caller while it waited
+    /// for a stolen half (and returned at once there), so examples ran without one.
+    #[test]
+    fn the_spinner_starts_when_the_closure_opens_with_parallel_work() {
+        use rayon::prelude::*;
+        for _ in 0..20 {
+            let (started, shared) = with_spinners(true, |shared| {
+                let total: u64 = (0..50u64)
+                    .map(|i| (0..20_000u64).into_par_iter().map(|x| x ^ i).sum::<u64>())
+                    .sum();
+                assert!(total > 0);
+                eventually(|| shared.running.load(Ordering::Acquire) == 1)
+            });
+            assert!(started, "no spinner ran on the other worker");
+            assert_eq!(shared.running.load(Ordering::Acquire), 0);
+        }
     }
 
     #[test]
