@@ -1270,6 +1270,10 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         .push("parameters", params)
         .push("ema", if ema { "on" } else { "off" })
         .push(
+            "spacing",
+            format!("{:?}", args.spacing).to_ascii_lowercase().as_str(),
+        )
+        .push(
             "class_conditional",
             if args.class_conditional { "on" } else { "off" },
         );

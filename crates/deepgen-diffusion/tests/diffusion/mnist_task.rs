@@ -303,6 +303,7 @@ fn a_tiny_end_to_end_run_writes_every_samplers_entries() {
     run(&cli.common, &cli.ddpm).unwrap();
     let text = std::fs::read_to_string(out.join("eval.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["spacing"].as_str(), Some("leading"), "{text}");
     let number = |k: &str| {
         json.get(k)
             .and_then(serde_json::Value::as_f64)
