@@ -20,6 +20,25 @@ pub enum Spacing {
 }
 
 impl Spacing {
+    /// Every spacing.
+    pub const ALL: [Spacing; 4] = [
+        Spacing::Linspace,
+        Spacing::Leading,
+        Spacing::Trailing,
+        Spacing::Quadratic,
+    ];
+
+    /// Its lowercase name, which [`str::parse`] reads back: `linspace`, `leading`, `trailing`,
+    /// `quadratic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Linspace => "linspace",
+            Self::Leading => "leading",
+            Self::Trailing => "trailing",
+            Self::Quadratic => "quadratic",
+        }
+    }
+
     /// The `num_steps` timesteps out of `num_train_timesteps`, descending, without validation
     /// (see [`Spacing::checked_timesteps`]; empty if either count is 0). `steps_offset` shifts
     /// `Leading` only, as in diffusers.
@@ -125,4 +144,23 @@ pub(crate) fn check_timesteps(
         ));
     }
     Ok(())
+}
+
+/// Reads [`Spacing::name`] (any case; `linear`, the Analytic-DPM authors' word, for `linspace`).
+impl std::str::FromStr for Spacing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        if s == "linear" {
+            return Ok(Self::Linspace);
+        }
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+                format!("unknown spacing {s:?}: expected {}", names.join(", "))
+            })
+    }
 }

@@ -768,19 +768,6 @@ fn check_conditioning(label_dropout: f64, guidance: f64) -> Result<(), TrainErro
     Ok(())
 }
 
-/// `--spacing`'s values.
-fn parse_spacing(s: &str) -> Result<Spacing, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "leading" => Ok(Spacing::Leading),
-        "linspace" | "linear" => Ok(Spacing::Linspace),
-        "trailing" => Ok(Spacing::Trailing),
-        "quadratic" => Ok(Spacing::Quadratic),
-        other => Err(format!(
-            "unknown spacing {other:?}: expected leading, linspace, trailing or quadratic"
-        )),
-    }
-}
-
 fn ddim(prediction: Prediction, steps: usize, spacing: Spacing) -> DdimConfig {
     DdimConfig::new(steps)
         .with_spacing(spacing)
@@ -982,7 +969,7 @@ pub struct DdpmMnistArgs {
     /// 900, 800, …, 0), `linspace` (999, 888, …, 0: the Analytic-DPM authors' "linear"
     /// trajectory), `trailing` (999, 899, …, 99) or `quadratic`. DPM-Solver++ always uses
     /// `linspace`, the per-epoch grid `leading`.
-    #[arg(long, default_value = "leading", value_parser = parse_spacing)]
+    #[arg(long, default_value = "leading")]
     pub spacing: Spacing,
     /// Steps of the DDIM and Analytic-DDIM samplers, one sampler per entry.
     #[arg(long, value_delimiter = ',', default_value = "50,20")]
@@ -1269,10 +1256,7 @@ pub fn run(common: &CommonArgs, args: &DdpmMnistArgs) -> Result<(), Box<dyn Erro
         .push("model", "ddpm_mnist")
         .push("parameters", params)
         .push("ema", if ema { "on" } else { "off" })
-        .push(
-            "spacing",
-            format!("{:?}", args.spacing).to_ascii_lowercase().as_str(),
-        )
+        .push("spacing", args.spacing.name())
         .push(
             "class_conditional",
             if args.class_conditional { "on" } else { "off" },

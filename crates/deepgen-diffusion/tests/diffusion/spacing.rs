@@ -150,3 +150,19 @@ fn bad_step_counts_are_rejected() {
         assert_eq!(e.field, "num_inference_steps");
     }
 }
+
+#[test]
+fn names_parse_back() {
+    let names: Vec<&str> = Spacing::ALL.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["linspace", "leading", "trailing", "quadratic"]);
+    for s in Spacing::ALL {
+        assert_eq!(s.name().parse::<Spacing>(), Ok(s));
+        assert_eq!(s.name().to_uppercase().parse::<Spacing>(), Ok(s));
+    }
+    assert_eq!("linear".parse::<Spacing>(), Ok(Spacing::Linspace));
+    let e = "uniform".parse::<Spacing>().unwrap_err();
+    assert!(
+        e.contains("uniform") && e.contains("leading, trailing"),
+        "{e}"
+    );
+}
