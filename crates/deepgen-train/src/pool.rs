@@ -183,8 +183,13 @@ mod tests {
 
     /// Runs `f` inside a scope with keep-warm spinners, as `on_pool` does, on a pool of its own
     /// with two workers (the global pool's spinners, if any, are not involved), and returns
-    /// what the spinners shared once the scope has waited for them.
-    fn with_spinners<R: Send>(enabled: bool, f: impl FnOnce(&Shared) -> R + Send) -> (R, Shared) {
+    /// what the spinners shared once the scope has waited for them. (Shared, not unwrapped:
+    /// rayon may drop the broadcast job, and the spinners' handle in it, just after the scope
+    /// returns.)
+    fn with_spinners<R: Send>(
+        enabled: bool,
+        f: impl FnOnce(&Shared) -> R + Send,
+    ) -> (R, Arc<Shared>) {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
@@ -197,8 +202,7 @@ mod tests {
                 shared = Some(Arc::clone(&warm.shared));
                 out = Some(f(&warm.shared));
             });
-            let shared = Arc::into_inner(shared.expect("set")).expect("spinners finished");
-            (out.expect("set"), shared)
+            (out.expect("set"), shared.expect("set"))
         })
     }
 
